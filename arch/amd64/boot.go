@@ -1,0 +1,203 @@
+package amd64
+
+import (
+	"unsafe"
+
+	"lazymm/mm"
+)
+
+// Boot: bootMain runs on the boot stack before the Go runtime exists (g is nil, nothing may allocate or
+// check the stack), sets the machine up, and returns the initial stack pointer for _rt0_amd64_linux.
+const (
+	multibootMagic = 0x2badb002
+	imageBase      = 0x400000 // Go's default amd64 link address; physical = virtual
+)
+
+var (
+	bareMetal   bool
+	onlineCPUs  = 1
+	hasRDRAND   bool
+	memBytes    uint64
+	cmdlineBuf  [1024]byte
+	cmdlineLen  int
+	mainStack   [256 << 10]byte
+	atRandom    [16]byte
+	bootMessage = "lazymm: amd64 kernel up, entering the Go runtime\n"
+)
+
+// imageEnd is the end of the loaded image (runtime.end: past bss and noptrbss).
+func imageEnd() uintptr
+
+//go:nosplit
+func bootMain(magic, info uintptr) uintptr {
+	consoleInit()
+	if magic != multibootMagic {
+		kputs("lazymm: not started by a multiboot loader (magic ")
+		kputhex(uint64(magic))
+		kputs(")\n")
+		machineExit(exitCrashBase + 31)
+	}
+	bareMetal = true
+	readMultiboot(info)
+	buildPageTables()
+	setupIDT()
+	setupCPU(0)
+	_, _, ecx, _ := cpuid(1, 0)
+	hasRDRAND = ecx&(1<<30) != 0
+	timeInit()
+	startFirstThread()
+	return initialStack()
+}
+
+// readMultiboot copies the command line and turns the memory map into free frames.
+//
+//go:nosplit
+func readMultiboot(info uintptr) {
+	flags := *(*uint32)(ptr(info))
+	frames.Init(frameKinds[:])
+	if flags&(1<<2) != 0 { // cmdline; the loader puts the kernel's path first: drop it
+		s := uintptr(*(*uint32)(ptr(info + 16)))
+		i := uintptr(0)
+		for ; *(*byte)(ptr(s + i)) != 0 && *(*byte)(ptr(s + i)) != ' '; i++ {
+		}
+		for *(*byte)(ptr(s + i)) == ' ' {
+			i++
+		}
+		for ; *(*byte)(ptr(s + i)) != 0 && cmdlineLen < len(cmdlineBuf); i++ {
+			cmdlineBuf[cmdlineLen] = *(*byte)(ptr(s + i))
+			cmdlineLen++
+		}
+	}
+	if flags&(1<<6) != 0 { // memory map
+		n := uintptr(*(*uint32)(ptr(info + 44)))
+		p := uintptr(*(*uint32)(ptr(info + 48)))
+		for end := p + n; p < end; p += uintptr(*(*uint32)(ptr(p))) + 4 {
+			base := *(*uint64)(ptr(p + 4))
+			length := *(*uint64)(ptr(p + 12))
+			if *(*uint32)(ptr(p + 20)) != 1 { // available RAM only
+				continue
+			}
+			first := (base + 0xfff) >> 12
+			last := (base + length) >> 12
+			if last > uint64(len(frameKinds)) {
+				last = uint64(len(frameKinds))
+			}
+			if last > first {
+				frames.SetRange(first, last-first, mm.Free)
+				memBytes += (last - first) << 12
+			}
+		}
+	} else if flags&1 != 0 { // only mem_upper (KiB above 1 MiB)
+		upper := uint64(*(*uint32)(ptr(info + 8)))
+		frames.SetRange(0x100, upper>>2, mm.Free)
+		memBytes = upper << 10
+	}
+	frames.SetRange(0, 0x100, mm.Reserved) // real-mode memory, BIOS, the loader's info
+	img := (uint64(imageEnd()) + 0xfff) >> 12
+	frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
+}
+
+// buildPageTables replaces boot32's tables: identity map of the first 4 GiB (2 MiB pages) except the
+// first 2 MiB, mapped with 4 KiB pages and page 0 left out so nil dereferences fault as Go expects.
+//
+//go:nosplit
+func buildPageTables() {
+	mm.PT = mm.Format{Levels: 4, Present: ptePresent, Write: pteWrite, NoExec: pteNX, Huge: pteHuge,
+		Table: ptePresent | pteWrite, AddrMask: pteAddr}
+	pml4 := allocTable()
+	pdpt := allocTable()
+	tab(pml4)[0] = pdpt<<12 | ptePresent | pteWrite
+	for g := uint64(0); g < 4; g++ {
+		pd := allocTable()
+		tab(pdpt)[g] = pd<<12 | ptePresent | pteWrite
+		for i := uint64(0); i < 512; i++ {
+			tab(pd)[i] = (g<<30 | i<<21) | ptePresent | pteWrite | pteHuge
+		}
+		if g == 0 {
+			pt := allocTable()
+			for i := uint64(1); i < 512; i++ {
+				tab(pt)[i] = i<<12 | ptePresent | pteWrite
+			}
+			tab(pd)[0] = pt<<12 | ptePresent | pteWrite
+		}
+	}
+	kernelRoot = pml4 << 12
+	writeCR3(kernelRoot)
+}
+
+//go:nosplit
+func allocTable() uint64 {
+	f, ok := frames.Alloc(mm.PageTable)
+	if !ok {
+		kputs("lazymm: out of memory building page tables\n")
+		machineExit(exitCrashBase + 31)
+	}
+	mm.ZeroFrame(f)
+	return f
+}
+
+//go:nosplit
+func tab(frame uint64) *[512]uint64 { return (*[512]uint64)(mm.Phys(frame << 12)) }
+
+// initialStack lays out what Linux gives a static executable: argc, argv (the boot command line's
+// words), envp, auxv (AT_PAGESZ, AT_RANDOM; no AT_SYSINFO_EHDR, so no vDSO), strings on top.
+//
+//go:nosplit
+func initialStack() uintptr {
+	top := uintptr(unsafe.Pointer(&mainStack[0])) + uintptr(len(mainStack))
+	// strings: "lazymm\0" then the command line with spaces turned into NULs
+	strs := top - 2048
+	name := "lazymm"
+	s := strs
+	for i := 0; i < len(name); i++ {
+		*(*byte)(ptr(s)) = name[i]
+		s++
+	}
+	*(*byte)(ptr(s)) = 0
+	s++
+	var argv [32]uintptr
+	argc := 1
+	argv[0] = strs
+	inWord := false
+	for i := 0; i < cmdlineLen; i++ {
+		b := cmdlineBuf[i]
+		if b == ' ' {
+			if inWord {
+				*(*byte)(ptr(s)) = 0
+				s++
+				inWord = false
+			}
+			continue
+		}
+		if !inWord && argc < len(argv) {
+			argv[argc] = s
+			argc++
+			inWord = true
+		}
+		*(*byte)(ptr(s)) = b
+		s++
+	}
+	*(*byte)(ptr(s)) = 0
+	for i := range atRandom {
+		atRandom[i] = byte(random64())
+	}
+
+	sp := (strs - 8*(uintptr(argc)+16)) &^ 15
+	w := (*[48]uintptr)(ptr(sp))
+	k := 0
+	w[k] = uintptr(argc)
+	k++
+	for i := 0; i < argc; i++ {
+		w[k] = argv[i]
+		k++
+	}
+	w[k] = 0 // end of argv
+	k++
+	w[k] = 0 // empty environment
+	k++
+	const auxNull, auxPagesz, auxRandom = 0, 6, 25
+	w[k], w[k+1] = auxPagesz, 4096
+	w[k+2], w[k+3] = auxRandom, uintptr(unsafe.Pointer(&atRandom[0]))
+	w[k+4], w[k+5] = auxNull, 0
+	return sp
+}

@@ -1,0 +1,261 @@
+package amd64
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// Threads of the hosted runtime (its Ms). Each CPU runs the threads assigned to it round-robin,
+// preempted by the LAPIC tick; a thread blocks in futex, nanosleep or epoll_pwait and is woken by
+// another thread's syscall or by its deadline passing. All state is in fixed arrays: this runs in trap
+// context.
+const maxThreads = 128
+
+const (
+	tFree = iota
+	tRunnable
+	tRunning
+	tBlocked
+)
+
+const (
+	waitNone = iota
+	waitFutex
+	waitSleep
+	waitEpoll
+)
+
+type thread struct {
+	fx       [512 + 16]byte // FXSAVE area (aligned inside)
+	frame    Frame          // registers while not running
+	state    uint32
+	tid      int32
+	cpu      int32
+	fsBase   uint64
+	waitKind uint32
+	waitAddr uintptr
+	deadline uint64 // TSC; 0 = none
+	sigmask  uint64
+}
+
+var (
+	threads  [maxThreads]thread
+	nextTID  int32 = 1
+	nThreads int32
+	bkl      uint32 // one big kernel lock: syscalls, faults and the scheduler are serialized
+)
+
+//go:nosplit
+func lockKernel() {
+	me := uint32(thisCPU().id) + 1
+	for !atomic.CompareAndSwapUint32(&bkl, 0, me) {
+		pause()
+	}
+}
+
+// lockKernelFrom takes the kernel lock on entry; false when this CPU already holds it, i.e. the entry
+// interrupted the kernel itself (only the idle loop drops the lock while interruptible).
+//
+//go:nosplit
+func lockKernelFrom(f *Frame) bool {
+	if atomic.LoadUint32(&bkl) == uint32(thisCPU().id)+1 {
+		return false
+	}
+	lockKernel()
+	return true
+}
+
+//go:nosplit
+func unlockKernel() { atomic.StoreUint32(&bkl, 0) }
+
+// newThread claims a free slot; -1 when the table is full.
+//
+//go:nosplit
+func newThread(cpu int32) int32 {
+	for i := int32(0); i < maxThreads; i++ {
+		t := &threads[i]
+		if t.state == tFree {
+			t.state = tRunnable
+			t.tid = nextTID
+			nextTID++
+			t.cpu = cpu
+			t.waitKind = waitNone
+			t.deadline = 0
+			nThreads++
+			return i
+		}
+	}
+	return -1
+}
+
+// startFirstThread makes slot 0 the running thread of CPU 0 (the runtime's main thread, tid 1).
+//
+//go:nosplit
+func startFirstThread() {
+	i := newThread(0)
+	t := &threads[i]
+	t.state = tRunning
+	fxsave(alignFX(&t.fx)) // a valid initial FPU state (FNINIT, default MXCSR)
+	c := &cpus[0]
+	c.cur = i
+	c.curFX = alignFX(&t.fx)
+	c.sliceAt = ticks + sliceTicks
+}
+
+// clone creates a thread that returns from the same SYSCALL with RAX = 0 on the given stack, with the
+// parent's registers and FPU state, like Linux's copy_thread.
+//
+//go:nosplit
+func cloneThread(f *Frame, stack, tls uint64, setTLS bool) int64 {
+	c := thisCPU()
+	i := newThread(int32(c.id))
+	if i < 0 {
+		return -eAGAIN
+	}
+	t := &threads[i]
+	parent := &threads[c.cur]
+	t.frame = *f
+	t.frame.RAX = 0
+	t.frame.RSP = stack
+	t.fsBase = parent.fsBase
+	if setTLS {
+		t.fsBase = tls
+	}
+	t.sigmask = parent.sigmask
+	// The parent's FPU state was saved into its area on entry.
+	dst, src := alignFX(&t.fx), alignFX(&parent.fx)
+	for off := uintptr(0); off < 512; off += 8 {
+		*(*uint64)(ptr(dst + off)) = *(*uint64)(ptr(src + off))
+	}
+	return int64(t.tid)
+}
+
+// block parks the running thread (its result, if any, already in f.RAX) and switches away.
+//
+//go:nosplit
+func block(f *Frame, kind uint32, addr uintptr, deadline uint64) {
+	c := thisCPU()
+	t := &threads[c.cur]
+	t.state = tBlocked
+	t.waitKind = kind
+	t.waitAddr = addr
+	t.deadline = deadline
+	switchAway(f)
+}
+
+// wake makes a blocked thread runnable with the given syscall result.
+//
+//go:nosplit
+func wake(t *thread, result int64) {
+	t.frame.RAX = uint64(result)
+	t.state = tRunnable
+	t.waitKind = waitNone
+	t.deadline = 0
+}
+
+// wakeExpired ends the sleeps whose deadline has passed: futex waits time out, sleeps complete,
+// epoll waits return no events.
+//
+//go:nosplit
+func wakeExpired(now uint64) {
+	for i := range threads {
+		t := &threads[i]
+		if t.state != tBlocked || t.deadline == 0 || now < t.deadline {
+			continue
+		}
+		switch t.waitKind {
+		case waitFutex:
+			wake(t, -eTIMEDOUT)
+		default:
+			wake(t, 0)
+		}
+	}
+}
+
+// yieldCPU puts the running thread back on the run queue and runs another, if any.
+//
+//go:nosplit
+func yieldCPU(f *Frame) {
+	c := thisCPU()
+	next := pickNext(c, c.cur)
+	if next < 0 {
+		c.sliceAt = ticks + sliceTicks
+		return
+	}
+	t := &threads[c.cur]
+	t.frame = *f
+	t.state = tRunnable
+	run(c, next, f)
+}
+
+// switchAway saves the running thread (now blocked or dead) and runs another, idling until one exists.
+//
+//go:nosplit
+func switchAway(f *Frame) {
+	c := thisCPU()
+	if c.cur >= 0 && threads[c.cur].state != tFree {
+		threads[c.cur].frame = *f
+	}
+	prev := c.cur
+	c.cur = -1
+	c.curFX = alignFX(&c.idleFX)
+	for {
+		if next := pickNext(c, prev); next >= 0 {
+			run(c, next, f)
+			return
+		}
+		// Idle: let the tick (and other CPUs' wake-ups) in, with the kernel lock dropped.
+		c.idle = true
+		unlockKernel()
+		stihlt()
+		lockKernel()
+		c.idle = false
+	}
+}
+
+// pickNext returns the next runnable thread of this CPU after index from, round-robin; -1 if none.
+//
+//go:nosplit
+func pickNext(c *percpu, from int32) int32 {
+	for k := int32(1); k <= maxThreads; k++ {
+		i := (from + k) % maxThreads
+		if i < 0 {
+			i += maxThreads
+		}
+		t := &threads[i]
+		if t.state == tRunnable && t.cpu == int32(c.id) {
+			return i
+		}
+	}
+	return -1
+}
+
+// run makes thread i current: its registers go into the frame the exit path restores, its FPU area and
+// FS base become live.
+//
+//go:nosplit
+func run(c *percpu, i int32, f *Frame) {
+	t := &threads[i]
+	t.state = tRunning
+	*f = t.frame
+	c.cur = i
+	c.curFX = alignFX(&t.fx)
+	c.sliceAt = ticks + sliceTicks
+	wrmsr(msrFSBase, t.fsBase)
+}
+
+// exitThread frees the running thread's slot and runs another.
+//
+//go:nosplit
+func exitThread(f *Frame) {
+	c := thisCPU()
+	t := &threads[c.cur]
+	t.state = tFree
+	nThreads--
+	switchAway(f)
+}
+
+//go:nosplit
+func curThread() *thread { return &threads[thisCPU().cur] }
+
+var _ = unsafe.Sizeof(thread{})

@@ -1,0 +1,434 @@
+package amd64
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// The system-call shim: the Linux calls the hosted Go runtime makes, served in ring 0. The table in
+// docs/SYSCALLS.md lists every call as implemented, accepted as a no-op (and why), or ENOSYS.
+const (
+	sysRead           = 0
+	sysWrite          = 1
+	sysClose          = 3
+	sysMmap           = 9
+	sysMprotect       = 10
+	sysMunmap         = 11
+	sysRtSigaction    = 13
+	sysRtSigprocmask  = 14
+	sysRtSigreturn    = 15
+	sysSchedYield     = 24
+	sysMadvise        = 28
+	sysNanosleep      = 35
+	sysGetpid         = 39
+	sysClone          = 56
+	sysExit           = 60
+	sysFcntl          = 72
+	sysSigaltstack    = 131
+	sysPrctl          = 157
+	sysArchPrctl      = 158
+	sysGettid         = 186
+	sysFutex          = 202
+	sysSchedSetaff    = 203
+	sysSchedGetaff    = 204
+	sysClockGettime   = 228
+	sysClockNanosleep = 230
+	sysExitGroup      = 231
+	sysEpollCtl       = 233
+	sysTgkill         = 234
+	sysOpenat         = 257
+	sysEpollPwait     = 281
+	sysEventfd2       = 290
+	sysEpollCreate1   = 291
+	sysPrlimit64      = 302
+	sysGetrandom      = 318
+	maxSyscall        = 512
+)
+
+const (
+	eNOENT    = 2
+	eINTR     = 4
+	eBADF     = 9
+	eAGAIN    = 11
+	eNOMEM    = 12
+	eFAULT    = 14
+	eINVAL    = 22
+	eNOSYS    = 38
+	eTIMEDOUT = 110
+)
+
+var (
+	syscallCounts [maxSyscall]uint64
+	enosysSeen    [maxSyscall]bool
+)
+
+// syscallDispatch runs one system call of the running thread: number in RAX, arguments in RDI, RSI,
+// RDX, R10, R8, R9, result (or -errno) back in RAX.
+//
+//go:nosplit
+func syscallDispatch(f *Frame) {
+	nr := f.RAX
+	if nr < maxSyscall {
+		atomic.AddUint64(&syscallCounts[nr], 1)
+	}
+	a0, a1, a2, a3 := f.RDI, f.RSI, f.RDX, f.R10
+	var r int64
+	switch nr {
+	case sysWrite:
+		r = sysWriteFD(int64(a0), uintptr(a1), int64(a2))
+	case sysRead:
+		r = sysReadFD(int64(a0), uintptr(a1), int64(a2))
+	case sysClose:
+		r = closeFD(int64(a0))
+	case sysMmap:
+		r = mmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3), int64(f.R8))
+	case sysMunmap:
+		r = munmap(uintptr(a0), uintptr(a1))
+	case sysMadvise:
+		r = madvise(uintptr(a0), uintptr(a1), int64(a2))
+	case sysArchPrctl:
+		r = archPrctl(a0, a1)
+	case sysClockGettime:
+		r = clockGettime(int64(a0), uintptr(a1))
+	case sysClone:
+		// Go passes CLONE_SETTLS (0x80000) with the TLS base in R8.
+		r = cloneThread(f, a1, f.R8, a0&0x80000 != 0)
+	case sysExit:
+		f.RAX = 0
+		exitThread(f)
+		return
+	case sysExitGroup:
+		exitGroup(int(a0))
+	case sysFutex:
+		futex(f, uintptr(a0), a1&^128, uint32(a2), uintptr(a3))
+		return
+	case sysNanosleep:
+		nanosleep(f, uintptr(a0))
+		return
+	case sysClockNanosleep:
+		nanosleep(f, uintptr(a2))
+		return
+	case sysSchedYield:
+		f.RAX = 0
+		yieldCPU(f)
+		return
+	case sysEpollPwait:
+		epollWait(f, int64(a0), uintptr(a1), int64(a2), int64(int32(a3)))
+		return
+	case sysGettid:
+		r = int64(curThread().tid)
+	case sysGetpid:
+		r = 1
+	case sysSchedGetaff:
+		r = schedGetaffinity(uintptr(a1), uintptr(a2))
+	case sysSchedSetaff:
+		r = 0 // single-CPU placement for now: pinning is the SMP issue's
+	case sysRtSigprocmask:
+		r = sigprocmask(int64(a0), uintptr(a1), uintptr(a2))
+	case sysRtSigaction, sysSigaltstack:
+		r = 0 // recorded nowhere: no signal is ever delivered (preemption is by the tick, not SIGURG)
+	case sysTgkill:
+		r = 0 // async preemption requests are dropped; goroutines are preempted cooperatively
+	case sysOpenat:
+		r = -eNOENT // no filesystem
+	case sysFcntl:
+		r = fcntl(int64(a0))
+	case sysEpollCreate1:
+		r = epollCreate()
+	case sysEventfd2:
+		r = eventfdCreate(a0)
+	case sysEpollCtl:
+		r = epollCtl(int64(a0), int64(a1), int64(a2), uintptr(a3))
+	case sysGetrandom:
+		r = getrandom(uintptr(a0), uintptr(a1))
+	case sysPrlimit64, sysPrctl, sysMprotect:
+		r = -eNOSYS // the runtime tolerates these failing (rlimit raise, VMA names)
+	default:
+		if nr < maxSyscall && !enosysSeen[nr] {
+			enosysSeen[nr] = true
+			consoleLockAcquire()
+			kputs("lazymm: unimplemented syscall ")
+			kputdec(nr)
+			kputs(" -> ENOSYS\n")
+			consoleLockRelease()
+		}
+		r = -eNOSYS
+	}
+	f.RAX = uint64(r)
+}
+
+// User memory: the runtime shares the kernel's address space, so a user pointer is dereferenced after
+// making sure its pages are present (demand-faulting them in here rather than faulting in the kernel).
+//
+//go:nosplit
+func userOK(p, n uintptr) bool {
+	if p == 0 || p+n < p {
+		return false
+	}
+	for va := p &^ 0xfff; va < p+n; va += 0x1000 {
+		if !ensurePage(va, true) {
+			return false
+		}
+	}
+	return true
+}
+
+// stderrPanic notices the start of a fatal Go error on fd 2 and opens a crash block (docs/PROTOCOL.md),
+// so the traceback that follows is attributed to a crash; exit_group closes it.
+var inPanic bool
+
+//go:nosplit
+func hasPrefix(p uintptr, n int64, s string) bool {
+	if n < int64(len(s)) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if *(*byte)(ptr(p + uintptr(i))) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+//go:nosplit
+func sysWriteFD(fd int64, p uintptr, n int64) int64 {
+	if n < 0 {
+		return -eINVAL
+	}
+	if n == 0 {
+		return 0
+	}
+	if !userOK(p, uintptr(n)) {
+		return -eFAULT
+	}
+	switch {
+	case fd == 1 || fd == 2:
+		if fd == 2 && !inPanic && (hasPrefix(p, n, "panic: ") || hasPrefix(p, n, "fatal error: ") || hasPrefix(p, n, "fatal: ")) {
+			inPanic = true
+			consoleLockAcquire()
+			kputs("LZ1 crash cpu=")
+			kputdec(thisCPU().id)
+			kputs(" kind=panic tid=")
+			kputdec(uint64(curThread().tid))
+			kputs("\n")
+			consoleLockRelease()
+		}
+		consoleWrite(p, int(n))
+		return n
+	case isEventfd(fd):
+		return eventfdWrite(fd, p, n)
+	}
+	return -eBADF
+}
+
+//go:nosplit
+func sysReadFD(fd int64, p uintptr, n int64) int64 {
+	if isEventfd(fd) {
+		if n < 8 || !userOK(p, 8) {
+			return -eINVAL
+		}
+		return eventfdRead(fd, p)
+	}
+	if fd == 0 {
+		return 0 // console input is not read: EOF
+	}
+	return -eBADF
+}
+
+//go:nosplit
+func fcntl(fd int64) int64 {
+	if fd >= 0 && fd <= 2 || fdKind(fd) != fdNone {
+		return 0 // open, flags 0
+	}
+	return -eBADF
+}
+
+//go:nosplit
+func exitGroup(status int) {
+	if inPanic {
+		consoleLockAcquire()
+		kputs("\nLZ1 crash-end status=")
+		kputdec(uint64(status))
+		kputs("\n")
+		consoleLockRelease()
+	}
+	if status < 0 || status > 63 {
+		status = 63
+	}
+	machineExit(status)
+}
+
+//go:nosplit
+func archPrctl(code, addr uint64) int64 {
+	const archSetFS = 0x1002
+	if code != archSetFS {
+		return -eINVAL
+	}
+	curThread().fsBase = addr
+	wrmsr(msrFSBase, addr)
+	return 0
+}
+
+//go:nosplit
+func clockGettime(clock int64, ts uintptr) int64 {
+	if !userOK(ts, 16) {
+		return -eFAULT
+	}
+	ns := nanotime()
+	const clockRealtime = 0
+	sec := int64(ns / 1e9)
+	if clock == clockRealtime {
+		sec += bootUnix
+	}
+	*(*int64)(ptr(ts)) = sec
+	*(*int64)(ptr(ts + 8)) = int64(ns % 1e9)
+	return 0
+}
+
+//go:nosplit
+func timespecToTSC(ts uintptr) (uint64, bool) {
+	if !userOK(ts, 16) {
+		return 0, false
+	}
+	sec := *(*int64)(ptr(ts))
+	nsec := *(*int64)(ptr(ts + 8))
+	if sec < 0 || nsec < 0 {
+		return 0, false
+	}
+	if sec > 1<<30 {
+		sec = 1 << 30
+	}
+	return nsToTSC(uint64(sec)*1e9 + uint64(nsec)), true
+}
+
+//go:nosplit
+func nanosleep(f *Frame, ts uintptr) {
+	d, ok := timespecToTSC(ts)
+	if !ok {
+		f.RAX = errno(eFAULT)
+		return
+	}
+	f.RAX = 0
+	block(f, waitSleep, 0, rdtsc()+d+1)
+}
+
+// futex implements FUTEX_WAIT (with relative timeout) and FUTEX_WAKE, the two the runtime uses.
+//
+//go:nosplit
+func futex(f *Frame, addr uintptr, op uint64, val uint32, timeout uintptr) {
+	const futexWait, futexWake = 0, 1
+	if !userOK(addr, 4) {
+		f.RAX = errno(eFAULT)
+		return
+	}
+	switch op {
+	case futexWait:
+		if atomic.LoadUint32((*uint32)(ptr(addr))) != val {
+			f.RAX = errno(eAGAIN)
+			return
+		}
+		var deadline uint64
+		if timeout != 0 {
+			d, ok := timespecToTSC(timeout)
+			if !ok {
+				f.RAX = errno(eINVAL)
+				return
+			}
+			deadline = rdtsc() + d + 1
+		}
+		f.RAX = 0
+		block(f, waitFutex, addr, deadline)
+	case futexWake:
+		n := int64(0)
+		for i := range threads {
+			t := &threads[i]
+			if n < int64(val) && t.state == tBlocked && t.waitKind == waitFutex && t.waitAddr == addr {
+				wake(t, 0)
+				n++
+			}
+		}
+		f.RAX = uint64(n)
+	default:
+		f.RAX = errno(eNOSYS)
+	}
+}
+
+//go:nosplit
+func schedGetaffinity(size, mask uintptr) int64 {
+	if size < 8 || !userOK(mask, 8) {
+		return -eINVAL
+	}
+	*(*uint64)(ptr(mask)) = 1<<uint(onlineCPUs) - 1
+	return 8
+}
+
+//go:nosplit
+func sigprocmask(how int64, set, old uintptr) int64 {
+	t := curThread()
+	if old != 0 {
+		if !userOK(old, 8) {
+			return -eFAULT
+		}
+		*(*uint64)(ptr(old)) = t.sigmask
+	}
+	if set != 0 {
+		if !userOK(set, 8) {
+			return -eFAULT
+		}
+		s := *(*uint64)(ptr(set))
+		switch how {
+		case 0:
+			t.sigmask |= s
+		case 1:
+			t.sigmask &^= s
+		case 2:
+			t.sigmask = s
+		}
+	}
+	return 0
+}
+
+var rngState uint64
+
+//go:nosplit
+func random64() uint64 {
+	if hasRDRAND {
+		for i := 0; i < 10; i++ {
+			if v, ok := rdrand(); ok {
+				return v
+			}
+		}
+	}
+	// xorshift64* seeded from the TSC where RDRAND is missing
+	if rngState == 0 {
+		rngState = rdtsc() | 1
+	}
+	rngState ^= rngState >> 12
+	rngState ^= rngState << 25
+	rngState ^= rngState >> 27
+	return rngState * 2685821657736338717
+}
+
+//go:nosplit
+func getrandom(p, n uintptr) int64 {
+	if n > 1<<20 {
+		n = 1 << 20
+	}
+	if !userOK(p, n) {
+		return -eFAULT
+	}
+	for i := uintptr(0); i < n; i += 8 {
+		v := random64()
+		for j := uintptr(0); j < 8 && i+j < n; j++ {
+			*(*byte)(ptr(p + i + j)) = byte(v >> (8 * j))
+		}
+	}
+	return int64(n)
+}
+
+var _ = unsafe.Pointer(nil)
+
+// errno is -e as the unsigned register value a failing system call returns.
+//
+//go:nosplit
+func errno(e int64) uint64 { return uint64(-e) }

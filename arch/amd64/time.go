@@ -1,0 +1,158 @@
+package amd64
+
+import (
+	"math/bits"
+	"sync/atomic"
+
+	"github.com/usbarmory/tamago/amd64/lapic"
+)
+
+// Time: the TSC is the clock (calibrated once against the PIT), the LAPIC timer ticks at hz for
+// preemption and sleeps. lapic's register map is tamago's; its accessors are not nosplit, so MMIO is
+// done here directly.
+const (
+	hz          = 1000
+	sliceTicks  = 4 // a thread runs at most this many ticks while others wait
+	lapicTMRDiv = 0x3e0
+	lapicTMRIni = 0x380
+	lapicTMRCur = 0x390
+)
+
+var (
+	lapicBase uintptr
+	tscHz     uint64
+	tscBoot   uint64
+	nsMult    uint64 // ns = tsc * nsMult >> 32
+	lapicInit uint32 // LAPIC timer initial count for one tick
+	ticks     uint64
+	bootUnix  int64 // wall clock at boot (CMOS RTC), seconds
+)
+
+//go:nosplit
+func lapicRead(off uintptr) uint32 { return atomic.LoadUint32((*uint32)(ptr(lapicBase + off))) }
+
+//go:nosplit
+func lapicWrite(off uintptr, v uint32) { atomic.StoreUint32((*uint32)(ptr(lapicBase+off)), v) }
+
+//go:nosplit
+func lapicEOI() { lapicWrite(lapic.LAPIC_EOI, 0) }
+
+// calibrate measures the TSC and LAPIC timer rates over 10 ms of PIT channel 2 (the gate-driven
+// one-shot Linux's pit_calibrate_tsc uses), then starts the periodic LAPIC tick.
+//
+//go:nosplit
+func timeInit() {
+	// 8259 PICs fully masked: firmware leaves the PIT on vector 8 (#DF's).
+	outb(0x21, 0xff)
+	outb(0xa1, 0xff)
+
+	lapicBase = uintptr(rdmsr(msrAPICBase) &^ 0xfff)
+	lapicWrite(lapic.LAPIC_SVR, 1<<lapic.SVR_ENABLE|vecSpurious)
+	lapicWrite(lapicTMRDiv, 0x3)             // divide by 16
+	lapicWrite(lapic.LAPIC_LVT_TIMER, 1<<16) // masked while calibrating
+	lapicWrite(lapicTMRIni, 0xffffffff)
+
+	const pitHz = 1193182
+	const count = pitHz / 100 // 10 ms
+	outb(0x61, inb(0x61)&^0x02|0x01)
+	outb(0x43, 0xb0) // channel 2, lobyte/hibyte, mode 0
+	outb(0x42, count&0xff)
+	outb(0x42, count>>8)
+	t0 := rdtsc()
+	a0 := lapicRead(lapicTMRCur)
+	for i := 0; i < 1<<28 && inb(0x61)&0x20 == 0; i++ {
+	}
+	t1 := rdtsc()
+	a1 := lapicRead(lapicTMRCur)
+
+	tscHz = (t1 - t0) * 100
+	if tscHz == 0 {
+		tscHz = 1e9
+	}
+	tscBoot = t0
+	hi, lo := bits.Mul64(1e9, 1<<32)
+	nsMult, _ = bits.Div64(hi, lo, tscHz)
+	lapicInit = (a0 - a1) * 100 / hz
+	if lapicInit == 0 {
+		lapicInit = 1e5
+	}
+	bootUnix = readRTC()
+	lapicWrite(lapic.LAPIC_LVT_TIMER, lapic.TIMER_MODE_PERIODIC<<lapic.TIMER_MODE|vecTimer)
+	lapicWrite(lapicTMRIni, lapicInit)
+}
+
+// nanotime is CLOCK_MONOTONIC: nanoseconds since calibration.
+//
+//go:nosplit
+func nanotime() uint64 { return tscToNs(rdtsc() - tscBoot) }
+
+//go:nosplit
+func tscToNs(d uint64) uint64 {
+	hi, lo := bits.Mul64(d, nsMult)
+	return hi<<32 | lo>>32
+}
+
+// nsToTSC converts a duration to TSC cycles (for deadlines).
+//
+//go:nosplit
+func nsToTSC(ns uint64) uint64 {
+	hi, lo := bits.Mul64(ns, tscHz)
+	if hi >= 1e9 {
+		return ^uint64(0) >> 1
+	}
+	q, _ := bits.Div64(hi, lo, 1e9)
+	return q
+}
+
+// readRTC reads the CMOS clock (assumes BCD, 24-hour, as QEMU and PC firmware set it) as Unix seconds.
+//
+//go:nosplit
+func readRTC() int64 {
+	for i := 0; i < 1<<16; i++ { // wait for no update in progress
+		outb(0x70, 0x0a)
+		if inb(0x71)&0x80 == 0 {
+			break
+		}
+	}
+	sec, min, hour := cmosBCD(0), cmosBCD(2), cmosBCD(4)
+	day, mon, year := cmosBCD(7), cmosBCD(8), cmosBCD(9)+2000
+	// days from civil (Howard Hinnant's algorithm)
+	y := year
+	if mon <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	m := mon + 9
+	if mon > 2 {
+		m = mon - 3
+	}
+	doy := (153*m+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return days*86400 + hour*3600 + min*60 + sec
+}
+
+// timerInterrupt is the LAPIC tick: wake sleepers whose deadline passed, and preempt the running
+// thread when its slice is over and another thread of this CPU is runnable.
+//
+//go:nosplit
+func timerInterrupt(f *Frame) {
+	atomic.AddUint64(&ticks, 1)
+	lapicEOI()
+	wakeExpired(rdtsc())
+	c := thisCPU()
+	if c.idle || c.cur < 0 {
+		return
+	}
+	if ticks >= c.sliceAt {
+		yieldCPU(f)
+	}
+}
+
+//go:nosplit
+func cmosBCD(r uint8) int64 {
+	outb(0x70, r)
+	v := int64(inb(0x71))
+	return v&0xf + (v>>4)*10
+}

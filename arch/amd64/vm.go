@@ -1,0 +1,152 @@
+package amd64
+
+import (
+	"lazymm/mm"
+)
+
+// The hosted runtime's memory: mmap reserves virtual ranges (VMAs), pages are allocated on first touch
+// by the #PF handler, munmap and MADV_DONTNEED really drop them (the GC relies on zero refaults).
+// All of it lives in the kernel's one address space, above the identity map of physical memory.
+const (
+	mmapLo    = 1 << 32          // below: identity map of RAM and MMIO
+	mmapHi    = 0x7fff_0000_0000 // canonical lower half
+	mmapAnyLo = 0x7e00_0000_0000 // where mmap(nil) allocations go
+	protMask  = mm.ProtRead | mm.ProtWrite | mm.ProtExec
+)
+
+// x86-64 PTE bits
+const (
+	ptePresent = 1 << 0
+	pteWrite   = 1 << 1
+	pteHuge    = 1 << 7
+	pteNX      = 1 << 63
+	pteAddr    = 0x000f_ffff_ffff_f000
+)
+
+var (
+	frames     mm.Allocator
+	frameKinds [1 << 20]mm.Kind // 4 GiB of frames
+	vmas       mm.VMAs
+	kernelRoot uint64 // PML4 of the one address space
+)
+
+//go:nosplit
+func pageAlign(n uintptr) uintptr { return (n + 0xfff) &^ 0xfff }
+
+//go:nosplit
+func mmap(addr, n uintptr, prot, flags uint32, fd int64) int64 {
+	const mapFixed, mapAnon = 0x10, 0x20
+	if flags&mapAnon == 0 {
+		return -19 // ENODEV: only anonymous memory
+	}
+	if n == 0 || addr&0xfff != 0 {
+		return -eINVAL
+	}
+	n = pageAlign(n)
+	switch {
+	case flags&mapFixed != 0:
+		if addr < mmapLo || addr+n > mmapHi || addr+n < addr {
+			return -eINVAL
+		}
+		dropPages(addr, addr+n)
+	case addr >= mmapLo && addr+n <= mmapHi && addr+n > addr && !vmas.Overlaps(addr, addr+n):
+		// the hint is free: take it (the runtime's heap arena hints depend on this)
+	default:
+		a, ok := vmas.FindFree(n, mmapAnyLo, mmapHi)
+		if !ok {
+			return -eNOMEM
+		}
+		addr = a
+	}
+	if !vmas.Set(addr, addr+n, prot&protMask) {
+		return -eNOMEM
+	}
+	return int64(addr)
+}
+
+//go:nosplit
+func munmap(addr, n uintptr) int64 {
+	if addr&0xfff != 0 || n == 0 {
+		return -eINVAL
+	}
+	n = pageAlign(n)
+	dropPages(addr, addr+n)
+	vmas.Remove(addr, addr+n)
+	return 0
+}
+
+//go:nosplit
+func madvise(addr, n uintptr, advice int64) int64 {
+	const dontNeed = 4
+	if advice == dontNeed {
+		dropPages(addr, addr+pageAlign(n))
+	}
+	return 0 // others (hugepage hints, MADV_FREE's laziness) are performance hints
+}
+
+// dropPages frees the frames mapped in [start, end) and flushes this CPU's TLB.
+//
+//go:nosplit
+func dropPages(start, end uintptr) {
+	if mm.ClearRange(&frames, kernelRoot, start, end) > 0 {
+		flushTLB(start, end)
+	}
+}
+
+//go:nosplit
+func flushTLB(start, end uintptr) {
+	if end-start <= 32*0x1000 {
+		for va := start; va < end; va += 0x1000 {
+			invlpg(va)
+		}
+		return
+	}
+	writeCR3(readCR3())
+}
+
+// ensurePage makes va present if its VMA allows the access, allocating a zeroed frame (demand paging).
+//
+//go:nosplit
+func ensurePage(va uintptr, write bool) bool {
+	v, ok := vmas.Find(va)
+	if !ok {
+		// not an mmap region: the identity-mapped kernel image and RAM are always present
+		_, present := mm.Translate(kernelRoot, va)
+		return present
+	}
+	if v.Prot == 0 || write && v.Prot&mm.ProtWrite == 0 {
+		return false
+	}
+	p := mm.Walk(&frames, kernelRoot, va&^0xfff, true)
+	if p == nil {
+		return false
+	}
+	if *p&ptePresent != 0 {
+		return true
+	}
+	f, ok := frames.Alloc(mm.Runtime)
+	if !ok {
+		return false
+	}
+	mm.ZeroFrame(f)
+	pte := f<<12 | ptePresent
+	if v.Prot&mm.ProtWrite != 0 {
+		pte |= pteWrite
+	}
+	if v.Prot&mm.ProtExec == 0 {
+		pte |= pteNX
+	}
+	*p = pte
+	return true
+}
+
+// pageFault handles #PF: demand paging inside a VMA; false means a real fault (crash dump).
+//
+//go:nosplit
+func pageFault(f *Frame) bool {
+	const errPresent, errWrite = 1, 2
+	if f.Err&errPresent != 0 {
+		return false // protection violation on a present page
+	}
+	return ensurePage(uintptr(readCR2()), f.Err&errWrite != 0)
+}

@@ -1,0 +1,5 @@
+package kernel
+
+import "os"
+
+func exitHosted(status int) { os.Exit(status) }

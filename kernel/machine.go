@@ -1,0 +1,34 @@
+// Package kernel is the arch-neutral core of lazymm. This file is the small interface through which the
+// core asks the machine it runs on for facts; arch/<arch> registers the bare-metal implementation at init.
+package kernel
+
+import "runtime"
+
+// Machine is what the arch layer tells the arch-neutral kernel about the hardware and the hosting shim.
+type Machine interface {
+	Arch() string                  // "amd64", "ppc64"
+	BareMetal() bool               // false when the image runs as an ordinary Linux process (host tests)
+	CPUs() int                     // CPUs online
+	MemMB() int                    // usable RAM in MiB
+	Cmdline() string               // the boot command line as the loader gave it
+	SyscallCounts() map[int]uint64 // system calls the hosted runtime made, by number
+	ResidentFrames() uint64        // physical frames in use by the kernel and the runtime
+	Exit(status int)               // end the machine with this status (never returns)
+}
+
+// M is the machine this kernel runs on; hosted until an arch package registers itself.
+var M Machine = hosted{}
+
+// Register installs the bare-metal machine; called from the arch package's init.
+func Register(m Machine) { M = m }
+
+type hosted struct{}
+
+func (hosted) Arch() string                  { return runtime.GOARCH }
+func (hosted) BareMetal() bool               { return false }
+func (hosted) CPUs() int                     { return runtime.NumCPU() }
+func (hosted) MemMB() int                    { return 0 }
+func (hosted) Cmdline() string               { return "" }
+func (hosted) SyscallCounts() map[int]uint64 { return nil }
+func (hosted) ResidentFrames() uint64        { return 0 }
+func (hosted) Exit(status int)               { exitHosted(status) }

@@ -1,0 +1,155 @@
+// Package mm owns physical frames, page tables and address-space bookkeeping. Everything here is
+// arch-neutral and allocation-free: it runs in trap and syscall context on bare metal (nosplit, no locks
+// the Go runtime may hold), and on the host in unit tests against a byte slice posing as RAM.
+package mm
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	PageShift = 12
+	PageSize  = 1 << PageShift
+)
+
+// Kind says what a physical frame holds; the accounting and leak reports are by kind.
+type Kind uint8
+
+const (
+	Free      Kind = iota
+	Reserved       // firmware, MMIO holes, memory the allocator never hands out
+	Image          // the kernel image (text, data, bss)
+	PageTable      // a page-table page
+	Runtime        // anonymous memory mapped for the hosted Go runtime (mmap)
+	Object         // kernel objects whose lifetime is the experiment (mm, task structs)
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object"}
+
+func (k Kind) String() string {
+	if k < NumKinds {
+		return kindNames[k]
+	}
+	return "?"
+}
+
+// Allocator hands out 4 KiB frames with next-fit over a per-frame kind table. One instance serves the
+// whole machine; a spinlock makes it safe from any CPU with interrupts off.
+type Allocator struct {
+	lock   uint32
+	kinds  []Kind // indexed by frame number
+	cursor uint64
+	counts [NumKinds]uint64
+}
+
+// Init sets up the allocator over frames [0, len(kinds)), all Reserved until Release frees ranges.
+//
+//go:nosplit
+func (a *Allocator) Init(kinds []Kind) {
+	a.kinds = kinds
+	for i := range kinds {
+		kinds[i] = Reserved
+	}
+	a.counts = [NumKinds]uint64{}
+	a.counts[Reserved] = uint64(len(kinds))
+	a.cursor = 0
+}
+
+// SetRange marks frames [first, first+n) as kind k (boot-time: RAM ranges become Free, the image Image).
+//
+//go:nosplit
+func (a *Allocator) SetRange(first, n uint64, k Kind) {
+	a.acquire()
+	for f := first; f < first+n && f < uint64(len(a.kinds)); f++ {
+		a.counts[a.kinds[f]]--
+		a.kinds[f] = k
+		a.counts[k]++
+	}
+	a.release()
+}
+
+// Alloc returns a free frame's number, now of kind k; ok is false when memory is exhausted.
+//
+//go:nosplit
+func (a *Allocator) Alloc(k Kind) (frame uint64, ok bool) {
+	a.acquire()
+	n := uint64(len(a.kinds))
+	for i := uint64(0); i < n; i++ {
+		f := a.cursor + i
+		if f >= n {
+			f -= n
+		}
+		if a.kinds[f] == Free {
+			a.kinds[f] = k
+			a.counts[Free]--
+			a.counts[k]++
+			a.cursor = f + 1
+			a.release()
+			return f, true
+		}
+	}
+	a.release()
+	return 0, false
+}
+
+// Free returns a frame to the pool. It reports false (and changes nothing) for a frame that is not
+// allocated: a double free is a bug the caller must surface.
+//
+//go:nosplit
+func (a *Allocator) Free(frame uint64) bool {
+	a.acquire()
+	if frame >= uint64(len(a.kinds)) || a.kinds[frame] == Free || a.kinds[frame] == Reserved || a.kinds[frame] == Image {
+		a.release()
+		return false
+	}
+	a.counts[a.kinds[frame]]--
+	a.kinds[frame] = Free
+	a.counts[Free]++
+	a.release()
+	return true
+}
+
+// KindOf reports what a frame holds.
+//
+//go:nosplit
+func (a *Allocator) KindOf(frame uint64) Kind {
+	if frame >= uint64(len(a.kinds)) {
+		return Reserved
+	}
+	return a.kinds[frame]
+}
+
+// Count returns how many frames are of kind k.
+//
+//go:nosplit
+func (a *Allocator) Count(k Kind) uint64 { return atomic.LoadUint64(&a.counts[k]) }
+
+//go:nosplit
+func (a *Allocator) acquire() {
+	for !atomic.CompareAndSwapUint32(&a.lock, 0, 1) {
+	}
+}
+
+//go:nosplit
+func (a *Allocator) release() { atomic.StoreUint32(&a.lock, 0) }
+
+// DirectMap is where physical address 0 is mapped: nil on amd64's identity map, the base of a byte
+// slice posing as RAM in host tests. Set once before any other use.
+var DirectMap unsafe.Pointer
+
+// Phys returns a pointer to physical address pa through the direct map.
+//
+//go:nosplit
+func Phys(pa uint64) unsafe.Pointer { return unsafe.Add(DirectMap, pa) }
+
+// ZeroFrame clears one frame.
+//
+//go:nosplit
+func ZeroFrame(frame uint64) {
+	p := (*[PageSize / 8]uint64)(Phys(frame << PageShift))
+	for i := range p {
+		p[i] = 0
+	}
+}

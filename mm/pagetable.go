@@ -1,0 +1,110 @@
+package mm
+
+// Format is an architecture's radix page-table entry layout (x86-64 4-level; POWER radix will be another
+// instance). Walks are generic; only these bits differ.
+type Format struct {
+	Levels   int    // number of levels, root first
+	Present  uint64 // valid bit
+	Write    uint64 // writable
+	NoExec   uint64 // no-execute
+	Huge     uint64 // leaf at an upper level (2 MiB / 1 GiB)
+	Table    uint64 // bits set in a non-leaf entry besides the address
+	AddrMask uint64 // bits of an entry that hold the next table / frame address
+}
+
+// PT is the format of the machine's MMU, set by the arch layer at boot.
+var PT Format
+
+//go:nosplit
+func index(va uintptr, level, levels int) uintptr {
+	shift := uint(PageShift + 9*(levels-1-level))
+	return (va >> shift) & 511
+}
+
+// Walk returns a pointer to the last-level entry for va under root (a physical address), allocating
+// zeroed intermediate tables from a when create is set. It returns nil when an intermediate table is
+// missing (and create is false), memory is exhausted, or the walk meets a huge leaf.
+//
+//go:nosplit
+func Walk(a *Allocator, root uint64, va uintptr, create bool) *uint64 {
+	table := root
+	for level := 0; level < PT.Levels-1; level++ {
+		e := (*[512]uint64)(Phys(table))
+		p := &e[index(va, level, PT.Levels)]
+		if *p&PT.Present == 0 {
+			if !create {
+				return nil
+			}
+			f, ok := a.Alloc(PageTable)
+			if !ok {
+				return nil
+			}
+			ZeroFrame(f)
+			*p = f<<PageShift | PT.Table
+		} else if *p&PT.Huge != 0 {
+			return nil
+		}
+		table = *p & PT.AddrMask
+	}
+	e := (*[512]uint64)(Phys(table))
+	return &e[index(va, PT.Levels-1, PT.Levels)]
+}
+
+// Translate returns the physical address va maps to under root, following huge leaves too.
+//
+//go:nosplit
+func Translate(root uint64, va uintptr) (pa uint64, ok bool) {
+	table := root
+	for level := 0; level < PT.Levels; level++ {
+		e := (*[512]uint64)(Phys(table))
+		v := e[index(va, level, PT.Levels)]
+		if v&PT.Present == 0 {
+			return 0, false
+		}
+		if level == PT.Levels-1 || v&PT.Huge != 0 {
+			size := uint64(1) << uint(PageShift+9*(PT.Levels-1-level))
+			return v&PT.AddrMask&^(size-1) | uint64(va)&(size-1), true
+		}
+		table = v & PT.AddrMask
+	}
+	return 0, false
+}
+
+// probe returns the leaf entry for va, or nil and the size of the aligned region around va that has no
+// table at all (so range walks skip unmapped gigabytes in one step).
+//
+//go:nosplit
+func probe(root uint64, va uintptr) (*uint64, uintptr) {
+	table := root
+	for level := 0; level < PT.Levels-1; level++ {
+		e := (*[512]uint64)(Phys(table))
+		v := e[index(va, level, PT.Levels)]
+		if v&PT.Present == 0 || v&PT.Huge != 0 {
+			return nil, uintptr(1) << uint(PageShift+9*(PT.Levels-1-level))
+		}
+		table = v & PT.AddrMask
+	}
+	e := (*[512]uint64)(Phys(table))
+	return &e[index(va, PT.Levels-1, PT.Levels)], PageSize
+}
+
+// ClearRange unmaps every 4 KiB page in [start, end) under root and frees its frame back to a. It
+// returns how many pages it unmapped; the caller flushes the TLB. Page-table pages stay.
+//
+//go:nosplit
+func ClearRange(a *Allocator, root uint64, start, end uintptr) (cleared uint64) {
+	for va := start; va < end; {
+		p, step := probe(root, va)
+		if p != nil && *p&PT.Present != 0 {
+			a.Free((*p & PT.AddrMask) >> PageShift)
+			*p = 0
+			cleared++
+		}
+		next := (va + step) &^ (step - 1)
+		if next <= va {
+			break
+		}
+		va = next
+	}
+	return cleared
+}
