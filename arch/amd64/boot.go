@@ -22,6 +22,8 @@ var (
 	cmdlineLen  int
 	mainStack   [256 << 10]byte
 	atRandom    [16]byte
+	ramRanges   [32][2]uint64 // [start, end) of usable RAM from the memory map
+	nRAM        int
 	bootMessage = "lazymm: amd64 kernel up, entering the Go runtime\n"
 )
 
@@ -85,20 +87,47 @@ func readMultiboot(info uintptr) {
 			if last > first {
 				frames.SetRange(first, last-first, mm.Free)
 				memBytes += (last - first) << 12
+				addRAM(first<<12, last<<12)
 			}
 		}
 	} else if flags&1 != 0 { // only mem_upper (KiB above 1 MiB)
 		upper := uint64(*(*uint32)(ptr(info + 8)))
 		frames.SetRange(0x100, upper>>2, mm.Free)
 		memBytes = upper << 10
+		addRAM(1<<20, 1<<20+upper<<10)
 	}
 	frames.SetRange(0, 0x100, mm.Reserved) // real-mode memory, BIOS, the loader's info
 	img := (uint64(imageEnd()) + 0xfff) >> 12
 	frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
 }
 
-// buildPageTables replaces boot32's tables: identity map of the first 4 GiB (2 MiB pages) except the
-// first 2 MiB, mapped with 4 KiB pages and page 0 left out so nil dereferences fault as Go expects.
+//go:nosplit
+func addRAM(start, end uint64) {
+	if nRAM < len(ramRanges) {
+		ramRanges[nRAM] = [2]uint64{start, end}
+		nRAM++
+	}
+}
+
+// identityMapped says whether the 2 MiB region at pa belongs in the identity map: RAM, and the
+// LAPIC/IOAPIC MMIO. Holes stay unmapped so a wild pointer below 4 GiB faults instead of landing.
+//
+//go:nosplit
+func identityMapped(pa uint64) bool {
+	if pa>>21 == 0xfec00000>>21 || pa>>21 == 0xfee00000>>21 {
+		return true
+	}
+	for i := 0; i < nRAM; i++ {
+		if ramRanges[i][0] < pa+1<<21 && pa < ramRanges[i][1] {
+			return true
+		}
+	}
+	return false
+}
+
+// buildPageTables replaces boot32's tables: an identity map of RAM below 4 GiB and the APIC MMIO with
+// 2 MiB pages, except the first 2 MiB, mapped with 4 KiB pages and page 0 left out so nil dereferences
+// fault as Go expects.
 //
 //go:nosplit
 func buildPageTables() {
@@ -111,7 +140,10 @@ func buildPageTables() {
 		pd := allocTable()
 		tab(pdpt)[g] = pd<<12 | ptePresent | pteWrite
 		for i := uint64(0); i < 512; i++ {
-			tab(pd)[i] = (g<<30 | i<<21) | ptePresent | pteWrite | pteHuge
+			pa := g<<30 | i<<21
+			if identityMapped(pa) {
+				tab(pd)[i] = pa | ptePresent | pteWrite | pteHuge
+			}
 		}
 		if g == 0 {
 			pt := allocTable()
