@@ -1,0 +1,110 @@
+// Command lazymm is the kernel's main: on bare metal it runs as the hosted Go program the arch layer
+// boots into; started as a Linux process it runs the same suite on the host.
+package main
+
+import (
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+
+	"lazymm/kernel"
+	"lazymm/kernel/ktest"
+	"lazymm/kernel/smoke"
+)
+
+// injections make the kernel fail on purpose: each proves the harness sees that kind of failure.
+var injections = map[string]func(*ktest.T){
+	"panic": func(*ktest.T) {
+		done := make(chan struct{})
+		go func() { panic("injected panic") }()
+		<-done
+	},
+	"fault": func(*ktest.T) {
+		*(*uint64)(unsafe.Add(nil, badAddress)) = 1 // not mapped: a page fault at a bad address
+	},
+	"hang": func(*ktest.T) {
+		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
+			spins++
+		}
+	},
+}
+
+var (
+	badAddress uintptr = 0xdead0000
+	never      uint32
+	spins      uint64
+)
+
+func main() {
+	m := kernel.M
+	args := os.Args[1:]
+	cmdline := m.Cmdline()
+	if cmdline == "" {
+		cmdline = strings.Join(args, " ")
+	}
+	ktest.Boot(m.Arch(), m.CPUs(), m.MemMB(), runtime.Version(), cmdline)
+
+	var tests []ktest.Test
+	inject, prefix := "", ""
+	var bad []string
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "inject":
+			inject = v
+		case "tests":
+			prefix = v
+		default:
+			bad = append(bad, a)
+		}
+	}
+	if inject != "" {
+		run, ok := injections[inject]
+		if !ok {
+			bad = append(bad, "inject="+inject)
+		} else {
+			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Expect: "fail", Run: run})
+		}
+	} else {
+		for _, tc := range smoke.Tests() {
+			if strings.HasPrefix(tc.Name, prefix) {
+				tests = append(tests, tc)
+			}
+		}
+		tests = append(tests, ktest.Test{Name: "smoke/report", Run: report})
+	}
+	if len(bad) > 0 {
+		tests = append([]ktest.Test{{Name: "cmdline", Run: func(t *ktest.T) {
+			t.Check("cmdline", false, "unknown command-line words %q (known: inject=panic|fault|hang, tests=PREFIX)", bad)
+		}}}, tests...)
+	}
+	ok, unexpected := ktest.Run(tests)
+	ktest.Summary(len(tests), ok, unexpected)
+	if unexpected > 0 {
+		m.Exit(1)
+	}
+	m.Exit(0)
+}
+
+// report emits the run's figures: heap, resident frames and the system calls the runtime made.
+func report(t *ktest.T) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Metric("heap_sys_mb", float64(ms.HeapSys>>20))
+	t.Metric("heap_alloc_mb", float64(ms.HeapAlloc>>20))
+	t.Metric("num_gc", float64(ms.NumGC))
+	t.Metric("resident_frames", float64(kernel.M.ResidentFrames()))
+	counts := kernel.M.SyscallCounts()
+	nrs := make([]int, 0, len(counts))
+	for nr := range counts {
+		nrs = append(nrs, nr)
+	}
+	sort.Ints(nrs)
+	for _, nr := range nrs {
+		t.Metric("sys_"+strconv.Itoa(nr), float64(counts[nr]))
+	}
+}
