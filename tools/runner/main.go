@@ -1,0 +1,99 @@
+// Command runner boots the lazymm kernel under QEMU, reads its serial console, checks the protocol
+// (docs/PROTOCOL.md) and reports: a table, every unexpected failure, optionally JSON. Exit status 0
+// when every test came out as expected, 1 when not, 2 for bad usage or a missing QEMU or kernel.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	fs.StringVar(&c.Arch, "arch", "amd64", "architecture: amd64")
+	fs.IntVar(&c.CPUs, "cpus", 1, "CPUs (1..255)")
+	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
+	fs.StringVar(&c.Kernel, "kernel", "build/amd64/lazymm.elf", "kernel image")
+	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
+	fs.StringVar(&c.Inject, "inject", "", "inject a failure: panic, fault, hang (the run then expects it)")
+	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
+	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
+	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
+	jsonPath := fs.String("json", "", "write a JSON report to FILE")
+	verbose := fs.Bool("v", false, "echo the console to stderr as it arrives")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "runner: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	if _, ok := qemuFor[c.Arch]; !ok {
+		if c.Arch == "ppc64" {
+			return usage("-arch ppc64 is not implemented yet (only amd64 boots)")
+		}
+		return usage("unknown -arch %q (want amd64)", c.Arch)
+	}
+	if c.CPUs < 1 || c.CPUs > 255 {
+		return usage("-cpus %d out of range 1..255", c.CPUs)
+	}
+	if c.MemMB < 64 || c.MemMB > 3072 {
+		return usage("-mem %d out of range 64..3072 MiB", c.MemMB)
+	}
+	if c.Timeout <= 0 {
+		return usage("-timeout must be positive")
+	}
+	switch c.Inject {
+	case "", "panic", "fault", "hang":
+	default:
+		return usage("unknown -inject %q (want panic, fault or hang)", c.Inject)
+	}
+	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
+		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)
+	}
+	if c.QEMU == "" {
+		c.QEMU = qemuFor[c.Arch]
+	}
+	if p, err := exec.LookPath(c.QEMU); err != nil {
+		return usage("%s not found: install it (make setup, or apt-get install qemu-system-x86)", c.QEMU)
+	} else {
+		c.QEMU = p
+	}
+	if c.KVM {
+		if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err != nil {
+			return usage("-kvm: /dev/kvm is not usable: %v", err)
+		} else {
+			f.Close()
+		}
+	}
+	if *verbose {
+		c.Verbose = stderr
+	}
+	res, err := Boot(c)
+	if err != nil {
+		return usage("%v", err)
+	}
+	fail := printTable(stdout, c, res, newSymbolizer(c.Kernel)) != nil
+	if *jsonPath != "" {
+		if err := writeJSON(*jsonPath, makeReport(c, res)); err != nil {
+			return usage("writing -json report: %v", err)
+		}
+	}
+	if fail || !res.Run.Pass() {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hashicorp/go-multierror"
+
+	"lazymm/tools/internal/console"
+)
+
+// JSON report shapes (documented in docs/PROTOCOL.md's runner section).
+type jsonFailure struct {
+	Check  string `json:"check"`
+	CPU    int    `json:"cpu"`
+	Loc    string `json:"loc,omitempty"`
+	Detail string `json:"detail"`
+}
+
+type jsonTest struct {
+	Name     string             `json:"name"`
+	Scheme   string             `json:"scheme"`
+	Scenario string             `json:"scenario"`
+	Inject   string             `json:"inject"`
+	Expected string             `json:"expected"`
+	Outcome  string             `json:"outcome"`
+	MS       float64            `json:"ms"`
+	Failures []jsonFailure      `json:"failures"`
+	Metrics  map[string]float64 `json:"metrics"`
+}
+
+type jsonReport struct {
+	Version    int        `json:"version"`
+	Arch       string     `json:"arch"`
+	CPUs       int        `json:"cpus"`
+	CPUsOnline int        `json:"cpus_online"`
+	BootMS     int64      `json:"boot_ms"`
+	WallMS     int64      `json:"wall_ms"`
+	ExitStatus int        `json:"exit_status"`
+	Exit       string     `json:"exit"`
+	Outcome    string     `json:"outcome"`
+	Tests      []jsonTest `json:"tests"`
+}
+
+func outcome(pass bool) string {
+	if pass {
+		return "pass"
+	}
+	return "fail"
+}
+
+func makeReport(c Config, res *Result) jsonReport {
+	rep := jsonReport{Version: 1, Arch: c.Arch, CPUs: c.CPUs, BootMS: res.BootMS, WallMS: res.WallMS,
+		ExitStatus: res.ExitStatus, Exit: describeExit(res.ExitStatus), Outcome: outcome(res.Run.Pass()), Tests: []jsonTest{}}
+	if b := res.Run.Boot; b != nil {
+		fmt.Sscan(b.Get("cpus"), &rep.CPUsOnline)
+	}
+	for _, t := range res.Run.Tests {
+		jt := jsonTest{Name: t.Name, Scheme: t.Scheme, Scenario: t.Scenario, Inject: t.Inject, Expected: t.Expect,
+			Outcome: t.Outcome, MS: t.MS, Failures: []jsonFailure{}, Metrics: t.Metrics}
+		for _, f := range t.Failures {
+			jt.Failures = append(jt.Failures, jsonFailure{f.Check, f.CPU, f.Loc, f.Detail})
+		}
+		rep.Tests = append(rep.Tests, jt)
+	}
+	return rep
+}
+
+func writeJSON(path string, rep jsonReport) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printTable prints one row per test, then every unexpected failure (all of them, via multierror).
+func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tFIRST FAILURE")
+	var all *multierror.Error
+	asExpected := 0
+	for _, t := range res.Run.Tests {
+		result := "ok"
+		if t.Outcome != t.Expect {
+			result = "UNEXPECTED"
+		} else {
+			asExpected++
+		}
+		first := ""
+		if len(t.Failures) > 0 {
+			first = t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, first)
+		if t.Outcome != t.Expect {
+			if len(t.Failures) == 0 {
+				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but passed", t.Name))
+			}
+			for _, f := range t.Failures {
+				all = multierror.Append(all, fmt.Errorf("%s: %s", t.Name, describeFailure(f, t)))
+			}
+		}
+	}
+	tw.Flush()
+	for _, cr := range res.Run.Crashes {
+		fmt.Fprintln(w, "\ncrash dump:")
+		for _, s := range cr.Lines {
+			fmt.Fprintln(w, "  "+s)
+		}
+		if sym != nil {
+			for _, s := range sym.explain(cr) {
+				fmt.Fprintln(w, "  "+s)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d unexpected (boot %d ms, wall %d ms, %s)\n",
+		c.Arch, len(res.Run.Tests), asExpected, len(res.Run.Tests)-asExpected, res.BootMS, res.WallMS, describeExit(res.ExitStatus))
+	if err := all.ErrorOrNil(); err != nil {
+		fmt.Fprintln(w, err)
+		return err
+	}
+	if len(res.Run.Tests) == 0 {
+		return fmt.Errorf("no test ran")
+	}
+	return nil
+}
+
+func describeFailure(f console.Failure, t *console.Test) string {
+	s := f.Check
+	if f.CPU >= 0 {
+		s += fmt.Sprintf(" on cpu %d", f.CPU)
+	}
+	if f.Loc != "" {
+		s += " at " + f.Loc
+	}
+	return s + ": " + f.Detail
+}
+
+func oneLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// metricsLine renders the run-level metrics sorted, for -v.
+func metricsLine(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%g", k, m[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"lazymm/tools/internal/console"
+)
+
+// Config is one boot of the kernel.
+type Config struct {
+	Arch    string
+	CPUs    int
+	MemMB   int
+	Kernel  string
+	Timeout time.Duration
+	Inject  string
+	Append  string
+	KVM     bool
+	QEMU    string
+	Verbose io.Writer // console echo, nil for none
+}
+
+// Result is what one boot produced.
+type Result struct {
+	Run        *console.Run
+	BootMS     int64 // QEMU start -> first protocol line; -1 if none
+	WallMS     int64
+	ExitStatus int // QEMU's; -1 when killed
+	Stderr     string
+}
+
+// qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
+func qemuArgs(c Config) []string {
+	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), c.Append}, " "))
+	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", fmt.Sprint(c.CPUs),
+		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", c.Kernel}
+	if c.KVM {
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	} else {
+		args = append(args, "-accel", "tcg", "-cpu", "max")
+	}
+	if cmdline != "" {
+		args = append(args, "-append", cmdline)
+	}
+	return args
+}
+
+func injectWord(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "inject=" + name
+}
+
+// Boot launches QEMU, feeds its console to the parser, enforces the timeout (killing QEMU's process
+// group) and maps the exit status. It never hangs: the console reader ends when QEMU dies.
+func Boot(c Config) (*Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	defer cancel()
+	cmd := exec.Command(c.QEMU, qemuArgs(c)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdin = nil
+	var stderr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", c.QEMU, err)
+	}
+	res := &Result{Run: console.NewRun(), BootMS: -1}
+	lines := make(chan string, 256)
+	go readLines(out, lines)
+	timedOut := false
+loop:
+	for {
+		select {
+		case s, ok := <-lines:
+			if !ok {
+				break loop
+			}
+			if c.Verbose != nil {
+				fmt.Fprintln(c.Verbose, s)
+			}
+			res.Run.Feed(s)
+			if res.BootMS < 0 && res.Run.ProtocolSeen() {
+				res.BootMS = time.Since(start).Milliseconds()
+			}
+		case <-ctx.Done():
+			timedOut = true
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			for range lines { // drain what QEMU wrote before it died
+			}
+			break loop
+		}
+	}
+	waitErr := cmd.Wait()
+	res.WallMS = time.Since(start).Milliseconds()
+	res.Stderr = stderr.String()
+	res.ExitStatus = cmd.ProcessState.ExitCode()
+	if timedOut {
+		res.Run.AddFailure(console.Failure{Check: "timeout", CPU: -1,
+			Detail: fmt.Sprintf("no end after %v: QEMU killed", c.Timeout)})
+		res.Run.Summary = nil
+	} else if waitErr != nil && res.ExitStatus < 0 {
+		res.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
+	}
+	checkExit(res)
+	res.Run.Finish()
+	return res, nil
+}
+
+// readLines splits the console into lines; an endless line is cut at MaxLine+1 bytes (so it reads as
+// garbled, not as memory exhaustion).
+func readLines(r io.Reader, out chan<- string) {
+	defer close(out)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var cur []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		cur = append(cur, frag...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(cur) > console.MaxLine {
+				out <- string(cur[:console.MaxLine+1])
+				cur = cur[:0]
+				for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of the line
+					_, err = br.ReadSlice('\n')
+				}
+			}
+			if err == nil || errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+		}
+		if len(cur) > 0 {
+			out <- strings.TrimRight(string(cur), "\r\n")
+			cur = cur[:0]
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Exit statuses of QEMU with isa-debug-exit: (v<<1)|1 for the value v the kernel wrote.
+const (
+	statusQEMUSelf = 0 // triple fault with -no-reboot, or QEMU ended on its own
+	statusKernelOK = 1 // exit_group(0)
+)
+
+// describeExit explains a QEMU exit status in the kernel's terms.
+func describeExit(s int) string {
+	switch {
+	case s < 0:
+		return "killed"
+	case s == statusQEMUSelf:
+		return "QEMU exited by itself (triple fault or reset)"
+	case s == statusKernelOK:
+		return "kernel exited with status 0"
+	case s%2 == 1 && s <= 127:
+		return fmt.Sprintf("kernel exited with status %d", (s-1)/2)
+	case s%2 == 1 && s >= 193:
+		return fmt.Sprintf("kernel crashed on CPU exception vector %d", (s-1)/2-0x60)
+	}
+	return fmt.Sprintf("QEMU exit status %d (QEMU error?)", s)
+}
+
+// checkExit cross-checks the exit status with the console.
+func checkExit(res *Result) {
+	s := res.ExitStatus
+	r := res.Run
+	if s < 0 {
+		return // killed: the timeout failure says why
+	}
+	complete := r.Summary != nil
+	switch {
+	case complete && r.Pass() && s != statusKernelOK:
+		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(s)})
+	case !complete && len(r.Crashes) == 0 && s != statusKernelOK:
+		detail := describeExit(s)
+		if res.Stderr != "" {
+			detail += ": " + strings.TrimSpace(firstLines(res.Stderr, 3))
+		}
+		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: detail})
+	}
+}
+
+func firstLines(s string, n int) string {
+	ls := strings.SplitN(s, "\n", n+1)
+	if len(ls) > n {
+		ls = ls[:n]
+	}
+	return strings.Join(ls, " | ")
+}
+
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+var _ = os.Stderr
