@@ -1,0 +1,169 @@
+// Integration tests: boot the real kernel under QEMU through the runner and check what it reports,
+// including the injected failures that prove the harness sees a panic, a fault and a hang.
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var kernel, runner string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lazymm-tests")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		if err := build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: building:", err)
+			return 2
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// build makes the runner and, unless LAZYMM_KERNEL names one (make test does), the kernel image.
+func build(dir string) error {
+	run := func(env []string, args ...string) error {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return nil
+	}
+	runner = filepath.Join(dir, "runner")
+	if err := run(nil, "build", "-o", runner, "./tools/runner"); err != nil {
+		return err
+	}
+	if kernel = os.Getenv("LAZYMM_KERNEL"); kernel != "" {
+		return nil
+	}
+	kernel = filepath.Join(dir, "lazymm.elf")
+	if err := run([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "build",
+		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
+		return err
+	}
+	return run(nil, "run", "./tools/mkimage", "-entry", "lazymm/arch/amd64.boot32", kernel)
+}
+
+type report struct {
+	Outcome    string `json:"outcome"`
+	CPUsOnline int    `json:"cpus_online"`
+	BootMS     int64  `json:"boot_ms"`
+	Tests      []struct {
+		Name     string `json:"name"`
+		Expected string `json:"expected"`
+		Outcome  string `json:"outcome"`
+		Failures []struct {
+			Check  string `json:"check"`
+			Detail string `json:"detail"`
+		} `json:"failures"`
+		Metrics map[string]float64 `json:"metrics"`
+	} `json:"tests"`
+}
+
+func boot(t *testing.T, args ...string) (report, string, int) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Fatal("qemu-system-x86_64 is not installed: run `make setup`")
+	}
+	js := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(runner, append([]string{"-kernel", kernel, "-json", js}, args...)...)
+	out, _ := cmd.CombinedOutput()
+	var rep report
+	b, err := os.ReadFile(js)
+	if err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("no JSON report (%v); runner said:\n%s", err, out)
+	}
+	return rep, string(out), cmd.ProcessState.ExitCode()
+}
+
+func TestSmokeSuite(t *testing.T) {
+	rep, out, rc := boot(t, "-timeout", "120s")
+	if rc != 0 || rep.Outcome != "pass" {
+		t.Fatalf("smoke suite: rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	}
+	want := map[string]bool{"smoke/goroutines": false, "smoke/alloc": false, "smoke/gc": false,
+		"smoke/timers": false, "smoke/panic": false, "smoke/stdlib": false, "smoke/report": false}
+	for _, tc := range rep.Tests {
+		want[tc.Name] = true
+		if tc.Name == "smoke/timers" {
+			if ms := tc.Metrics["sleep_ms"]; ms < 50 || ms > 150 {
+				t.Errorf("sleep_ms = %v", ms)
+			}
+		}
+		if tc.Name == "smoke/report" && (tc.Metrics["sys_228"] == 0 || tc.Metrics["resident_frames"] == 0) {
+			t.Errorf("report metrics missing: %v", tc.Metrics)
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Errorf("test %s did not run", name)
+		}
+	}
+	if rep.CPUsOnline != 1 || rep.BootMS <= 0 {
+		t.Errorf("cpus_online=%d boot_ms=%d", rep.CPUsOnline, rep.BootMS)
+	}
+}
+
+// Each injected failure must be observed, as the right kind of failure, and the run must then count as
+// "came out as expected".
+func TestInjectedFailures(t *testing.T) {
+	cases := []struct {
+		inject, check string
+		detail        []string
+	}{
+		{"panic", "crash", []string{"injected panic"}},
+		{"fault", "crash", []string{"#PF", "cr2=0xdead0000"}},
+		{"hang", "timeout", []string{"QEMU killed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.inject, func(t *testing.T) {
+			t.Parallel()
+			rep, out, rc := boot(t, "-inject", c.inject, "-timeout", "8s")
+			if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
+				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+			}
+			tc := rep.Tests[0]
+			if tc.Name != "inject/"+c.inject || tc.Expected != "fail" || tc.Outcome != "fail" {
+				t.Fatalf("test %+v", tc)
+			}
+			found := false
+			for _, f := range tc.Failures {
+				if f.Check == c.check {
+					found = true
+					for _, d := range c.detail {
+						if !strings.Contains(f.Detail, d) {
+							t.Errorf("%s failure detail %q lacks %q", c.check, f.Detail, d)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no %s failure in %+v", c.check, tc.Failures)
+			}
+			if c.check == "crash" && !strings.Contains(out, "crash dump:") {
+				t.Errorf("no crash dump in the report:\n%s", out)
+			}
+		})
+	}
+}
+
+// A kernel command-line word the kernel does not know must fail the run, not be ignored.
+func TestUnknownCmdline(t *testing.T) {
+	rep, out, rc := boot(t, "-append", "bogus=1", "-timeout", "120s")
+	if rc != 1 || rep.Outcome != "fail" || !strings.Contains(out, "cmdline") {
+		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	}
+}

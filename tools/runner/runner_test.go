@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeQEMU writes a shell script that plays a canned console and exits with a given status, standing in
+// for QEMU so the runner's own logic is tested without booting anything.
+func fakeQEMU(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "qemu")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConsole = `LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
+LZ1 begin name=a scheme=- scenario=- inject=- expect=pass
+LZ1 metric name=a x=3
+LZ1 end name=a outcome=pass ms=2
+LZ1 summary tests=1 passed=1 failed=0`
+
+func TestRunnerOutcomes(t *testing.T) {
+	kernel := filepath.Join(t.TempDir(), "k.elf")
+	os.WriteFile(kernel, []byte("not really"), 0o644)
+	cases := []struct {
+		name    string
+		script  string
+		args    []string
+		rc      int
+		want    []string
+		maxTime time.Duration
+	}{
+		{"pass", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", nil, 0, []string{"1 as expected"}, 0},
+		{"exit mismatch", "cat <<'X'\n" + goodConsole + "\nX\nexit 3", nil, 1, []string{"exit", "kernel exited with status 1"}, 0},
+		{"truncated", "cat <<'X'\n" + strings.Join(strings.Split(goodConsole, "\n")[:3], "\n") + "\nX\nexit 1", nil, 1, []string{"truncated"}, 0},
+		{"garbled", "printf 'LZ1 begin name=a\\x00 ===\\n'; exit 1", nil, 1, []string{"protocol"}, 0},
+		{"crash", "cat <<'X'\nLZ1 begin name=a scheme=- scenario=- inject=- expect=pass\nLZ1 crash cpu=0 kind=exception vector=13 name=#GP error=0x0 rip=0x401000 rsp=0x1 cr2=0x0 cr3=0x1000\nLZ1 crash-end status=109\nX\nexit 219",
+			nil, 1, []string{"crash", "#GP", "vector 13"}, 0},
+		{"triple fault", "exit 0", nil, 1, []string{"QEMU exited by itself"}, 0},
+		{"hang", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60", []string{"-timeout", "1s"}, 0, []string{"timeout"}, 10 * time.Second},
+		{"endless line", "head -c 200000 /dev/zero | tr '\\0' x; exit 1", nil, 1, []string{"truncated"}, 0},
+		{"qemu error", "echo 'qemu: could not load kernel' >&2; exit 1", nil, 1, []string{"truncated"}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			jsonPath := filepath.Join(t.TempDir(), "r.json")
+			args := append([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, c.script), "-json", jsonPath}, c.args...)
+			start := time.Now()
+			rc := run(args, &out, &errb)
+			if rc != c.rc {
+				t.Errorf("rc = %d, want %d\nstdout:\n%s\nstderr:\n%s", rc, c.rc, out.String(), errb.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if c.maxTime > 0 && time.Since(start) > c.maxTime {
+				t.Errorf("took %v", time.Since(start))
+			}
+			var rep jsonReport
+			b, err := os.ReadFile(jsonPath)
+			if err != nil || json.Unmarshal(b, &rep) != nil || rep.Version != 1 || (rep.Outcome == "pass") != (c.rc == 0) {
+				t.Errorf("json report: %v %s", err, b)
+			}
+		})
+	}
+}
+
+func TestRunnerUsage(t *testing.T) {
+	dir := t.TempDir()
+	kernel := filepath.Join(dir, "k.elf")
+	os.WriteFile(kernel, []byte("x"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"-kernel", kernel, "stray"}, "unexpected argument"},
+		{[]string{"-kernel", filepath.Join(dir, "missing")}, "not found"},
+		{[]string{"-kernel", kernel, "-qemu", filepath.Join(dir, "no-qemu")}, "not found"},
+		{[]string{"-kernel", kernel, "-arch", "ppc64"}, "not implemented"},
+		{[]string{"-kernel", kernel, "-arch", "mips"}, "unknown -arch"},
+		{[]string{"-kernel", kernel, "-cpus", "0"}, "out of range"},
+		{[]string{"-kernel", kernel, "-inject", "gremlins"}, "unknown -inject"},
+		{[]string{"-kernel", kernel, "-timeout", "-1s"}, "positive"},
+		{[]string{"-kernel", kernel, "-qemu", "/bin/true", "-json", filepath.Join(dir, "no/such/dir/r.json")}, "writing -json"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		if rc := run(c.args, &out, &errb); rc != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", c.args, rc, errb.String(), c.want)
+		}
+	}
+}
