@@ -1,0 +1,119 @@
+package mm
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// Host tests of the arch-neutral memory code: a byte slice poses as RAM (no MMU is involved here;
+// the page tables are only built and walked, as the kernel's #PF handler and crash dumper do).
+
+func TestAllocator(t *testing.T) {
+	var a Allocator
+	a.Init(make([]Kind, 64))
+	a.SetRange(8, 8, Free)
+	seen := map[uint64]bool{}
+	for i := 0; i < 8; i++ {
+		f, ok := a.Alloc(Runtime)
+		if !ok || f < 8 || f >= 16 || seen[f] {
+			t.Fatalf("alloc %d: frame %d ok=%v", i, f, ok)
+		}
+		seen[f] = true
+	}
+	if _, ok := a.Alloc(Runtime); ok {
+		t.Fatal("allocated beyond free memory")
+	}
+	if a.Count(Runtime) != 8 || a.Count(Free) != 0 {
+		t.Errorf("counts runtime=%d free=%d", a.Count(Runtime), a.Count(Free))
+	}
+	if !a.Free(9) || a.Free(9) {
+		t.Error("double free not refused")
+	}
+	if a.Free(0) {
+		t.Error("freeing a reserved frame not refused")
+	}
+	if f, ok := a.Alloc(PageTable); !ok || f != 9 || a.KindOf(9) != PageTable {
+		t.Errorf("realloc got %d %v %v", f, ok, a.KindOf(9))
+	}
+}
+
+func TestVMAs(t *testing.T) {
+	type op struct {
+		set        bool
+		start, end uintptr
+		prot       uint32
+	}
+	cases := []struct {
+		name string
+		ops  []op
+		want []VMA
+	}{
+		{"merge", []op{{true, 0x1000, 0x3000, 3}, {true, 0x3000, 0x5000, 3}}, []VMA{{0x1000, 0x5000, 3}}},
+		{"split by prot", []op{{true, 0x1000, 0x5000, 0}, {true, 0x2000, 0x3000, 3}}, []VMA{{0x1000, 0x2000, 0}, {0x2000, 0x3000, 3}, {0x3000, 0x5000, 0}}},
+		{"hole", []op{{true, 0x1000, 0x5000, 3}, {false, 0x2000, 0x3000, 0}}, []VMA{{0x1000, 0x2000, 3}, {0x3000, 0x5000, 3}}},
+		{"remove all", []op{{true, 0x1000, 0x2000, 3}, {true, 0x4000, 0x5000, 3}, {false, 0, 0x10000, 0}}, nil},
+		{"head and tail", []op{{true, 0x1000, 0x5000, 3}, {false, 0, 0x2000, 0}, {false, 0x4000, 0x9000, 0}}, []VMA{{0x2000, 0x4000, 3}}},
+	}
+	for _, c := range cases {
+		var v VMAs
+		for _, o := range c.ops {
+			if o.set {
+				v.Set(o.start, o.end, o.prot)
+			} else {
+				v.Remove(o.start, o.end)
+			}
+		}
+		if v.Len() != len(c.want) {
+			t.Errorf("%s: %d areas, want %d", c.name, v.Len(), len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if v.At(i) != w {
+				t.Errorf("%s: area %d = %+v, want %+v", c.name, i, v.At(i), w)
+			}
+		}
+	}
+	var v VMAs
+	v.Set(0x10000, 0x20000, 3)
+	if a, ok := v.FindFree(0x8000, 0x8000, 0x40000); !ok || a != 0x8000 {
+		t.Errorf("FindFree before = %#x %v", a, ok)
+	}
+	if a, ok := v.FindFree(0x10000, 0x8000, 0x40000); !ok || a != 0x20000 {
+		t.Errorf("FindFree after = %#x %v", a, ok)
+	}
+	if _, ok := v.Find(0x1ffff); !ok {
+		t.Error("Find inside failed")
+	}
+}
+
+func TestWalkTranslateClear(t *testing.T) {
+	ram := make([]byte, 64*PageSize+PageSize)
+	base := (uintptr(unsafe.Pointer(&ram[0])) + PageSize - 1) &^ (PageSize - 1)
+	DirectMap = unsafe.Pointer(base)
+	defer func() { DirectMap = nil }()
+	PT = Format{Levels: 4, Present: 1, Write: 2, Huge: 1 << 7, Table: 3, AddrMask: 0x000f_ffff_ffff_f000}
+	var a Allocator
+	a.Init(make([]Kind, 64))
+	a.SetRange(0, 64, Free)
+	root, _ := a.Alloc(PageTable)
+	ZeroFrame(root)
+	va := uintptr(0x7e00_1234_5000)
+	p := Walk(&a, root<<PageShift, va, true)
+	data, _ := a.Alloc(Runtime)
+	*p = data<<PageShift | 3
+	if pa, ok := Translate(root<<PageShift, va+0x123); !ok || pa != data<<PageShift|0x123 {
+		t.Fatalf("Translate = %#x %v", pa, ok)
+	}
+	if a.Count(PageTable) != 4 {
+		t.Errorf("page-table pages = %d, want 4", a.Count(PageTable))
+	}
+	if _, ok := Translate(root<<PageShift, va+PageSize); ok {
+		t.Error("unmapped page translates")
+	}
+	if n := ClearRange(&a, root<<PageShift, 0, 1<<47); n != 1 {
+		t.Errorf("ClearRange cleared %d pages, want 1", n)
+	}
+	if _, ok := Translate(root<<PageShift, va); ok || a.KindOf(data) != Free {
+		t.Error("page still mapped or frame not freed")
+	}
+}
