@@ -88,8 +88,8 @@ func TestVMAs(t *testing.T) {
 
 func TestWalkTranslateClear(t *testing.T) {
 	ram := make([]byte, 64*PageSize+PageSize)
-	base := (uintptr(unsafe.Pointer(&ram[0])) + PageSize - 1) &^ (PageSize - 1)
-	DirectMap = unsafe.Pointer(base)
+	off := -uintptr(unsafe.Pointer(&ram[0])) & (PageSize - 1) // page-align "physical 0"
+	DirectMap = unsafe.Pointer(&ram[off])
 	defer func() { DirectMap = nil }()
 	PT = Format{Levels: 4, Present: 1, Write: 2, Huge: 1 << 7, Table: 3, AddrMask: 0x000f_ffff_ffff_f000}
 	var a Allocator
