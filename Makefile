@@ -15,7 +15,7 @@ export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
 
-.PHONY: all kernel runner run test setup image clean bench-boot
+.PHONY: all kernel runner run test fuzz setup image clean
 all: kernel runner
 
 kernel: $(KERNEL)
@@ -41,6 +41,7 @@ setup:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing $(PKG_$(ARCH))"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PKG_$(ARCH)) >/dev/null; \
+	    command -v $(QEMU_$(ARCH)) >/dev/null 2>&1 || { echo "installing $(PKG_$(ARCH)) did not provide $(QEMU_$(ARCH))" >&2; exit 2; }; \
 	  else \
 	    echo "lazymm needs $(QEMU_$(ARCH)): install it as root with: apt-get install $(PKG_$(ARCH))" >&2; exit 2; \
 	  fi; \
@@ -52,6 +53,12 @@ run: setup kernel runner
 test: setup kernel
 	go vet ./...
 	LAZYMM_KERNEL=$(CURDIR)/$(KERNEL) go test ./...
+
+# fuzz runs each fuzz target for a bounded time (CI runs it too).
+FUZZTIME ?= 10s
+fuzz:
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./tools/internal/console
+	go test -run '^$$' -fuzz FuzzImage -fuzztime $(FUZZTIME) ./tools/mkimage
 
 image: kernel
 	@go run ./tools/mkimage -check $(KERNEL) && echo "GRUB-bootable multiboot image: $(KERNEL)"

@@ -211,7 +211,14 @@ func (r *Run) Feed(s string) {
 		if err != nil {
 			cpu = -1
 		}
-		r.AddFailure(Failure{Check: l.Get("check"), CPU: cpu, Loc: l.Get("loc"), Detail: l.Get("detail")})
+		f := Failure{Check: l.Get("check"), CPU: cpu, Loc: l.Get("loc"), Detail: l.Get("detail")}
+		if f.Check == "" {
+			f.Check = "unnamed"
+		}
+		if f.Detail == "" {
+			f.Detail = "(the kernel gave no detail)"
+		}
+		r.AddFailure(f)
 	case "metric":
 		dst := r.Metrics
 		if r.cur != nil && l.Get("name") == r.cur.Name {
