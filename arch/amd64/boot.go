@@ -44,6 +44,7 @@ func bootMain(magic, info uintptr) uintptr {
 	if cmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
 		machineExit(0)
 	}
+	dropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)
@@ -237,17 +238,21 @@ func initialStack() uintptr {
 	return sp
 }
 
-// cmdlineHas reports whether the boot command line starts with word.
+// cmdlineHas reports whether word is one of the boot command line's words.
 //
 //go:nosplit
 func cmdlineHas(word string) bool {
-	if cmdlineLen < len(word) {
-		return false
-	}
-	for i := 0; i < len(word); i++ {
-		if cmdlineBuf[i] != word[i] {
-			return false
+	for start := 0; start+len(word) <= cmdlineLen; start++ {
+		if start > 0 && cmdlineBuf[start-1] != ' ' {
+			continue
+		}
+		i := 0
+		for i < len(word) && cmdlineBuf[start+i] == word[i] {
+			i++
+		}
+		if i == len(word) && (start+i == cmdlineLen || cmdlineBuf[start+i] == ' ') {
+			return true
 		}
 	}
-	return cmdlineLen == len(word) || cmdlineBuf[len(word)] == ' '
+	return false
 }

@@ -26,16 +26,20 @@ const (
 )
 
 type thread struct {
-	fx       [512 + 16]byte // FXSAVE area (aligned inside)
-	frame    Frame          // registers while not running
-	state    uint32
-	tid      int32
-	cpu      int32
-	fsBase   uint64
-	waitKind uint32
-	waitAddr uintptr
-	deadline uint64 // TSC; 0 = none
-	sigmask  uint64
+	fx        [512 + 16]byte // FXSAVE area (aligned inside)
+	frame     Frame          // registers while not running
+	state     uint32
+	tid       int32
+	cpu       int32
+	fsBase    uint64
+	waitKind  uint32
+	waitAddr  uintptr
+	deadline  uint64 // TSC; 0 = none
+	sigmask   uint64
+	pending   uint64 // signals raised, not yet delivered
+	altSP     uintptr
+	altSize   uintptr
+	faultAddr uint64
 }
 
 var (
@@ -81,6 +85,7 @@ func newThread(cpu int32) int32 {
 			t.cpu = cpu
 			t.waitKind = waitNone
 			t.deadline = 0
+			t.pending, t.altSP, t.altSize = 0, 0, 0
 			nThreads++
 			return i
 		}

@@ -125,10 +125,17 @@ func syscallDispatch(f *Frame) {
 		r = 0 // single-CPU placement for now: pinning is the SMP issue's
 	case sysRtSigprocmask:
 		r = sigprocmask(int64(a0), uintptr(a1), uintptr(a2))
-	case sysRtSigaction, sysSigaltstack:
-		r = 0 // recorded nowhere: no signal is ever delivered (preemption is by the tick, not SIGURG)
+	case sysRtSigaction:
+		r = rtSigaction(int64(a0), uintptr(a1), uintptr(a2))
+	case sysSigaltstack:
+		r = sigaltstack(uintptr(a0), uintptr(a1))
 	case sysTgkill:
-		r = 0 // async preemption requests are dropped; goroutines are preempted cooperatively
+		r = tgkill(int64(a1), int64(a2))
+	case sysRtSigreturn:
+		if !rtSigreturn(f) {
+			crash(f)
+		}
+		return
 	case sysOpenat:
 		r = -eNOENT // no filesystem
 	case sysFcntl:

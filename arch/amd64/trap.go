@@ -50,10 +50,11 @@ func trap(f *Frame) {
 	case f.Vector == vecSpurious:
 	case f.Vector == vecResched:
 		lapicEOI()
-	case f.Vector == vecPF && pageFault(f):
+	case f.Vector == vecPF && (pageFault(f) || nilFault(f)):
 	default:
 		crash(f)
 	}
+	deliverSignals(f)
 	unlockKernel()
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lazymm/kernel/ktest"
@@ -22,6 +23,7 @@ import (
 func Tests() []ktest.Test {
 	return []ktest.Test{
 		{Name: "smoke/goroutines", Run: goroutines},
+		{Name: "smoke/preempt", Run: Preempt},
 		{Name: "smoke/alloc", Run: alloc},
 		{Name: "smoke/gc", Run: gc},
 		{Name: "smoke/timers", Run: timers},
@@ -193,10 +195,39 @@ func panics(t *ktest.T) {
 	if err, ok := r.(error); !ok || !strings.Contains(err.Error(), "nil map") {
 		t.Errorf("nil map panic recovered %v", r)
 	}
+	var np *node
+	r = catch(func() { _ = np.val }) // a fault on the nil page, delivered as SIGSEGV
+	if err, ok := r.(runtime.Error); !ok || !strings.Contains(err.Error(), "nil pointer dereference") {
+		t.Errorf("nil dereference recovered %v", r)
+	}
 	sentinel := errors.New("sentinel")
 	if r := catch(func() { panic(fmt.Errorf("wrapped: %w", sentinel)) }); !errors.Is(r.(error), sentinel) {
 		t.Errorf("wrapped error lost: %v", r)
 	}
+}
+
+var stopSpin atomic.Uint32
+
+// Preempt: a goroutine spinning without function calls must not stop the rest of the program or the
+// GC: only asynchronous preemption (SIGURG through tgkill, delivered on the signal stack) can stop it.
+func Preempt(t *ktest.T) {
+	stopSpin.Store(0)
+	prev := runtime.GOMAXPROCS(1) // the spinner and this test share one P
+	defer runtime.GOMAXPROCS(prev)
+	started := make(chan struct{})
+	var spins uint64
+	go func() {
+		close(started)
+		for stopSpin.Load() == 0 {
+			spins++
+		}
+	}()
+	<-started
+	start := time.Now()
+	time.Sleep(20 * time.Millisecond) // this goroutine can only wake if the spinner is preempted
+	runtime.GC()                      // stop-the-world needs it preempted again
+	stopSpin.Store(1)
+	t.Metric("preempt_ms", float64(time.Since(start).Microseconds())/1000)
 }
 
 // stdlib: formatting, parsing, sorting, hashing.

@@ -9,12 +9,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"time"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
+
+// injections the kernel knows: each makes one kind of failure the harness must see.
+var injections = []string{"panic", "fault", "hang", "no-preempt-signal"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
@@ -25,7 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "build/amd64/lazymm.elf", "kernel image")
 	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
-	fs.StringVar(&c.Inject, "inject", "", "inject a failure: panic, fault, hang (the run then expects it)")
+	fs.StringVar(&c.Inject, "inject", "", "inject a failure: "+strings.Join(injections, ", ")+" (the run then expects it)")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
 	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
@@ -56,10 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c.Timeout <= 0 {
 		return usage("-timeout must be positive")
 	}
-	switch c.Inject {
-	case "", "panic", "fault", "hang":
-	default:
-		return usage("unknown -inject %q (want panic, fault or hang)", c.Inject)
+	if c.Inject != "" && !slices.Contains(injections, c.Inject) {
+		return usage("unknown -inject %q (want one of %s)", c.Inject, strings.Join(injections, ", "))
 	}
 	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
 		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)

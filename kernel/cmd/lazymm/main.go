@@ -26,6 +26,8 @@ var injections = map[string]func(*ktest.T){
 	"fault": func(*ktest.T) {
 		*(*uint64)(unsafe.Add(nil, badAddress)) = 1 // not mapped: a page fault at a bad address
 	},
+	// the arch layer drops SIGURG (see arch/amd64/signal.go): the preemption test must not pass
+	"no-preempt-signal": smoke.Preempt,
 	"hang": func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
