@@ -15,7 +15,7 @@ export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
 
-.PHONY: all kernel runner run test fuzz setup image clean
+.PHONY: all kernel runner run test fuzz setup image iso clean
 all: kernel runner
 
 kernel: $(KERNEL)
@@ -35,15 +35,19 @@ $(RUNNER): FORCE | $(BUILD)
 
 FORCE:
 
-# setup installs QEMU when it is missing (Debian/Ubuntu, as root); otherwise says what to install.
+# setup installs QEMU (and GRUB's image tools, for the GRUB boot test) when missing (Debian/Ubuntu, as
+# root); otherwise says what to install.
+SETUP_TOOLS := $(QEMU_$(ARCH)) grub-mkrescue xorriso mformat
+SETUP_PKGS  := $(PKG_$(ARCH)) grub-pc-bin grub-common xorriso mtools
 setup:
-	@if ! command -v $(QEMU_$(ARCH)) >/dev/null 2>&1; then \
+	@missing=; for t in $(SETUP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing $(PKG_$(ARCH))"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PKG_$(ARCH)) >/dev/null; \
-	    command -v $(QEMU_$(ARCH)) >/dev/null 2>&1 || { echo "installing $(PKG_$(ARCH)) did not provide $(QEMU_$(ARCH))" >&2; exit 2; }; \
+	    echo "installing $(SETUP_PKGS) (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SETUP_PKGS) >/dev/null; \
+	    for t in $(SETUP_TOOLS); do command -v $$t >/dev/null 2>&1 || { echo "installing did not provide $$t" >&2; exit 2; }; done; \
 	  else \
-	    echo "lazymm needs $(QEMU_$(ARCH)): install it as root with: apt-get install $(PKG_$(ARCH))" >&2; exit 2; \
+	    echo "lazymm needs$$missing: install as root with: apt-get install $(SETUP_PKGS)" >&2; exit 2; \
 	  fi; \
 	fi
 
@@ -62,6 +66,15 @@ fuzz:
 
 image: kernel
 	@go run ./tools/mkimage -check $(KERNEL) && echo "GRUB-bootable multiboot image: $(KERNEL)"
+
+# iso wraps the kernel in a GRUB rescue ISO (console on COM1): the real-board boot path, under QEMU.
+ISO_CMDLINE ?=
+iso: kernel
+	rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+	cp $(KERNEL) $(BUILD)/iso/boot/lazymm.elf
+	printf 'serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\nset timeout=0\nmenuentry lazymm {\n  multiboot /boot/lazymm.elf $(ISO_CMDLINE)\n  boot\n}\n' > $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $(BUILD)/lazymm.iso $(BUILD)/iso 2>/dev/null
+	@echo "GRUB ISO: $(BUILD)/lazymm.iso (boot: build/$(ARCH)/runner -cdrom $(BUILD)/lazymm.iso)"
 
 clean:
 	rm -rf build

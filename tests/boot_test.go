@@ -169,3 +169,36 @@ func TestUnknownCmdline(t *testing.T) {
 		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 	}
 }
+
+// The real-board path: GRUB 2 (not QEMU's own multiboot loader) loads the same image, from an ISO whose
+// grub.cfg passes a command line (GRUB 2, unlike QEMU, does not put the kernel's path first).
+func TestGRUBBoot(t *testing.T) {
+	if _, err := exec.LookPath("grub-mkrescue"); err != nil {
+		t.Fatal("grub-mkrescue is not installed: run `make setup`")
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "iso/boot/grub"), 0o755)
+	img, err := os.ReadFile(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "iso/boot/lazymm.elf"), img, 0o644)
+	cfg := "serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\nset timeout=0\n" +
+		"menuentry lazymm {\n  multiboot /boot/lazymm.elf tests=smoke/g\n  boot\n}\n"
+	os.WriteFile(filepath.Join(dir, "iso/boot/grub/grub.cfg"), []byte(cfg), 0o644)
+	iso := filepath.Join(dir, "lazymm.iso")
+	if b, err := exec.Command("grub-mkrescue", "-o", iso, filepath.Join(dir, "iso")).CombinedOutput(); err != nil {
+		t.Fatalf("grub-mkrescue: %v\n%s", err, b)
+	}
+	rep, out, rc := boot(t, "-cdrom", iso, "-timeout", "120s")
+	if rc != 0 || rep.Outcome != "pass" {
+		t.Fatalf("GRUB boot: rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	}
+	var names []string
+	for _, tc := range rep.Tests {
+		names = append(names, tc.Name)
+	}
+	if got := strings.Join(names, " "); got != "smoke/goroutines smoke/gc smoke/report" {
+		t.Errorf("GRUB's command line was not honoured: tests %q", got)
+	}
+}

@@ -61,10 +61,15 @@ func bootMain(magic, info uintptr) uintptr {
 func readMultiboot(info uintptr) {
 	flags := *(*uint32)(ptr(info))
 	frames.Init(frameKinds[:])
-	if flags&(1<<2) != 0 { // cmdline; the loader puts the kernel's path first: drop it
+	if flags&(1<<2) != 0 { // cmdline: QEMU puts the kernel's path first, GRUB 2 does not; the kernel's
+		// own words are all key=value, so a first word without '=' is the path and is dropped
 		s := uintptr(*(*uint32)(ptr(info + 16)))
-		i := uintptr(0)
+		i, eq := uintptr(0), false
 		for ; *(*byte)(ptr(s + i)) != 0 && *(*byte)(ptr(s + i)) != ' '; i++ {
+			eq = eq || *(*byte)(ptr(s + i)) == '='
+		}
+		if eq {
+			i = 0
 		}
 		for *(*byte)(ptr(s + i)) == ' ' {
 			i++

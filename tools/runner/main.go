@@ -31,6 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Kernel, "kernel", "build/amd64/lazymm.elf", "kernel image")
 	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
 	fs.StringVar(&c.Inject, "inject", "", "inject a failure: "+strings.Join(injections, ", ")+" (the run then expects it)")
+	fs.StringVar(&c.CDROM, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel; -kernel still symbolizes")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
 	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
@@ -66,6 +67,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
 		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)
+	}
+	if c.CDROM != "" {
+		if _, err := os.Stat(c.CDROM); err != nil {
+			return usage("-cdrom %s: not found (build it with `make iso`)", c.CDROM)
+		}
+		if c.Inject != "" || c.Append != "" {
+			return usage("-cdrom boots with the ISO's own command line: -inject and -append do not apply")
+		}
 	}
 	if c.QEMU == "" {
 		c.QEMU = qemuFor[c.Arch]

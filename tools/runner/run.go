@@ -21,6 +21,7 @@ type Config struct {
 	CPUs    int
 	MemMB   int
 	Kernel  string
+	CDROM   string // boot this GRUB ISO instead of -kernel (its grub.cfg holds the command line)
 	Timeout time.Duration
 	Inject  string
 	Append  string
@@ -43,16 +44,22 @@ func qemuArgs(c Config) []string {
 	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), c.Append}, " "))
 	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", fmt.Sprint(c.CPUs),
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
-		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", c.Kernel}
-	if c.KVM {
-		args = append(args, "-accel", "kvm", "-cpu", "host")
-	} else {
-		args = append(args, "-accel", "tcg", "-cpu", "max")
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}
+	if c.CDROM != "" {
+		return append(append(args, "-cdrom", c.CDROM), accelArgs(c)...)
 	}
+	args = append(append(args, "-kernel", c.Kernel), accelArgs(c)...)
 	if cmdline != "" {
 		args = append(args, "-append", cmdline)
 	}
 	return args
+}
+
+func accelArgs(c Config) []string {
+	if c.KVM {
+		return []string{"-accel", "kvm", "-cpu", "host"}
+	}
+	return []string{"-accel", "tcg", "-cpu", "max"}
 }
 
 func injectWord(name string) string {

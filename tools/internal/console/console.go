@@ -132,6 +132,8 @@ type Run struct {
 	Crashes   []*Crash
 	Summary   *Line
 	Metrics   map[string]float64 // metric lines with name=-
+	Raw       []string           // non-protocol output outside any test
+	rawBytes  int
 	lineNo    int
 	cur       *Test
 	crash     *Crash
@@ -174,9 +176,14 @@ func (r *Run) Feed(s string) {
 		if r.crash != nil {
 			r.crash.Lines = append(r.crash.Lines, s)
 		}
-		if t := r.running(); t.rawBytes < maxRaw {
-			t.Raw = append(t.Raw, s)
-			t.rawBytes += len(s)
+		// output outside a test (firmware, the boot loader) is kept on the run, not charged to a test
+		raw, n := &r.Raw, &r.rawBytes
+		if r.cur != nil {
+			raw, n = &r.cur.Raw, &r.cur.rawBytes
+		}
+		if *n < maxRaw {
+			*raw = append(*raw, s)
+			*n += len(s)
 		}
 		return
 	}
