@@ -125,6 +125,7 @@ loop:
 		res.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
 	}
 	checkExit(res)
+	checkCPUs(c, res)
 	res.Run.Finish()
 	return res, nil
 }
@@ -226,3 +227,15 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 }
 
 var _ = os.Stderr
+
+// checkCPUs fails a run whose kernel brought up fewer or more CPUs than asked for.
+func checkCPUs(c Config, res *Result) {
+	b := res.Run.Boot
+	if b == nil {
+		return
+	}
+	if got := b.Get("cpus"); got != fmt.Sprint(c.CPUs) {
+		res.Run.AddFailure(console.Failure{Check: "cpus", CPU: -1,
+			Detail: fmt.Sprintf("asked for %d CPUs, the kernel reports %s online", c.CPUs, got)})
+	}
+}

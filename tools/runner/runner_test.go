@@ -45,6 +45,7 @@ func TestRunnerOutcomes(t *testing.T) {
 		{"crash", "cat <<'X'\nLZ1 begin name=a scheme=- scenario=- inject=- expect=pass\nLZ1 crash cpu=0 kind=exception vector=13 name=#GP error=0x0 rip=0x401000 rsp=0x1 cr2=0x0 cr3=0x1000\nLZ1 crash-end status=109\nX\nexit 219",
 			nil, 1, []string{"crash", "#GP", "vector 13"}, 0},
 		{"triple fault", "exit 0", nil, 1, []string{"QEMU exited by itself"}, 0},
+		{"cpus missing", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", []string{"-cpus", "2"}, 1, []string{"asked for 2 CPUs"}, 0},
 		{"hang", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60", []string{"-timeout", "1s"}, 0, []string{"timeout"}, 10 * time.Second},
 		{"endless line", "head -c 200000 /dev/zero | tr '\\0' x; exit 1", nil, 1, []string{"truncated"}, 0},
 		{"qemu error", "echo 'qemu: could not load kernel' >&2; exit 1", nil, 1, []string{"truncated"}, 0},
