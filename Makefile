@@ -8,8 +8,7 @@ KERNEL   := $(BUILD)/lazymm.elf
 RUNNER   := $(BUILD)/runner
 
 # Kernel packages are compiled without bounds checks: a bounds panic cannot be raised from trap
-# context. The linker's nosplit analysis then proves that no trap path can grow the stack or reach a
-# runtime function that could (the build fails otherwise): that is the mechanical check of the rule.
+# context (docs/BOOT.md: the trap-path rules and the tests that check them on the linked kernel).
 export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B
 
 QEMU_amd64 := qemu-system-x86_64

@@ -55,6 +55,7 @@ func trap(f *Frame) {
 		crash(f)
 	}
 	deliverSignals(f)
+	trapInjected()
 	unlockKernel()
 }
 
