@@ -14,17 +14,16 @@ const (
 )
 
 var (
-	bareMetal   bool
-	onlineCPUs  = 1
-	hasRDRAND   bool
-	memBytes    uint64
-	cmdlineBuf  [1024]byte
-	cmdlineLen  int
-	mainStack   [256 << 10]byte
-	atRandom    [16]byte
-	ramRanges   [32][2]uint64 // [start, end) of usable RAM from the memory map
-	nRAM        int
-	bootMessage = "lazymm: amd64 kernel up, entering the Go runtime\n"
+	bareMetal  bool
+	onlineCPUs = 1
+	hasRDRAND  bool
+	memBytes   uint64
+	cmdlineBuf [1024]byte
+	cmdlineLen int
+	mainStack  [256 << 10]byte
+	atRandom   [16]byte
+	ramRanges  [32][2]uint64 // [start, end) of usable RAM from the memory map
+	nRAM       int
 )
 
 // imageEnd is the end of the loaded image (runtime.end: past bss and noptrbss).

@@ -1,9 +1,6 @@
 package amd64
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "sync/atomic"
 
 // Threads of the hosted runtime (its Ms). Each CPU runs the threads assigned to it round-robin,
 // preempted by the LAPIC tick; a thread blocks in futex, nanosleep or epoll_pwait and is woken by
@@ -262,5 +259,3 @@ func exitThread(f *Frame) {
 
 //go:nosplit
 func curThread() *thread { return &threads[thisCPU().cur] }
-
-var _ = unsafe.Sizeof(thread{})

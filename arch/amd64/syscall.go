@@ -1,9 +1,6 @@
 package amd64
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "sync/atomic"
 
 // The system-call shim: the Linux calls the hosted Go runtime makes, served in ring 0. The table in
 // docs/SYSCALLS.md lists every call as implemented, accepted as a no-op (and why), or ENOSYS.
@@ -432,8 +429,6 @@ func getrandom(p, n uintptr) int64 {
 	}
 	return int64(n)
 }
-
-var _ = unsafe.Pointer(nil)
 
 // errno is -e as the unsigned register value a failing system call returns.
 //

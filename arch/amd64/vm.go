@@ -148,5 +148,16 @@ func pageFault(f *Frame) bool {
 	if f.Err&errPresent != 0 {
 		return false // protection violation on a present page
 	}
-	return ensurePage(uintptr(readCR2()), f.Err&errWrite != 0)
+	va := uintptr(readCR2())
+	if ensurePage(va, f.Err&errWrite != 0) {
+		return true
+	}
+	if _, inVMA := vmas.Find(va); inVMA && frames.Count(mm.Free) == 0 {
+		consoleLockAcquire() // say why before the crash dump: the fault itself was legitimate
+		kputs("lazymm: out of physical memory demand-paging ")
+		kputhex(uint64(va))
+		kputs("\n")
+		consoleLockRelease()
+	}
+	return false
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -147,18 +146,4 @@ func oneLine(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-// metricsLine renders the run-level metrics sorted, for -v.
-func metricsLine(m map[string]float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%g", k, m[k])
-	}
-	return b.String()
 }

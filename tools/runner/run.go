@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -225,8 +224,6 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-var _ = os.Stderr
 
 // checkCPUs fails a run whose kernel brought up fewer or more CPUs than asked for.
 func checkCPUs(c Config, res *Result) {
