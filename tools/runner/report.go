@@ -106,6 +106,14 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 		}
 	}
 	tw.Flush()
+	for _, t := range res.Run.Tests {
+		if t.Outcome != t.Expect && len(t.Raw) > 0 {
+			fmt.Fprintf(w, "\nother console output of %s (last lines):\n", t.Name)
+			for _, s := range t.Raw[max(0, len(t.Raw)-8):] {
+				fmt.Fprintln(w, "  "+s)
+			}
+		}
+	}
 	for _, cr := range res.Run.Crashes {
 		fmt.Fprintln(w, "\ncrash dump:")
 		for _, s := range cr.Lines {
