@@ -180,7 +180,8 @@ func allocTable() uint64 {
 func tab(frame uint64) *[512]uint64 { return (*[512]uint64)(mm.Phys(frame << 12)) }
 
 // initialStack lays out what Linux gives a static executable: argc, argv (the boot command line's
-// words), envp, auxv (AT_PAGESZ, AT_RANDOM; no AT_SYSINFO_EHDR, so no vDSO), strings on top.
+// words), envp, auxv (AT_PAGESZ, AT_RANDOM, AT_SYSINFO_EHDR for the vDSO unless vdso=off), strings on
+// top.
 //
 //go:nosplit
 func initialStack() uintptr {
@@ -235,10 +236,15 @@ func initialStack() uintptr {
 	k++
 	w[k] = 0 // empty environment
 	k++
-	const auxNull, auxPagesz, auxRandom = 0, 6, 25
+	const auxNull, auxPagesz, auxRandom, auxSysinfoEhdr = 0, 6, 25, 33
 	w[k], w[k+1] = auxPagesz, 4096
 	w[k+2], w[k+3] = auxRandom, uintptr(unsafe.Pointer(&atRandom[0]))
-	w[k+4], w[k+5] = auxNull, 0
+	k += 4
+	if !cmdlineHas("vdso=off") {
+		w[k], w[k+1] = auxSysinfoEhdr, buildVDSO()
+		k += 2
+	}
+	w[k], w[k+1] = auxNull, 0
 	return sp
 }
 

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"lazymm/kernel/ktest"
 )
@@ -147,6 +149,16 @@ func timers(t *ktest.T) {
 	slept := time.Since(start)
 	t.Metric("sleep_ms", float64(slept.Microseconds())/1000)
 	t.Check("sleep", slept >= 50*time.Millisecond && slept <= 150*time.Millisecond, "50 ms sleep took %v", slept)
+
+	// the runtime's clock (vDSO on bare metal) and the clock_gettime system call must agree
+	var ts syscall.Timespec
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 0, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		t.Errorf("clock_gettime(REALTIME): %v", e)
+	}
+	now := time.Now()
+	skew := now.Sub(time.Unix(ts.Unix()))
+	t.Check("clock", skew > -50*time.Millisecond && skew < 50*time.Millisecond, "time.Now %v vs clock_gettime %v", now, time.Unix(ts.Unix()))
+	t.Check("clock", now.Year() >= 2024, "wall clock reads %v", now)
 
 	order := make(chan int, 3)
 	time.AfterFunc(30*time.Millisecond, func() { order <- 3 })
