@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"debug/elf"
 	"testing"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -11,26 +10,17 @@ import (
 // vector number (and a zero error code where the CPU pushes none), so a layout change cannot silently
 // send interrupts to the wrong handler.
 func TestVectorStubs(t *testing.T) {
-	f, err := elf.Open(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := loadText(t, kernel)
 	var base uint64
-	for _, s := range syms {
-		if s.Name == "lazymm/arch/amd64.vectors.abi0" || s.Name == "lazymm/arch/amd64.vectors" {
+	for _, s := range im.funcs {
+		if s.Name == "lazymm/arch/amd64.vectors.abi0" {
 			base = s.Value
 		}
 	}
-	text := f.Section(".text")
-	if base == 0 || text == nil {
-		t.Fatal("no vectors symbol or .text in the kernel")
+	if base == 0 {
+		t.Fatal("no vectors symbol in the kernel")
 	}
-	code, _ := text.Data()
+	text, code := im.text, im.code
 	hasError := map[int]bool{8: true, 10: true, 11: true, 12: true, 13: true, 14: true, 17: true, 21: true, 29: true, 30: true}
 	for v := 0; v < 256; v++ {
 		off := base + uint64(16*v) - text.Addr
