@@ -14,6 +14,7 @@ type Machine interface {
 	SyscallCounts() map[int]uint64 // system calls the hosted runtime made, by number
 	ResidentFrames() uint64        // physical frames in use by the kernel and the runtime
 	Exit(status int)               // end the machine with this status (never returns)
+	SMP
 }
 
 // M is the machine this kernel runs on; hosted until an arch package registers itself.
@@ -32,3 +33,11 @@ func (hosted) Cmdline() string               { return "" }
 func (hosted) SyscallCounts() map[int]uint64 { return nil }
 func (hosted) ResidentFrames() uint64        { return 0 }
 func (hosted) Exit(status int)               { exitHosted(status) }
+
+func (hosted) CPU() int                                    { return 0 }
+func (hosted) FirmwareCPUs() int                           { return runtime.NumCPU() }
+func (hosted) APICID(cpu int) int                          { return cpu }
+func (hosted) SendTestIPI(int)                             {}
+func (hosted) SendNMI(int)                                 {}
+func (hosted) CrossCall(uint64, CrossCallOp, uint64, bool) {}
+func (hosted) IPICounts(int) IPICounts                     { return IPICounts{} }

@@ -110,10 +110,15 @@ func TestWalkTranslateClear(t *testing.T) {
 	if _, ok := Translate(root<<PageShift, va+PageSize); ok {
 		t.Error("unmapped page translates")
 	}
-	if n := ClearRange(&a, root<<PageShift, 0, 1<<47); n != 1 {
+	var deferred FrameList
+	if n := ClearRange(&a, root<<PageShift, 0, 1<<47, &deferred); n != 1 {
 		t.Errorf("ClearRange cleared %d pages, want 1", n)
 	}
-	if _, ok := Translate(root<<PageShift, va); ok || a.KindOf(data) != Free {
-		t.Error("page still mapped or frame not freed")
+	if _, ok := Translate(root<<PageShift, va); ok || a.KindOf(data) != Runtime {
+		t.Error("page still mapped, or its frame freed before the flush")
+	}
+	deferred.FreeAll(&a)
+	if a.KindOf(data) != Free {
+		t.Error("frame not freed after FreeAll")
 	}
 }

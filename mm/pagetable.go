@@ -88,15 +88,19 @@ func probe(root uint64, va uintptr) (*uint64, uintptr) {
 	return &e[index(va, PT.Levels-1, PT.Levels)], PageSize
 }
 
-// ClearRange unmaps every 4 KiB page in [start, end) under root and frees its frame back to a. It
-// returns how many pages it unmapped; the caller flushes the TLB. Page-table pages stay.
+// ClearRange unmaps every 4 KiB page in [start, end) under root and puts its frame on out; the caller
+// flushes the TLBs that may hold the translations and then frees the list (a frame must not be reused
+// while a stale translation to it can exist). It returns how many pages it unmapped. Page-table pages
+// stay.
 //
 //go:nosplit
-func ClearRange(a *Allocator, root uint64, start, end uintptr) (cleared uint64) {
+func ClearRange(a *Allocator, root uint64, start, end uintptr, out *FrameList) (cleared uint64) {
 	for va := start; va < end; {
 		p, step := probe(root, va)
 		if p != nil && *p&PT.Present != 0 {
-			a.Free((*p & PT.AddrMask) >> PageShift)
+			if !out.Push((*p & PT.AddrMask) >> PageShift) {
+				a.Free((*p & PT.AddrMask) >> PageShift) // list full: see FrameList
+			}
 			*p = 0
 			cleared++
 		}
@@ -107,4 +111,35 @@ func ClearRange(a *Allocator, root uint64, start, end uintptr) (cleared uint64) 
 		va = next
 	}
 	return cleared
+}
+
+// FrameList holds frames between unmap and free. It has fixed storage (it is filled in trap context);
+// MaxDeferred bounds one unmap's deferral, beyond which frames are freed at once — callers unmapping
+// more than that in one go must flush before touching the allocator again (dropPages does).
+type FrameList struct {
+	n int
+	f [MaxDeferred]uint64
+}
+
+// MaxDeferred is how many frames one FrameList holds.
+const MaxDeferred = 1 << 16
+
+//go:nosplit
+func (l *FrameList) Push(frame uint64) bool {
+	if l.n == len(l.f) {
+		return false
+	}
+	l.f[l.n] = frame
+	l.n++
+	return true
+}
+
+// FreeAll returns every listed frame to a and empties the list.
+//
+//go:nosplit
+func (l *FrameList) FreeAll(a *Allocator) {
+	for i := 0; i < l.n; i++ {
+		a.Free(l.f[i])
+	}
+	l.n = 0
 }

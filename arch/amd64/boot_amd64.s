@@ -122,3 +122,35 @@ TEXT ·boot64(SB),NOSPLIT|NOFRAME,$0
 	XORL	DI, DI
 	STI
 	JMP	_rt0_amd64_linux(SB)
+
+// ap64 is where each AP arrives from the trampoline, in long mode on the trampoline's GDT (same
+// selectors as the kernel's). Its CPU index comes from its APIC ID; its stack is apStacks[index].
+TEXT ·ap64(SB),NOSPLIT|NOFRAME,$0
+	MOVL	$1, AX
+	CPUID
+	SHRL	$24, BX
+	LEAQ	·apicToIndex(SB), AX
+	MOVBQZX	(AX)(BX*1), DI
+	MOVQ	DI, CX
+	INCQ	CX
+	IMULQ	$16384, CX // apStackSize
+	LEAQ	·apStacks(SB), SP
+	ADDQ	CX, SP
+	LEAQ	·bootTLS+8(SB), AX // FS as in boot64: Go's ABI wrappers read g at FS-8
+	MOVQ	AX, DX
+	SHRQ	$32, DX
+	MOVL	$0xc0000100, CX
+	WRMSR
+	BYTE $0xdb; BYTE $0xe3 // fninit
+	SUBQ	$16, SP
+	MOVQ	DI, 0(SP)
+	CALL	·apMain(SB)
+	CLI
+aphalt:
+	HLT
+	JMP	aphalt
+
+TEXT ·ap64Addr(SB),NOSPLIT,$0-8
+	LEAQ	·ap64(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET

@@ -25,8 +25,15 @@ type percpu struct {
 	id      uint64  // 32
 	cur     int32   // index into threads of the running thread, -1 when idle
 	idle    bool    // halted in the idle loop: interrupts must not switch threads
+	ticks   uint64  // this CPU's LAPIC ticks
 	sliceAt uint64  // tick at which the current thread's time slice ends
 	idleFX  [512 + 16]byte
+
+	// cross-call slot: the sender writes op/arg and bumps callSeq; this CPU runs it and sets callDone
+	callOp   uint32
+	callArg  uint64
+	callSeq  uint64
+	callDone uint64
 }
 
 var (

@@ -154,3 +154,23 @@ TEXT ·bootEntry(SB),NOSPLIT,$0-8
 	LEAQ	·boot32(SB), AX
 	MOVQ	AX, ret+0(FP)
 	RET
+
+// irqSave disables interrupts and returns the previous RFLAGS; irqRestore puts IF back.
+TEXT ·irqSave(SB),NOSPLIT,$0-8
+	PUSHFQ
+	POPQ	AX
+	CLI
+	MOVQ	AX, ret+0(FP)
+	RET
+
+TEXT ·irqRestore(SB),NOSPLIT,$0-8
+	MOVQ	flags+0(FP), AX
+	PUSHQ	AX
+	POPFQ
+	RET
+
+// currentCPU reads percpu.id through GS (offset 32): the CPU running the caller.
+TEXT ·currentCPU(SB),NOSPLIT,$0-8
+	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $32 // mov %gs:32,%rax
+	MOVQ	AX, ret+0(FP)
+	RET

@@ -2,6 +2,7 @@ package amd64
 
 import (
 	"os"
+	"sync/atomic"
 
 	"lazymm/kernel"
 	"lazymm/mm"
@@ -42,4 +43,24 @@ func (machine) SyscallCounts() map[int]uint64 {
 // ResidentFrames counts frames in use: the image, page tables, kernel objects and the runtime's memory.
 func (machine) ResidentFrames() uint64 {
 	return frames.Count(mm.Image) + frames.Count(mm.PageTable) + frames.Count(mm.Runtime) + frames.Count(mm.Object)
+}
+
+func (machine) CPU() int            { return currentCPU() }
+func (machine) FirmwareCPUs() int   { return firmwareCPUs }
+func (machine) APICID(cpu int) int  { return int(apicIDs[cpu]) }
+func (machine) SendTestIPI(cpu int) { sendIPI(cpu, ipiTest) }
+func (machine) SendNMI(cpu int)     { sendIPI(cpu, ipiNMI) }
+
+func (machine) CrossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
+	crossCall(mask, op, arg, wait)
+}
+
+func (machine) IPICounts(cpu int) kernel.IPICounts {
+	ld := func(p *uint64) uint64 { return atomic.LoadUint64(p) }
+	return kernel.IPICounts{
+		ReschedSent: ld(&ipiSent[ipiResched][cpu]), ReschedRecv: ld(&ipiRecv[ipiResched][cpu]),
+		CallSent: ld(&ipiSent[ipiCall][cpu]), CallRecv: ld(&ipiRecv[ipiCall][cpu]),
+		TestSent: ld(&ipiSent[ipiTest][cpu]), TestRecv: ld(&ipiRecv[ipiTest][cpu]),
+		NMISent: ld(&ipiSent[ipiNMI][cpu]), NMIRecv: ld(&ipiRecv[ipiNMI][cpu]),
+	}
 }

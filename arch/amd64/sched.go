@@ -37,19 +37,23 @@ type thread struct {
 	altSP     uintptr
 	altSize   uintptr
 	faultAddr uint64
+	affinity  uint64 // CPUs the thread may run on; 0 = any
 }
 
 var (
-	threads  [maxThreads]thread
-	nextTID  int32 = 1
-	nThreads int32
-	bkl      uint32 // one big kernel lock: syscalls, faults and the scheduler are serialized
+	nRunnable int32 // threads waiting for a CPU: idle CPUs and ticks look here before taking the lock
+	threads   [maxThreads]thread
+	nextTID   int32 = 1
+	nThreads  int32
+	bkl       uint32 // one big kernel lock: syscalls, faults and the scheduler are serialized
 )
 
 //go:nosplit
 func lockKernel() {
-	me := uint32(thisCPU().id) + 1
+	c := thisCPU()
+	me := uint32(c.id) + 1
 	for !atomic.CompareAndSwapUint32(&bkl, 0, me) {
+		runCrossCall(c) // the holder may be waiting for this CPU to flush its TLB
 		pause()
 	}
 }
@@ -76,13 +80,14 @@ func newThread(cpu int32) int32 {
 	for i := int32(0); i < maxThreads; i++ {
 		t := &threads[i]
 		if t.state == tFree {
-			t.state = tRunnable
+			setRunnable(t)
 			t.tid = nextTID
 			nextTID++
 			t.cpu = cpu
 			t.waitKind = waitNone
 			t.deadline = 0
 			t.pending, t.altSP, t.altSize = 0, 0, 0
+			t.affinity = 0
 			nThreads++
 			return i
 		}
@@ -96,12 +101,12 @@ func newThread(cpu int32) int32 {
 func startFirstThread() {
 	i := newThread(0)
 	t := &threads[i]
-	t.state = tRunning
+	setRunning(t)
 	fxsave(alignFX(&t.fx)) // a valid initial FPU state (FNINIT, default MXCSR)
 	c := &cpus[0]
 	c.cur = i
 	c.curFX = alignFX(&t.fx)
-	c.sliceAt = ticks + sliceTicks
+	c.sliceAt = c.ticks + sliceTicks
 }
 
 // clone creates a thread that returns from the same SYSCALL with RAX = 0 on the given stack, with the
@@ -110,7 +115,7 @@ func startFirstThread() {
 //go:nosplit
 func cloneThread(f *Frame, stack, tls uint64, setTLS bool) int64 {
 	c := thisCPU()
-	i := newThread(int32(c.id))
+	i := newThread(int32(leastLoadedCPU()))
 	if i < 0 {
 		return -eAGAIN
 	}
@@ -129,8 +134,31 @@ func cloneThread(f *Frame, stack, tls uint64, setTLS bool) int64 {
 	for off := uintptr(0); off < 512; off += 8 {
 		*(*uint64)(ptr(dst + off)) = *(*uint64)(ptr(src + off))
 	}
+	kickIdle(t)
 	return int64(t.tid)
 }
+
+// leastLoadedCPU is where a new thread starts: the online CPU with the fewest threads.
+//
+//go:nosplit
+func leastLoadedCPU() int {
+	var load [maxCPUs]int
+	for i := range threads {
+		if t := &threads[i]; t.state != tFree && int(t.cpu) < maxCPUs {
+			load[t.cpu]++
+		}
+	}
+	best := 0
+	for i := 1; i < onlineCPUs; i++ {
+		if load[i] < load[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+//go:nosplit
+func allowed(t *thread, cpu int) bool { return t.affinity == 0 || t.affinity&(1<<uint(cpu)) != 0 }
 
 // block parks the running thread (its result, if any, already in f.RAX) and switches away.
 //
@@ -150,9 +178,10 @@ func block(f *Frame, kind uint32, addr uintptr, deadline uint64) {
 //go:nosplit
 func wake(t *thread, result int64) {
 	t.frame.RAX = uint64(result)
-	t.state = tRunnable
+	setRunnable(t)
 	t.waitKind = waitNone
 	t.deadline = 0
+	kickIdle(t)
 }
 
 // wakeExpired ends the sleeps whose deadline has passed: futex waits time out, sleeps complete,
@@ -181,12 +210,12 @@ func yieldCPU(f *Frame) {
 	c := thisCPU()
 	next := pickNext(c, c.cur)
 	if next < 0 {
-		c.sliceAt = ticks + sliceTicks
+		c.sliceAt = c.ticks + sliceTicks
 		return
 	}
 	t := &threads[c.cur]
 	t.frame = *f
-	t.state = tRunnable
+	setRunnable(t)
 	run(c, next, f)
 }
 
@@ -206,30 +235,86 @@ func switchAway(f *Frame) {
 			run(c, next, f)
 			return
 		}
-		// Idle: let the tick (and other CPUs' wake-ups) in, with the kernel lock dropped.
+		// Idle: let the tick (and other CPUs' wake-ups) in, with the kernel lock dropped, and take it
+		// back only when some thread waits for a CPU.
 		c.idle = true
 		unlockKernel()
 		stihlt()
+		for atomic.LoadInt32(&nRunnable) == 0 {
+			stihlt()
+		}
 		lockKernel()
 		c.idle = false
 	}
 }
 
-// pickNext returns the next runnable thread of this CPU after index from, round-robin; -1 if none.
+// pickNext returns the next runnable thread of this CPU after index from, round-robin; failing
+// that it steals a runnable thread of another CPU that may run here. -1 if none.
 //
 //go:nosplit
 func pickNext(c *percpu, from int32) int32 {
+	me := int(c.id)
 	for k := int32(1); k <= maxThreads; k++ {
 		i := (from + k) % maxThreads
 		if i < 0 {
 			i += maxThreads
 		}
 		t := &threads[i]
-		if t.state == tRunnable && t.cpu == int32(c.id) {
+		if t.state == tRunnable && t.cpu == int32(me) && allowed(t, me) {
 			return i
 		}
 	}
+	for i := range threads {
+		t := &threads[i]
+		if t.state == tRunnable && allowed(t, me) {
+			t.cpu = int32(me)
+			return int32(i)
+		}
+	}
 	return -1
+}
+
+// setAffinity is sched_setaffinity: the thread may then run only on mask; if that excludes the CPU
+// it is running on, it moves now.
+//
+//go:nosplit
+func setAffinity(f *Frame, tid int64, size, maskp uintptr) {
+	if size < 8 || !userOK(maskp, 8) {
+		f.RAX = errno(eINVAL)
+		return
+	}
+	mask := *(*uint64)(ptr(maskp)) & (1<<uint(onlineCPUs) - 1)
+	if mask == 0 {
+		f.RAX = errno(eINVAL)
+		return
+	}
+	c := thisCPU()
+	t := &threads[c.cur]
+	if tid != 0 && tid != int64(t.tid) {
+		t = nil
+		for i := range threads {
+			if threads[i].state != tFree && int64(threads[i].tid) == tid {
+				t = &threads[i]
+			}
+		}
+		if t == nil {
+			f.RAX = errno(3) // ESRCH
+			return
+		}
+	}
+	t.affinity = mask
+	f.RAX = 0
+	if t == &threads[c.cur] && !allowed(t, int(c.id)) {
+		for i := 0; i < onlineCPUs; i++ {
+			if allowed(t, i) {
+				t.cpu = int32(i)
+				break
+			}
+		}
+		setRunnable(t)
+		kickIdle(t)
+		switchAway(f)
+	}
 }
 
 // run makes thread i current: its registers go into the frame the exit path restores, its FPU area and
@@ -238,11 +323,11 @@ func pickNext(c *percpu, from int32) int32 {
 //go:nosplit
 func run(c *percpu, i int32, f *Frame) {
 	t := &threads[i]
-	t.state = tRunning
+	setRunning(t)
 	*f = t.frame
 	c.cur = i
 	c.curFX = alignFX(&t.fx)
-	c.sliceAt = ticks + sliceTicks
+	c.sliceAt = c.ticks + sliceTicks
 	wrmsr(msrFSBase, t.fsBase)
 }
 
@@ -259,3 +344,19 @@ func exitThread(f *Frame) {
 
 //go:nosplit
 func curThread() *thread { return &threads[thisCPU().cur] }
+
+//go:nosplit
+func setRunnable(t *thread) {
+	if t.state != tRunnable {
+		t.state = tRunnable
+		atomic.AddInt32(&nRunnable, 1)
+	}
+}
+
+//go:nosplit
+func setRunning(t *thread) {
+	if t.state == tRunnable {
+		atomic.AddInt32(&nRunnable, -1)
+	}
+	t.state = tRunning
+}

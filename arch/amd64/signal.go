@@ -1,5 +1,7 @@
 package amd64
 
+import "sync/atomic"
+
 // Signal delivery, as Linux's x86-64 setup_rt_frame / rt_sigreturn do it, for the two signals the
 // hosted runtime relies on: SIGURG (tgkill from preemptM: asynchronous preemption of a goroutine in a
 // loop without calls) and SIGSEGV for a nil dereference (address < 4 KiB, which Go turns into a
@@ -96,7 +98,7 @@ func tgkill(tid int64, sig int64) int64 {
 	for i := range threads {
 		t := &threads[i]
 		if t.state != tFree && int64(t.tid) == tid {
-			t.pending |= 1 << uint(sig-1)
+			atomic.OrUint64(&t.pending, 1<<uint(sig-1))
 			return 0
 		}
 	}
@@ -120,7 +122,7 @@ func deliverSignals(f *Frame) {
 		return
 	}
 	t := &threads[c.cur]
-	ready := t.pending &^ t.sigmask
+	ready := atomic.LoadUint64(&t.pending) &^ t.sigmask
 	if ready == 0 {
 		return
 	}
@@ -129,7 +131,7 @@ func deliverSignals(f *Frame) {
 		ready >>= 1
 		sig++
 	}
-	t.pending &^= 1 << uint(sig-1)
+	atomic.AndUint64(&t.pending, ^uint64(1<<uint(sig-1)))
 	a := &sigactions[sig]
 	if a.handler <= 1 { // SIG_DFL / SIG_IGN: nothing the runtime asked for
 		return
@@ -224,6 +226,13 @@ func nilFault(f *Frame) bool {
 		return false
 	}
 	t.faultAddr = addr
-	t.pending |= 1 << (sigSEGV - 1)
+	atomic.OrUint64(&t.pending, 1<<(sigSEGV-1))
 	return true
+}
+
+// signalPending says, without the kernel lock, whether the running thread has a signal to take.
+//
+//go:nosplit
+func signalPending(c *percpu) bool {
+	return c.cur >= 0 && atomic.LoadUint64(&threads[c.cur].pending)&^threads[c.cur].sigmask != 0
 }

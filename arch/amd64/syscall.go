@@ -119,7 +119,8 @@ func syscallDispatch(f *Frame) {
 	case sysSchedGetaff:
 		r = schedGetaffinity(uintptr(a1), uintptr(a2))
 	case sysSchedSetaff:
-		r = 0 // single-CPU placement for now: pinning is the SMP issue's
+		setAffinity(f, int64(a0), uintptr(a1), uintptr(a2))
+		return
 	case sysRtSigprocmask:
 		r = sigprocmask(int64(a0), uintptr(a1), uintptr(a2))
 	case sysRtSigaction:

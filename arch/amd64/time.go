@@ -24,8 +24,7 @@ var (
 	tscBoot   uint64
 	nsMult    uint64 // ns = tsc * nsMult >> 32
 	lapicInit uint32 // LAPIC timer initial count for one tick
-	ticks     uint64
-	bootUnix  int64 // wall clock at boot (CMOS RTC), seconds
+	bootUnix  int64  // wall clock at boot (CMOS RTC), seconds
 )
 
 //go:nosplit
@@ -77,6 +76,15 @@ func timeInit() {
 		lapicInit = 1e5
 	}
 	bootUnix = readRTC()
+	lapicStart()
+}
+
+// lapicStart enables this CPU's LAPIC and starts its periodic tick (every CPU calls it once).
+//
+//go:nosplit
+func lapicStart() {
+	lapicWrite(lapic.LAPIC_SVR, 1<<lapic.SVR_ENABLE|vecSpurious)
+	lapicWrite(lapicTMRDiv, 0x3)
 	lapicWrite(lapic.LAPIC_LVT_TIMER, lapic.TIMER_MODE_PERIODIC<<lapic.TIMER_MODE|vecTimer)
 	lapicWrite(lapicTMRIni, lapicInit)
 }
@@ -133,19 +141,26 @@ func readRTC() int64 {
 	return days*86400 + hour*3600 + min*60 + sec
 }
 
-// timerInterrupt is the LAPIC tick: wake sleepers whose deadline passed, and preempt the running
-// thread when its slice is over and another thread of this CPU is runnable.
+// timerTick counts the LAPIC tick without the kernel lock and says whether the lock is needed: on the
+// boot CPU, which wakes the sleepers whose deadline passed, and on a CPU whose running thread's slice
+// is over while other threads wait. An idle CPU's tick costs no lock.
+//
+//go:nosplit
+func timerTick(c *percpu) bool {
+	c.ticks++
+	lapicEOI()
+	return c.id == 0 || c.cur >= 0 && !c.idle && c.ticks >= c.sliceAt && atomic.LoadInt32(&nRunnable) > 0
+}
+
+// timerInterrupt is the locked part of the tick: wake sleepers (boot CPU) and preempt.
 //
 //go:nosplit
 func timerInterrupt(f *Frame) {
-	atomic.AddUint64(&ticks, 1)
-	lapicEOI()
-	wakeExpired(rdtsc())
 	c := thisCPU()
-	if c.idle || c.cur < 0 {
-		return
+	if c.id == 0 {
+		wakeExpired(rdtsc())
 	}
-	if ticks >= c.sliceAt {
+	if !c.idle && c.cur >= 0 && c.ticks >= c.sliceAt {
 		yieldCPU(f)
 	}
 }

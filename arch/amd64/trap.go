@@ -20,6 +20,8 @@ const (
 	vecPF       = 14
 	vecTimer    = 0x20
 	vecResched  = 0xf1
+	vecCall     = 0xf2
+	vecTest     = 0xf3
 	vecSpurious = 0xff
 	vecSyscall  = 0x100
 
@@ -39,6 +41,15 @@ func thisCPU() *percpu { return (*percpu)(ptr(uintptr(rdmsr(msrGSBase)))) }
 //
 //go:nosplit
 func trap(f *Frame) {
+	switch f.Vector {
+	case vecNMI, vecResched, vecCall, vecTest:
+		ipiInterrupt(f)
+		return
+	case vecTimer:
+		if c := thisCPU(); !timerTick(c) && !signalPending(c) {
+			return
+		}
+	}
 	if !lockKernelFrom(f) {
 		crash(f) // a fault inside the kernel itself: nothing to recover
 	}
@@ -48,8 +59,6 @@ func trap(f *Frame) {
 	case f.Vector == vecTimer:
 		timerInterrupt(f)
 	case f.Vector == vecSpurious:
-	case f.Vector == vecResched:
-		lapicEOI()
 	case f.Vector == vecPF && (pageFault(f) || nilFault(f)):
 	default:
 		crash(f)

@@ -34,6 +34,10 @@ TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	AX, 0(SP)
 	CALL	·trap(SB)
 	ADDQ	$16, SP
+	JMP	·trapExit(SB)
+
+// trapExit restores the frame at SP (and the FXSAVE area named at GS:24) and returns from the kernel.
+TEXT ·trapExit(SB),NOSPLIT|NOFRAME,$0
 	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_CURFX // mov %gs:24,%rax
 	FXRSTOR64	(AX)
 	POPQ	R15
@@ -69,3 +73,9 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	$0
 	PUSHQ	$0x100
 	JMP	·trapCommon(SB)
+
+// enterFrame(f *Frame) leaves the kernel into the thread whose registers are in f: an AP's first
+// switch into a thread, with no entry frame of its own to return through.
+TEXT ·enterFrame(SB),NOSPLIT|NOFRAME,$0-8
+	MOVQ	f+0(FP), SP
+	JMP	·trapExit(SB)

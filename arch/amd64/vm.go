@@ -24,10 +24,11 @@ const (
 )
 
 var (
-	frames     mm.Allocator
-	frameKinds [1 << 20]mm.Kind // 4 GiB of frames
-	vmas       mm.VMAs
-	kernelRoot uint64 // PML4 of the one address space
+	frames      mm.Allocator
+	frameKinds  [1 << 20]mm.Kind // 4 GiB of frames
+	vmas        mm.VMAs
+	pendingFree mm.FrameList // frames unmapped, waiting for the TLB shootdown before they are freed
+	kernelRoot  uint64       // PML4 of the one address space
 )
 
 //go:nosplit
@@ -84,13 +85,20 @@ func madvise(addr, n uintptr, advice int64) int64 {
 	return 0 // others (hugepage hints, MADV_FREE's laziness) are performance hints
 }
 
-// dropPages frees the frames mapped in [start, end) and flushes this CPU's TLB.
+// dropPages unmaps [start, end), shoots the translations down on every CPU, and frees the frames.
+// The frames are freed only after every other CPU has flushed: until then one of them could still
+// read or write the old frame through a stale TLB entry (and a refault must read zeroes).
 //
 //go:nosplit
 func dropPages(start, end uintptr) {
-	if mm.ClearRange(&frames, kernelRoot, start, end) > 0 {
-		flushTLB(start, end)
+	if mm.ClearRange(&frames, kernelRoot, start, end, &pendingFree) == 0 {
+		return
 	}
+	flushTLB(start, end)
+	if onlineCPUs > 1 {
+		postCall(1<<uint(onlineCPUs)-1&^(1<<thisCPU().id), callFlushTLB, 0, true)
+	}
+	pendingFree.FreeAll(&frames)
 }
 
 //go:nosplit

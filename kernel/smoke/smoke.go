@@ -160,19 +160,27 @@ func timers(t *ktest.T) {
 	t.Check("clock", skew > -50*time.Millisecond && skew < 50*time.Millisecond, "time.Now %v vs clock_gettime %v", now, time.Unix(ts.Unix()))
 	t.Check("clock", now.Year() >= 2024, "wall clock reads %v", now)
 
-	order := make(chan int, 3)
-	time.AfterFunc(30*time.Millisecond, func() { order <- 3 })
-	time.AfterFunc(10*time.Millisecond, func() { order <- 1 })
-	timer := time.NewTimer(20 * time.Millisecond)
-	go func() { <-timer.C; order <- 2 }()
-	for want := 1; want <= 3; want++ {
+	// timers fire in deadline order: the time each timer's channel carries is when the runtime fired it,
+	// independent of when a goroutine got to read it
+	base := time.Now()
+	var timers [3]*time.Timer
+	for i, d := range []time.Duration{30, 10, 20} {
+		timers[i] = time.NewTimer(d * time.Millisecond)
+	}
+	var fired [3]time.Time
+	for i, tm := range timers {
 		select {
-		case got := <-order:
-			if got != want {
-				t.Errorf("timer %d fired in position %d", got, want)
-			}
+		case fired[i] = <-tm.C:
 		case <-time.After(2 * time.Second):
-			t.Fatalf("timer %d never fired", want)
+			t.Fatalf("timer %d never fired", i)
+		}
+	}
+	if !(fired[1].Before(fired[2]) && fired[2].Before(fired[0])) {
+		t.Errorf("timers of 10, 20, 30 ms fired at %v, %v, %v", fired[1].Sub(base), fired[2].Sub(base), fired[0].Sub(base))
+	}
+	for i, d := range []time.Duration{30, 10, 20} {
+		if fired[i].Sub(base) < d*time.Millisecond {
+			t.Errorf("timer of %v fired early, at %v", d*time.Millisecond, fired[i].Sub(base))
 		}
 	}
 	tk := time.NewTicker(5 * time.Millisecond)

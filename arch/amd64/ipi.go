@@ -1,0 +1,166 @@
+package amd64
+
+import (
+	"sync/atomic"
+
+	"github.com/usbarmory/tamago/amd64/lapic"
+
+	"lazymm/kernel"
+)
+
+// Inter-processor interrupts: reschedule (wake an idle CPU), cross-call (smp_call_function_many),
+// a test vector that only counts, and NMIs. Their handlers run without the kernel lock: an NMI can
+// arrive while its CPU holds it, and a cross-call sender may be waiting on a CPU that holds it.
+const (
+	ipiResched = iota
+	ipiCall
+	ipiTest
+	ipiNMI
+	nIPIKinds
+)
+
+var (
+	ipiSent  [nIPIKinds][maxCPUs]uint64
+	ipiRecv  [nIPIKinds][maxCPUs]uint64
+	callLock uint32 // one cross-call sender at a time
+)
+
+var ipiVector = [nIPIKinds]uint32{vecResched, vecCall, vecTest, 0}
+
+// sendIPI sends one IPI of a kind to a CPU. Interrupts are off around the two ICR writes, so a
+// handler on this CPU cannot send in between.
+//
+//go:nosplit
+func sendIPI(cpu int, kind int) {
+	fl := irqSave()
+	low := ipiVector[kind] | lapic.ICR_DLV_IRQ
+	if kind == ipiNMI {
+		low = lapic.ICR_DLV_NMI
+	}
+	icrSend(apicIDs[cpu], low)
+	atomic.AddUint64(&ipiSent[kind][thisCPU().id], 1)
+	irqRestore(fl)
+}
+
+// ipiInterrupt handles the IPI vectors and NMIs, without the kernel lock.
+//
+//go:nosplit
+func ipiInterrupt(f *Frame) {
+	c := thisCPU()
+	switch f.Vector {
+	case vecNMI:
+		atomic.AddUint64(&ipiRecv[ipiNMI][c.id], 1)
+		return // NMIs take no EOI
+	case vecResched:
+		atomic.AddUint64(&ipiRecv[ipiResched][c.id], 1)
+	case vecTest:
+		atomic.AddUint64(&ipiRecv[ipiTest][c.id], 1)
+	case vecCall:
+		atomic.AddUint64(&ipiRecv[ipiCall][c.id], 1)
+		runCrossCall(c)
+	}
+	lapicEOI()
+}
+
+// callFlushTLB is the arch's own cross-call: flush this CPU's TLB (the shootdown after munmap and
+// MADV_DONTNEED, as flush_tlb_func). It sits above the kernel's ops.
+const callFlushTLB = 1 << 31
+
+// runCrossCall runs the cross-call posted in this CPU's slot, if it has not run yet. Besides the IPI
+// handler, every loop that spins with interrupts off polls it (lockKernel, crossCall's waits), so a
+// CPU waiting for a lock never leaves a cross-call sender waiting for it: no deadlock between a
+// shootdown under the kernel lock and a CPU spinning on that lock.
+//
+//go:nosplit
+func runCrossCall(c *percpu) {
+	seq := atomic.LoadUint64(&c.callSeq)
+	if seq == atomic.LoadUint64(&c.callDone) {
+		return
+	}
+	if c.callOp == callFlushTLB {
+		writeCR3(readCR3())
+	} else {
+		kernel.HandleCrossCall(int(c.id), kernel.CrossCallOp(c.callOp), c.callArg)
+	}
+	atomic.StoreUint64(&c.callDone, seq)
+}
+
+// crossCall runs op on every CPU in mask (this one included, directly) and, if wait, returns when all
+// have run it. Called from thread context with interrupts on, as smp_call_function_many.
+//
+//go:nosplit
+func crossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
+	postCall(mask, uint32(op), arg, wait)
+}
+
+// postCall is crossCall for kernel ops and the arch's own (callFlushTLB); it may be called from
+// thread context or, interrupts off, from trap context.
+//
+//go:nosplit
+func postCall(mask uint64, op uint32, arg uint64, wait bool) {
+	mask &= 1<<uint(onlineCPUs) - 1
+	fl := irqSave() // stay on this CPU, and poll our own slot while waiting
+	c := thisCPU()
+	me := int(c.id)
+	for !atomic.CompareAndSwapUint32(&callLock, 0, 1) {
+		runCrossCall(c)
+		pause()
+	}
+	for i := 0; i < onlineCPUs; i++ {
+		if mask&(1<<uint(i)) == 0 || i == me {
+			continue
+		}
+		t := &cpus[i]
+		for atomic.LoadUint64(&t.callDone) != atomic.LoadUint64(&t.callSeq) { // previous call consumed
+			runCrossCall(c)
+			pause()
+		}
+		t.callOp, t.callArg = op, arg
+		atomic.AddUint64(&t.callSeq, 1)
+		sendIPI(i, ipiCall)
+	}
+	if mask&(1<<uint(me)) != 0 {
+		if op == callFlushTLB {
+			writeCR3(readCR3())
+		} else {
+			kernel.HandleCrossCall(me, kernel.CrossCallOp(op), arg)
+		}
+	}
+	atomic.StoreUint32(&callLock, 0)
+	if wait {
+		for i := 0; i < onlineCPUs; i++ {
+			if mask&(1<<uint(i)) != 0 && i != me {
+				for atomic.LoadUint64(&cpus[i].callDone) != atomic.LoadUint64(&cpus[i].callSeq) {
+					runCrossCall(c)
+					pause()
+				}
+			}
+		}
+	}
+	irqRestore(fl)
+}
+
+// kickIdle wakes a halted CPU that may run t: its home CPU if idle, else any idle CPU it may use.
+//
+//go:nosplit
+func kickIdle(t *thread) {
+	me := int(thisCPU().id)
+	target := -1
+	if home := int(t.cpu); home != me && cpus[home].idle {
+		target = home
+	} else if home != me {
+		for i := 0; i < onlineCPUs; i++ {
+			if i != me && cpus[i].idle && allowed(t, i) {
+				target = i
+				break
+			}
+		}
+	}
+	if target >= 0 {
+		sendIPI(target, ipiResched)
+	}
+}
+
+func irqSave() uint64
+func irqRestore(flags uint64)
+func currentCPU() int

@@ -1,0 +1,218 @@
+package amd64
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64/lapic"
+)
+
+// SMP bring-up, as Linux's do_boot_cpu: find the CPUs in the ACPI MADT, then start every AP with
+// INIT-SIPI-SIPI through a real-mode trampoline below 1 MiB. Each AP comes up in apMain with its own
+// GDT slot, TSS/IST stacks, GS area, LAPIC and tick, and joins the scheduler idle.
+
+// apTrampoline is copied to physical 0x8000 (SIPI vector 0x08). 16-bit: load the GDT at 0x8e00, enter
+// protected mode; 32-bit: PAE, CR3 from 0x8f00, EFER.LME|NXE|SCE, paging; 64-bit: jump to the address
+// at 0x8f08 (ap64). Reference assembly in docs/SMP.md.
+var apTrampoline = [...]byte{
+	0xfa, 0xfc, 0x31, 0xc0, 0x8e, 0xd8, 0x66, 0x0f, 0x01, 0x16, 0xf0, 0x8e,
+	0x0f, 0x20, 0xc0, 0x66, 0x83, 0xc8, 0x01, 0x0f, 0x22, 0xc0, 0x66, 0xea,
+	0x1e, 0x80, 0x00, 0x00, 0x18, 0x00, 0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8,
+	0x8e, 0xc0, 0x8e, 0xd0, 0x0f, 0x20, 0xe0, 0x0d, 0x20, 0x06, 0x00, 0x00,
+	0x0f, 0x22, 0xe0, 0xa1, 0x00, 0x8f, 0x00, 0x00, 0x0f, 0x22, 0xd8, 0xb9,
+	0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0x0d, 0x01, 0x09, 0x00, 0x00, 0x0f,
+	0x30, 0x0f, 0x20, 0xc0, 0x83, 0xe0, 0xfb, 0x0d, 0x22, 0x00, 0x00, 0x80,
+	0x0f, 0x22, 0xc0, 0xea, 0x5e, 0x80, 0x00, 0x00, 0x08, 0x00, 0x66, 0xb8,
+	0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, 0x8e, 0xe0, 0x8e, 0xe8,
+	0x48, 0x8b, 0x04, 0x25, 0x08, 0x8f, 0x00, 0x00, 0xff, 0xe0,
+}
+
+const (
+	trampBase  = 0x8000
+	trampGDT   = 0x8e00
+	trampGDTR  = 0x8ef0
+	trampCR3   = 0x8f00
+	trampEntry = 0x8f08
+	sipiVector = trampBase >> 12
+
+	apStackSize = 16 << 10
+)
+
+var (
+	apicIDs      [maxCPUs]uint32 // by CPU index; index 0 is the boot CPU
+	apicToIndex  [256]uint8      // read by ap64 to pick its stack
+	firmwareCPUs int             // CPUs the MADT lists (enabled or online-capable)
+	apStacks     [maxCPUs][apStackSize]byte
+	apOnline     uint32
+	skipAP       = -1 // inject=ap-missing: this CPU index is never started
+)
+
+func ap64()
+
+func ap64Addr() uintptr
+
+// findRSDP scans the BIOS area for the ACPI root pointer.
+//
+//go:nosplit
+func findRSDP() uintptr {
+	for p := uintptr(0xe0000); p < 0x100000; p += 16 {
+		if *(*uint64)(ptr(p)) == 0x2052545020445352 { // "RSD PTR "
+			return p
+		}
+	}
+	ebda := uintptr(*(*uint16)(ptr(0x40e))) << 4
+	for p := ebda; ebda != 0 && p < ebda+1024; p += 16 {
+		if *(*uint64)(ptr(p)) == 0x2052545020445352 {
+			return p
+		}
+	}
+	return 0
+}
+
+// readMADT fills apicIDs from the MADT's processor-local-APIC entries, boot CPU first.
+//
+//go:nosplit
+func readMADT() {
+	bsp := lapicRead(lapic.LAPIC_ID) >> 24
+	apicIDs[0] = bsp
+	firmwareCPUs = 1
+	rsdp := findRSDP()
+	if rsdp == 0 {
+		kputs("lazymm: no ACPI RSDP: only the boot CPU runs\n")
+		return
+	}
+	root, entry := uintptr(*(*uint32)(ptr(rsdp + 16))), uintptr(4)
+	if *(*byte)(ptr(rsdp + 15)) >= 2 && *(*uint64)(ptr(rsdp + 24)) != 0 {
+		root, entry = uintptr(*(*uint64)(ptr(rsdp + 24))), 8
+	}
+	identityMap(root)
+	n := (uintptr(*(*uint32)(ptr(root + 4))) - 36) / entry
+	for i := uintptr(0); i < n; i++ {
+		var t uintptr
+		if entry == 8 {
+			t = uintptr(*(*uint64)(ptr(root + 36 + 8*i)))
+		} else {
+			t = uintptr(*(*uint32)(ptr(root + 36 + 4*i)))
+		}
+		identityMap(t)
+		if *(*uint32)(ptr(t)) != 0x43495041 { // "APIC"
+			continue
+		}
+		end := t + uintptr(*(*uint32)(ptr(t + 4)))
+		for e := t + 44; e+2 <= end; e += uintptr(*(*byte)(ptr(e + 1))) {
+			if *(*byte)(ptr(e + 1)) == 0 {
+				break
+			}
+			if *(*byte)(ptr(e)) != 0 { // processor local APIC entries only
+				continue
+			}
+			id := uint32(*(*byte)(ptr(e + 3)))
+			if *(*uint32)(ptr(e + 4))&3 == 0 || id == bsp || firmwareCPUs == maxCPUs {
+				continue
+			}
+			apicIDs[firmwareCPUs] = id
+			firmwareCPUs++
+		}
+		return
+	}
+	kputs("lazymm: no ACPI MADT: only the boot CPU runs\n")
+}
+
+// identityMap makes sure the 2 MiB page holding pa (an ACPI table below 4 GiB) is mapped.
+//
+//go:nosplit
+func identityMap(pa uintptr) {
+	if pa >= 1<<32 {
+		return
+	}
+	pdpt := tab(kernelRoot >> 12)[0] & pteAddr
+	pd := tab(pdpt >> 12)[pa>>30] & pteAddr
+	e := &tab(pd >> 12)[(pa>>21)&511]
+	if *e&ptePresent == 0 {
+		*e = uint64(pa)&^(1<<21-1) | ptePresent | pteWrite | pteHuge | pteNX
+		invlpg(pa)
+	}
+}
+
+// startAPs sends INIT to every AP, then two SIPIs, all in parallel (one 10 ms INIT delay in total),
+// and waits up to 100 ms for them to check in.
+//
+//go:nosplit
+func startAPs() {
+	onlineCPUs = 1
+	if firmwareCPUs == 1 {
+		return
+	}
+	for i := range apTrampoline {
+		*(*byte)(ptr(trampBase + uintptr(i))) = apTrampoline[i]
+	}
+	gdt := (*[4]uint64)(ptr(trampGDT))
+	gdt[0], gdt[1], gdt[2], gdt[3] = 0, 0x00af9a000000ffff, 0x00cf92000000ffff, 0x00cf9a000000ffff
+	*(*uint16)(ptr(trampGDTR)) = 31
+	*(*uint32)(ptr(trampGDTR + 2)) = trampGDT
+	*(*uint64)(ptr(trampCR3)) = kernelRoot
+	*(*uint64)(ptr(trampEntry)) = uint64(ap64Addr())
+	for i := 0; i < firmwareCPUs; i++ {
+		apicToIndex[apicIDs[i]&255] = uint8(i)
+	}
+	for i := 1; i < firmwareCPUs; i++ {
+		if i != skipAP {
+			icrSend(apicIDs[i], lapic.ICR_DLV_INIT|1<<lapic.ICR_INIT)
+		}
+	}
+	delayTSC(tscHz / 100)
+	for round := 0; round < 2; round++ {
+		for i := 1; i < firmwareCPUs; i++ {
+			if i != skipAP {
+				icrSend(apicIDs[i], lapic.ICR_DLV_SIPI|sipiVector)
+			}
+		}
+		delayTSC(tscHz / 5000)
+	}
+	want := uint32(firmwareCPUs - 1)
+	if skipAP > 0 {
+		want--
+	}
+	deadline := rdtsc() + tscHz/10
+	for atomic.LoadUint32(&apOnline) < want && rdtsc() < deadline {
+		pause()
+	}
+	onlineCPUs = 1 + int(atomic.LoadUint32(&apOnline))
+}
+
+//go:nosplit
+func delayTSC(d uint64) {
+	for end := rdtsc() + d; rdtsc() < end; {
+		pause()
+	}
+}
+
+// icrSend writes the interrupt command register (destination first) and waits for delivery.
+//
+//go:nosplit
+func icrSend(apicID uint32, low uint32) {
+	lapicWrite(lapic.LAPIC_ICRH, apicID<<24)
+	lapicWrite(lapic.LAPIC_ICRL, low)
+	for i := 0; i < 1<<20 && lapicRead(lapic.LAPIC_ICRL)&(1<<lapic.ICR_DLV_STATUS) != 0; i++ {
+		pause()
+	}
+}
+
+// apMain is where each AP arrives from ap64, on its own stack, g nil, interrupts off.
+//
+//go:nosplit
+func apMain(idx int) {
+	setupCPU(idx)
+	lapicStart()
+	atomic.AddUint32(&apOnline, 1)
+	c := &cpus[idx]
+	lockKernel()
+	f := (*Frame)(ptr(c.kstack - unsafe.Sizeof(Frame{})))
+	switchAway(f) // idles until a thread is runnable here, then loads it into f
+	unlockKernel()
+	enterFrame(f)
+}
+
+// enterFrame leaves the kernel into the thread whose registers are in f (on this CPU's syscall stack),
+// through the common exit path.
+func enterFrame(f *Frame)

@@ -1,0 +1,89 @@
+package kernel
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// CrossCallOp names what a cross-call runs on each target CPU. The set is closed, and
+// HandleCrossCall dispatches it with a switch: the trap path then has no indirect call for the
+// trap-path check to lose track of. It mirrors smp_call_function_many's func argument.
+type CrossCallOp uint32
+
+const (
+	CallNop   CrossCallOp = iota
+	CallCount             // CrossCallRuns[cpu]++
+)
+
+// CrossCallRuns counts, per CPU, the CallCount cross-calls that CPU ran.
+var CrossCallRuns [64]uint64
+
+// HandleCrossCall runs op on the calling CPU, in interrupt context: nosplit, no allocation, no locks.
+//
+//go:nosplit
+func HandleCrossCall(cpu int, op CrossCallOp, arg uint64) {
+	switch op {
+	case CallCount:
+		atomic.AddUint64(&CrossCallRuns[cpu&63], 1)
+	}
+}
+
+// IPICounts are one CPU's inter-processor interrupts by kind.
+type IPICounts struct {
+	ReschedSent, ReschedRecv uint64
+	CallSent, CallRecv       uint64
+	TestSent, TestRecv       uint64
+	NMISent, NMIRecv         uint64
+}
+
+// SMP is what the arch layer offers for many CPUs: IPIs, NMIs, cross-calls and where the caller runs.
+type SMP interface {
+	CPU() int          // the CPU running the caller (stable only while pinned)
+	FirmwareCPUs() int // CPUs the firmware lists (ACPI MADT)
+	APICID(cpu int) int
+	SendTestIPI(cpu int) // a fixed-vector IPI whose handler only counts
+	SendNMI(cpu int)
+	CrossCall(mask uint64, op CrossCallOp, arg uint64, wait bool)
+	IPICounts(cpu int) IPICounts
+}
+
+// Pin binds the calling goroutine's OS thread to one CPU (runtime.LockOSThread + sched_setaffinity),
+// the way the lazy-mm engine runs one loop per CPU. Undo with Unpin.
+func Pin(cpu int) error {
+	runtime.LockOSThread()
+	var mask [16]uint64
+	mask[cpu/64] = 1 << (cpu % 64)
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask))); e != 0 {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("sched_setaffinity(cpu %d): %v", cpu, e)
+	}
+	return nil
+}
+
+// Unpin lets the calling goroutine's thread run anywhere again.
+func Unpin() {
+	var mask [16]uint64
+	for i := range mask {
+		mask[i] = ^uint64(0)
+	}
+	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	runtime.UnlockOSThread()
+}
+
+// RunPinned runs fn as the one pinned loop of CPU cpu and waits for it.
+func RunPinned(cpu int, fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		if err := Pin(cpu); err != nil {
+			errc <- err
+			return
+		}
+		defer Unpin()
+		fn()
+		errc <- nil
+	}()
+	return <-errc
+}
