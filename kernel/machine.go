@@ -2,7 +2,11 @@
 // core asks the machine it runs on for facts; arch/<arch> registers the bare-metal implementation at init.
 package kernel
 
-import "runtime"
+import (
+	"errors"
+	"runtime"
+	"time"
+)
 
 // Machine is what the arch layer tells the arch-neutral kernel about the hardware and the hosting shim.
 type Machine interface {
@@ -41,3 +45,9 @@ func (hosted) SendTestIPI(int)                             {}
 func (hosted) SendNMI(int)                                 {}
 func (hosted) CrossCall(uint64, CrossCallOp, uint64, bool) {}
 func (hosted) IPICounts(int) IPICounts                     { return IPICounts{} }
+func (hosted) CPUOnline(cpu int) bool                      { return cpu < runtime.NumCPU() }
+func (hosted) PingPong(int, int) ([]uint64, error)         { return nil, errHosted }
+func (hosted) Cycles() uint64                              { return uint64(time.Now().UnixNano()) }
+func (hosted) TSCHz() uint64                               { return 1e9 }
+
+var errHosted = errors.New("not on bare metal: no IPIs")

@@ -48,6 +48,12 @@ type SMP interface {
 	SendNMI(cpu int)
 	CrossCall(mask uint64, op CrossCallOp, arg uint64, wait bool)
 	IPICounts(cpu int) IPICounts
+	CPUOnline(cpu int) bool // cpu < FirmwareCPUs(): did it come up (and join)?
+	// PingPong bounces a test IPI between the calling CPU (the caller is pinned) and to, rounds
+	// times, and returns each round trip in TSC cycles.
+	PingPong(to, rounds int) ([]uint64, error)
+	Cycles() uint64 // the TSC
+	TSCHz() uint64
 }
 
 // Pin binds the calling goroutine's OS thread to one CPU (runtime.LockOSThread + sched_setaffinity),

@@ -89,34 +89,49 @@ func boot(t *testing.T, args ...string) (report, string, int) {
 	return rep, string(out), cmd.ProcessState.ExitCode()
 }
 
-func TestSmokeSuite(t *testing.T) {
-	rep, out, rc := boot(t, "-timeout", "120s")
-	if rc != 0 || rep.Outcome != "pass" {
-		t.Fatalf("smoke suite: rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
-	}
-	want := map[string]bool{"smoke/goroutines": false, "smoke/alloc": false, "smoke/gc": false,
-		"smoke/timers": false, "smoke/panic": false, "smoke/stdlib": false, "smoke/report": false}
-	for _, tc := range rep.Tests {
-		want[tc.Name] = true
-		if tc.Name == "smoke/timers" {
-			if ms := tc.Metrics["sleep_ms"]; ms < 50 || ms > 150 {
-				t.Errorf("sleep_ms = %v", ms)
+// The whole suite (smoke and SMP) at 1, 2, 4 and 8 CPUs.
+func TestSuite(t *testing.T) {
+	for _, cpus := range []int{1, 2, 4, 8} {
+		t.Run(fmt.Sprintf("cpus=%d", cpus), func(t *testing.T) {
+			rep, out, rc := boot(t, "-cpus", fmt.Sprint(cpus), "-timeout", "180s")
+			if rc != 0 || rep.Outcome != "pass" {
+				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 			}
-		}
-		if tc.Name == "smoke/report" && (tc.Metrics["sys_202"] == 0 || tc.Metrics["resident_frames"] == 0) {
-			t.Errorf("report metrics missing: %v", tc.Metrics)
-		}
-		if tc.Name == "smoke/report" && tc.Metrics["sys_228"] > 50 {
-			t.Errorf("%v clock_gettime system calls: the runtime is not using the vDSO", tc.Metrics["sys_228"])
-		}
-	}
-	for name, seen := range want {
-		if !seen {
-			t.Errorf("test %s did not run", name)
-		}
-	}
-	if rep.CPUsOnline != 1 || rep.BootMS <= 0 {
-		t.Errorf("cpus_online=%d boot_ms=%d", rep.CPUsOnline, rep.BootMS)
+			want := map[string]bool{}
+			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
+				"smoke/panic", "smoke/stdlib", "smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/nmi",
+				"smp/crosscall", "smp/pinned", "smp/gc-load", "smoke/report"} {
+				want[name] = false
+			}
+			for _, tc := range rep.Tests {
+				want[tc.Name] = true
+				switch tc.Name {
+				case "smoke/timers":
+					if ms := tc.Metrics["sleep_ms"]; ms < 50 || ms > 150 {
+						t.Errorf("sleep_ms = %v", ms)
+					}
+				case "smoke/report":
+					if tc.Metrics["sys_202"] == 0 || tc.Metrics["resident_frames"] == 0 {
+						t.Errorf("report metrics missing: %v", tc.Metrics)
+					}
+					if tc.Metrics["sys_228"] > 50 {
+						t.Errorf("%v clock_gettime system calls: the runtime is not using the vDSO", tc.Metrics["sys_228"])
+					}
+				case "smp/ipi-pingpong":
+					if cpus > 1 && tc.Metrics["round_trips"] != float64(8*cpus*(cpus-1)) {
+						t.Errorf("round_trips = %v", tc.Metrics["round_trips"])
+					}
+				}
+			}
+			for name, seen := range want {
+				if !seen {
+					t.Errorf("test %s did not run", name)
+				}
+			}
+			if rep.CPUsOnline != cpus || rep.BootMS <= 0 {
+				t.Errorf("cpus_online=%d boot_ms=%d", rep.CPUsOnline, rep.BootMS)
+			}
+		})
 	}
 }
 
@@ -132,11 +147,13 @@ func TestInjectedFailures(t *testing.T) {
 		{"hang", "timeout", []string{"QEMU killed"}},
 		// the shim drops SIGURG: a goroutine spinning without calls is never preempted
 		{"no-preempt-signal", "timeout", []string{"QEMU killed"}},
+		// the last AP is never started (run at 4 CPUs): the online check names it
+		{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
 	}
 	for _, c := range cases {
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
-			rep, out, rc := boot(t, "-inject", c.inject, "-timeout", "8s")
+			rep, out, rc := boot(t, "-inject", c.inject, "-timeout", "8s", "-cpus", "4")
 			if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
 				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 			}

@@ -47,6 +47,7 @@ func bootMain(magic, info uintptr) uintptr {
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)
+	cpus[0].arrived = 1
 	_, _, ecx, _ := cpuid(1, 0)
 	hasRDRAND = ecx&(1<<30) != 0
 	timeInit()

@@ -29,6 +29,9 @@ type percpu struct {
 	sliceAt uint64  // tick at which the current thread's time slice ends
 	idleFX  [512 + 16]byte
 
+	arrived uint32 // the CPU reached apMain (the boot CPU: always)
+	pong    int32  // a test IPI received here is bounced back to this CPU (PingPong); -1 none
+
 	// cross-call slot: the sender writes op/arg and bumps callSeq; this CPU runs it and sets callDone
 	callOp   uint32
 	callArg  uint64
@@ -85,6 +88,7 @@ func setupCPU(id int) {
 	c.id = uint64(id)
 	c.kstack = uintptr(unsafe.Pointer(&kstk[id][0])) + kstkSize
 	c.cur = -1
+	c.pong = -1
 	c.curFX = alignFX(&c.idleFX)
 
 	gdt[0] = 0

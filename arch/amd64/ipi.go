@@ -1,6 +1,7 @@
 package amd64
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
@@ -55,6 +56,9 @@ func ipiInterrupt(f *Frame) {
 		atomic.AddUint64(&ipiRecv[ipiResched][c.id], 1)
 	case vecTest:
 		atomic.AddUint64(&ipiRecv[ipiTest][c.id], 1)
+		if to := atomic.LoadInt32(&c.pong); to >= 0 {
+			sendIPI(int(to), ipiTest)
+		}
 	case vecCall:
 		atomic.AddUint64(&ipiRecv[ipiCall][c.id], 1)
 		runCrossCall(c)
@@ -164,3 +168,30 @@ func kickIdle(t *thread) {
 func irqSave() uint64
 func irqRestore(flags uint64)
 func currentCPU() int
+
+// pingPong bounces test IPIs between this CPU and to; the caller is pinned here.
+func pingPong(to, rounds int) ([]uint64, error) {
+	me := currentCPU()
+	if to == me || to < 0 || to >= onlineCPUs {
+		return nil, fmt.Errorf("ping-pong from cpu %d to cpu %d: not another online CPU", me, to)
+	}
+	atomic.StoreInt32(&cpus[to].pong, int32(me))
+	defer atomic.StoreInt32(&cpus[to].pong, -1)
+	rtt := make([]uint64, 0, rounds)
+	for r := 0; r < rounds; r++ {
+		before := atomic.LoadUint64(&ipiRecv[ipiTest][me])
+		t0 := rdtsc()
+		sendIPI(to, ipiTest)
+		for atomic.LoadUint64(&ipiRecv[ipiTest][me]) == before {
+			if rdtsc()-t0 > tscHz {
+				return rtt, fmt.Errorf("round %d: no answer from cpu %d within 1 s", r, to)
+			}
+			pause()
+		}
+		rtt = append(rtt, rdtsc()-t0)
+		if currentCPU() != me {
+			return rtt, fmt.Errorf("the pinned caller moved from cpu %d to cpu %d", me, currentCPU())
+		}
+	}
+	return rtt, nil
+}

@@ -64,3 +64,8 @@ func (machine) IPICounts(cpu int) kernel.IPICounts {
 		NMISent: ld(&ipiSent[ipiNMI][cpu]), NMIRecv: ld(&ipiRecv[ipiNMI][cpu]),
 	}
 }
+
+func (machine) CPUOnline(cpu int) bool                    { return cpu < onlineCPUs }
+func (machine) PingPong(to, rounds int) ([]uint64, error) { return pingPong(to, rounds) }
+func (machine) Cycles() uint64                            { return rdtsc() }
+func (machine) TSCHz() uint64                             { return tscHz }

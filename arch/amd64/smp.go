@@ -44,7 +44,8 @@ var (
 	firmwareCPUs int             // CPUs the MADT lists (enabled or online-capable)
 	apStacks     [maxCPUs][apStackSize]byte
 	apOnline     uint32
-	skipAP       = -1 // inject=ap-missing: this CPU index is never started
+	smpReady     uint32 // set once the boot CPU has settled which CPUs are online
+	skipAP       = -1   // inject=ap-missing: this CPU index is never started
 )
 
 func ap64()
@@ -177,7 +178,12 @@ func startAPs() {
 	for atomic.LoadUint32(&apOnline) < want && rdtsc() < deadline {
 		pause()
 	}
-	onlineCPUs = 1 + int(atomic.LoadUint32(&apOnline))
+	n := 1
+	for n < firmwareCPUs && atomic.LoadUint32(&cpus[n].arrived) != 0 {
+		n++
+	}
+	onlineCPUs = n
+	atomic.StoreUint32(&smpReady, 1)
 }
 
 //go:nosplit
@@ -198,14 +204,23 @@ func icrSend(apicID uint32, low uint32) {
 	}
 }
 
-// apMain is where each AP arrives from ap64, on its own stack, g nil, interrupts off.
+// apMain is where each AP arrives from ap64, on its own stack, g nil, interrupts off. It joins only
+// if it is within the contiguous prefix of CPUs the boot CPU settled on; a latecomer beyond a CPU that
+// never came up parks, so "online" always means CPUs 0..onlineCPUs-1.
 //
 //go:nosplit
 func apMain(idx int) {
 	setupCPU(idx)
-	lapicStart()
-	atomic.AddUint32(&apOnline, 1)
 	c := &cpus[idx]
+	atomic.StoreUint32(&c.arrived, 1)
+	atomic.AddUint32(&apOnline, 1)
+	for atomic.LoadUint32(&smpReady) == 0 {
+		pause()
+	}
+	if idx >= onlineCPUs {
+		haltForever()
+	}
+	lapicStart()
 	lockKernel()
 	f := (*Frame)(ptr(c.kstack - unsafe.Sizeof(Frame{})))
 	switchAway(f) // idles until a thread is runnable here, then loads it into f

@@ -228,7 +228,7 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 // checkCPUs fails a run whose kernel brought up fewer or more CPUs than asked for.
 func checkCPUs(c Config, res *Result) {
 	b := res.Run.Boot
-	if b == nil {
+	if b == nil || c.Inject == "ap-missing" { // that run leaves a CPU down on purpose: its test judges it
 		return
 	}
 	if got := b.Get("cpus"); got != fmt.Sprint(c.CPUs) {

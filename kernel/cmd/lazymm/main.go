@@ -14,6 +14,7 @@ import (
 	"lazymm/kernel"
 	"lazymm/kernel/ktest"
 	"lazymm/kernel/smoke"
+	"lazymm/kernel/smptest"
 )
 
 // injections make the kernel fail on purpose: each proves the harness sees that kind of failure.
@@ -28,6 +29,8 @@ var injections = map[string]func(*ktest.T){
 	},
 	// the arch layer drops SIGURG (see arch/amd64/signal.go): the preemption test must not pass
 	"no-preempt-signal": smoke.Preempt,
+	// the arch layer never starts the last AP: the online check must name it
+	"ap-missing": smptest.Online,
 	"hang": func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
@@ -48,6 +51,7 @@ func main() {
 	if cmdline == "" {
 		cmdline = strings.Join(args, " ")
 	}
+	ktest.CPU = m.CPU
 	ktest.Boot(m.Arch(), m.CPUs(), m.MemMB(), runtime.Version(), cmdline)
 
 	var tests []ktest.Test
@@ -73,7 +77,11 @@ func main() {
 			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Expect: "fail", Run: run})
 		}
 	} else {
-		for _, tc := range smoke.Tests() {
+		suite := smoke.Tests()
+		if m.BareMetal() { // IPIs and NMIs exist only there; on the host the suite would test nothing
+			suite = append(suite, smptest.Tests()...)
+		}
+		for _, tc := range suite {
 			if strings.HasPrefix(tc.Name, prefix) {
 				tests = append(tests, tc)
 			}

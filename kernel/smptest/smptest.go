@@ -1,0 +1,223 @@
+// Package smptest is the SMP suite: every CPU runs Go code, IPIs and NMIs arrive with exact counts,
+// cross-calls run once per CPU, pinned loops stay put, and the GC works under load on all CPUs. It
+// needs the bare-metal machine (the hosted one has no IPIs), so it only runs there.
+package smptest
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lazymm/kernel"
+	"lazymm/kernel/ktest"
+)
+
+// Tests returns the suite; expectOnline is "pass" unless a CPU is deliberately left down.
+func Tests() []ktest.Test {
+	return []ktest.Test{
+		{Name: "smp/online", Run: Online},
+		{Name: "smp/concurrent", Run: concurrent},
+		{Name: "smp/ipi-pingpong", Run: pingPong},
+		{Name: "smp/nmi", Run: nmi},
+		{Name: "smp/crosscall", Run: crossCall},
+		{Name: "smp/pinned", Run: pinned},
+		{Name: "smp/gc-load", Run: gcLoad},
+	}
+}
+
+var m = func() kernel.Machine { return kernel.M }
+
+// Online: every CPU the firmware lists is online; a missing one is named.
+func Online(t *ktest.T) {
+	fw, online := m().FirmwareCPUs(), m().CPUs()
+	for cpu := 0; cpu < fw; cpu++ {
+		t.Check("cpu-online", m().CPUOnline(cpu), "CPU %d (APIC ID %d) listed in the ACPI MADT did not come online", cpu, m().APICID(cpu))
+	}
+	t.Metric("firmware_cpus", float64(fw))
+	t.Metric("cpus_online", float64(online))
+	if runtime.GOMAXPROCS(0) != online {
+		t.Errorf("GOMAXPROCS is %d with %d CPUs online", runtime.GOMAXPROCS(0), online)
+	}
+}
+
+// concurrent: as many spinning goroutines as CPUs; every CPU's counter must advance.
+func concurrent(t *ktest.T) {
+	n := m().CPUs()
+	counts := make([]atomic.Uint64, n)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				counts[m().CPU()].Add(1)
+			}
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		all := true
+		for i := range counts {
+			all = all && counts[i].Load() > 0
+		}
+		if all {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	for i := range counts {
+		t.Check("cpu-ran", counts[i].Load() > 0, "CPU %d never ran one of %d spinning goroutines in 5 s", i, n)
+		t.Metric(fmt.Sprintf("cpu%d_iterations", i), float64(counts[i].Load()))
+	}
+}
+
+// pingPong: IPIs bounce between every ordered pair of CPUs with exact sent/received counts.
+func pingPong(t *ktest.T) {
+	n := m().CPUs()
+	if n < 2 {
+		t.Metric("pairs", 0)
+		return
+	}
+	const rounds = 8
+	var all []uint64
+	for from := 0; from < n; from++ {
+		for to := 0; to < n; to++ {
+			if from == to {
+				continue
+			}
+			b0, b1 := m().IPICounts(from), m().IPICounts(to)
+			var rtt []uint64
+			var err error
+			if perr := kernel.RunPinned(from, func() { rtt, err = m().PingPong(to, rounds) }); perr != nil {
+				t.Fatalf("pinning to cpu %d: %v", from, perr)
+			}
+			if err != nil {
+				t.Errorf("ping-pong cpu %d -> cpu %d: %v", from, to, err)
+				continue
+			}
+			a0, a1 := m().IPICounts(from), m().IPICounts(to)
+			t.Check("ipi-count", a0.TestSent-b0.TestSent == rounds && a1.TestRecv-b1.TestRecv == rounds &&
+				a1.TestSent-b1.TestSent == rounds && a0.TestRecv-b0.TestRecv == rounds,
+				"cpu %d <-> cpu %d, %d rounds: sent %d/%d, received %d/%d", from, to, rounds,
+				a0.TestSent-b0.TestSent, a1.TestSent-b1.TestSent, a0.TestRecv-b0.TestRecv, a1.TestRecv-b1.TestRecv)
+			all = append(all, rtt...)
+		}
+	}
+	med := median(all)
+	t.Metric("rtt_cycles_median", float64(med))
+	t.Metric("rtt_ns_median", float64(med)*1e9/float64(m().TSCHz()))
+	t.Metric("round_trips", float64(len(all)))
+}
+
+// nmi: an NMI sent to each CPU is taken exactly once.
+func nmi(t *ktest.T) {
+	for cpu := 0; cpu < m().CPUs(); cpu++ {
+		before := m().IPICounts(cpu).NMIRecv
+		m().SendNMI(cpu)
+		deadline := time.Now().Add(time.Second)
+		for m().IPICounts(cpu).NMIRecv == before && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+		got := m().IPICounts(cpu).NMIRecv - before
+		t.Check("nmi", got == 1, "CPU %d took %d NMIs for 1 sent", cpu, got)
+	}
+}
+
+// crossCall: a waiting cross-call to all CPUs returns after each ran it exactly once; its latency.
+func crossCall(t *ktest.T) {
+	n := m().CPUs()
+	all := uint64(1)<<n - 1
+	var lat []uint64
+	for round := 0; round < 20; round++ {
+		var before [64]uint64
+		for i := 0; i < n; i++ {
+			before[i] = atomic.LoadUint64(&kernel.CrossCallRuns[i])
+		}
+		t0 := m().Cycles()
+		m().CrossCall(all, kernel.CallCount, 0, true)
+		lat = append(lat, m().Cycles()-t0)
+		for i := 0; i < n; i++ {
+			got := atomic.LoadUint64(&kernel.CrossCallRuns[i]) - before[i]
+			t.Check("crosscall", got == 1, "round %d: CPU %d ran the cross-call %d times", round, i, got)
+		}
+	}
+	med := median(lat)
+	t.Metric("all_cpus_cycles_median", float64(med))
+	t.Metric("all_cpus_ns_median", float64(med)*1e9/float64(m().TSCHz()))
+}
+
+// pinned: a pinned loop never runs on another CPU, even when it yields and sleeps.
+func pinned(t *ktest.T) {
+	for cpu := 0; cpu < m().CPUs(); cpu++ {
+		var moved, iters int
+		err := kernel.RunPinned(cpu, func() {
+			end := time.Now().Add(20 * time.Millisecond)
+			for time.Now().Before(end) {
+				if m().CPU() != cpu {
+					moved++
+				}
+				iters++
+				if iters%64 == 0 {
+					runtime.Gosched()
+				}
+				if iters%1024 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		t.Check("pinned", moved == 0, "the loop pinned to CPU %d ran %d of %d iterations elsewhere", cpu, moved, iters)
+	}
+}
+
+// gcLoad: allocation and collection on every CPU at once, with live data checked after.
+func gcLoad(t *ktest.T) {
+	n := m().CPUs()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			keep := make(map[int][]int)
+			for i := 0; i < 2000; i++ {
+				keep[i%200] = make([]int, 64+i%64)
+				keep[i%200][0] = i
+				if i%500 == 0 {
+					runtime.GC()
+				}
+			}
+			for k, v := range keep {
+				if v[0]%200 != k {
+					errs <- fmt.Errorf("goroutine %d: keep[%d][0] = %d", g, k, v[0])
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("%v", err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Metric("num_gc", float64(ms.NumGC))
+}
+
+func median(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]uint64(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
