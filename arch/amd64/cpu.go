@@ -6,7 +6,7 @@ package amd64
 import "unsafe"
 
 const (
-	maxCPUs  = 8
+	maxCPUs  = 32
 	istSize  = 16 << 10 // each IST stack
 	kstkSize = 32 << 10 // each CPU's syscall stack
 
