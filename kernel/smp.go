@@ -45,6 +45,8 @@ type SMP interface {
 	FirmwareCPUs() int // CPUs the firmware lists (ACPI MADT)
 	APICID(cpu int) int
 	SendTestIPI(cpu int) // a fixed-vector IPI whose handler only counts
+	SendTestIPIMask(mask uint64)
+	SendTestIPIAllButSelf() // the ICR's all-excluding-self shorthand
 	SendNMI(cpu int)
 	CrossCall(mask uint64, op CrossCallOp, arg uint64, wait bool)
 	IPICounts(cpu int) IPICounts

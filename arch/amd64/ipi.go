@@ -43,6 +43,31 @@ func sendIPI(cpu int, kind int) {
 	irqRestore(fl)
 }
 
+// sendIPIAllButSelf broadcasts one IPI of a kind with the ICR's all-excluding-self shorthand.
+//
+//go:nosplit
+func sendIPIAllButSelf(kind int) {
+	fl := irqSave()
+	low := ipiVector[kind] | lapic.ICR_DLV_IRQ | lapic.ICR_DST_REST
+	if kind == ipiNMI {
+		low = lapic.ICR_DLV_NMI | lapic.ICR_DST_REST
+	}
+	icrSend(0, low)
+	atomic.AddUint64(&ipiSent[kind][thisCPU().id], uint64(onlineCPUs-1))
+	irqRestore(fl)
+}
+
+// sendIPIMask sends one IPI of a kind to each CPU in mask.
+//
+//go:nosplit
+func sendIPIMask(mask uint64, kind int) {
+	for i := 0; i < onlineCPUs; i++ {
+		if mask&(1<<uint(i)) != 0 {
+			sendIPI(i, kind)
+		}
+	}
+}
+
 // ipiInterrupt handles the IPI vectors and NMIs, without the kernel lock.
 //
 //go:nosplit

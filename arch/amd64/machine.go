@@ -51,6 +51,9 @@ func (machine) APICID(cpu int) int  { return int(apicIDs[cpu]) }
 func (machine) SendTestIPI(cpu int) { sendIPI(cpu, ipiTest) }
 func (machine) SendNMI(cpu int)     { sendIPI(cpu, ipiNMI) }
 
+func (machine) SendTestIPIMask(mask uint64) { sendIPIMask(mask, ipiTest) }
+func (machine) SendTestIPIAllButSelf()      { sendIPIAllButSelf(ipiTest) }
+
 func (machine) CrossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
 	crossCall(mask, op, arg, wait)
 }

@@ -21,6 +21,7 @@ func Tests() []ktest.Test {
 		{Name: "smp/online", Run: Online},
 		{Name: "smp/concurrent", Run: concurrent},
 		{Name: "smp/ipi-pingpong", Run: pingPong},
+		{Name: "smp/ipi-broadcast", Run: broadcast},
 		{Name: "smp/nmi", Run: nmi},
 		{Name: "smp/crosscall", Run: crossCall},
 		{Name: "smp/pinned", Run: pinned},
@@ -113,6 +114,56 @@ func pingPong(t *ktest.T) {
 	t.Metric("rtt_cycles_median", float64(med))
 	t.Metric("rtt_ns_median", float64(med)*1e9/float64(m().TSCHz()))
 	t.Metric("round_trips", float64(len(all)))
+}
+
+// broadcast: an IPI to a set of CPUs and an all-but-self broadcast reach exactly their targets.
+func broadcast(t *ktest.T) {
+	n := m().CPUs()
+	recv := func() []uint64 {
+		r := make([]uint64, n)
+		for i := range r {
+			r[i] = m().IPICounts(i).TestRecv
+		}
+		return r
+	}
+	expect := func(what string, before []uint64, want func(cpu int) uint64) {
+		deadline := time.Now().Add(time.Second)
+		for {
+			after, done := recv(), true
+			for i := range after {
+				done = done && after[i]-before[i] >= want(i)
+			}
+			if done || time.Now().After(deadline) {
+				time.Sleep(5 * time.Millisecond) // let any extra IPI land, to catch duplicates too
+				after = recv()
+				for i := range after {
+					t.Check("ipi-count", after[i]-before[i] == want(i), "%s: CPU %d received %d test IPIs, want %d", what, i, after[i]-before[i], want(i))
+				}
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	err := kernel.RunPinned(0, func() {
+		before := recv()
+		m().SendTestIPIAllButSelf()
+		expect("all-but-self from CPU 0", before, func(cpu int) uint64 {
+			if cpu == 0 {
+				return 0
+			}
+			return 1
+		})
+		odd := uint64(0)
+		for i := 1; i < n; i += 2 {
+			odd |= 1 << i
+		}
+		before = recv()
+		m().SendTestIPIMask(odd)
+		expect("mask of the odd CPUs", before, func(cpu int) uint64 { return uint64(cpu % 2) })
+	})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
 }
 
 // nmi: an NMI sent to each CPU is taken exactly once.
