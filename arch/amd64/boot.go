@@ -51,12 +51,12 @@ func bootMain(magic, info uintptr) uintptr {
 	_, _, ecx, _ := cpuid(1, 0)
 	hasRDRAND = ecx&(1<<30) != 0
 	timeInit()
+	startFirstThread() // before the APs exist: they must find the runtime's main thread running here
 	readMADT()
 	if cmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
 		skipAP = firmwareCPUs - 1 // the last AP is never started
 	}
 	startAPs()
-	startFirstThread()
 	return initialStack()
 }
 

@@ -1,6 +1,9 @@
 package amd64
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Threads of the hosted runtime (its Ms). Each CPU runs the threads assigned to it round-robin,
 // preempted by the LAPIC tick; a thread blocks in futex, nanosleep or epoll_pwait and is woken by
@@ -10,6 +13,7 @@ const maxThreads = 128
 
 const (
 	tFree = iota
+	tNew  // claimed, being set up: no CPU may pick it yet
 	tRunnable
 	tRunning
 	tBlocked
@@ -73,14 +77,15 @@ func lockKernelFrom(f *Frame) bool {
 //go:nosplit
 func unlockKernel() { atomic.StoreUint32(&bkl, 0) }
 
-// newThread claims a free slot; -1 when the table is full.
+// newThread claims a free slot (state tNew: invisible to the scheduler until the caller is done
+// setting it up); -1 when the table is full.
 //
 //go:nosplit
 func newThread(cpu int32) int32 {
 	for i := int32(0); i < maxThreads; i++ {
 		t := &threads[i]
 		if t.state == tFree {
-			setRunnable(t)
+			t.state = tNew
 			t.tid = nextTID
 			nextTID++
 			t.cpu = cpu
@@ -102,6 +107,10 @@ func startFirstThread() {
 	i := newThread(0)
 	t := &threads[i]
 	setRunning(t)
+	// FS as boot64 set it: the runtime's arch_prctl replaces it, but if this thread is switched out
+	// before that (another CPU may steal it), run() must not load a zero FS base, or the next kernel
+	// entry faults reading g at FS-8 in Go's ABI wrapper.
+	t.fsBase = uint64(uintptr(unsafe.Pointer(&bootTLS[1])))
 	fxsave(alignFX(&t.fx)) // a valid initial FPU state (FNINIT, default MXCSR)
 	c := &cpus[0]
 	c.cur = i
@@ -134,6 +143,7 @@ func cloneThread(f *Frame, stack, tls uint64, setTLS bool) int64 {
 	for off := uintptr(0); off < 512; off += 8 {
 		*(*uint64)(ptr(dst + off)) = *(*uint64)(ptr(src + off))
 	}
+	setRunnable(t) // only now, with frame and FS base in place, may another CPU pick it
 	kickIdle(t)
 	return int64(t.tid)
 }
