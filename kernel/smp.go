@@ -42,7 +42,8 @@ type IPICounts struct {
 // SMP is what the arch layer offers for many CPUs: IPIs, NMIs, cross-calls and where the caller runs.
 type SMP interface {
 	CPU() int          // the CPU running the caller (stable only while pinned)
-	FirmwareCPUs() int // CPUs the firmware lists (ACPI MADT)
+	FirmwareCPUs() int // CPUs the firmware lists (ACPI MADT, else the MP table)
+	CPUSource() string // where they were found: acpi-madt, mp-table, boot-cpu-only
 	APICID(cpu int) int
 	SendTestIPI(cpu int) // a fixed-vector IPI whose handler only counts
 	SendTestIPIMask(mask uint64)

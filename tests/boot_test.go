@@ -236,3 +236,16 @@ func TestWithoutVDSO(t *testing.T) {
 		}
 	}
 }
+
+// CPUs from the MP table when ACPI is off: the fallback finds the same CPUs and they all come up.
+func TestMPTableFallback(t *testing.T) {
+	rep, out, rc := boot(t, "-cpus", "4", "-append", "acpi=off tests=smp/online", "-timeout", "120s")
+	if rc != 0 || rep.Outcome != "pass" || rep.CPUsOnline != 4 {
+		t.Fatalf("rc=%d outcome=%s cpus_online=%d\n%s", rc, rep.Outcome, rep.CPUsOnline, out)
+	}
+	for _, tc := range rep.Tests {
+		if tc.Name == "smp/online" && (tc.Metrics["from_mp_table"] != 1 || tc.Metrics["firmware_cpus"] != 4) {
+			t.Errorf("smp/online metrics %v: the MP table was not what found the CPUs", tc.Metrics)
+		}
+	}
+}

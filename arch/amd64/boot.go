@@ -39,6 +39,7 @@ func bootMain(magic, info uintptr) uintptr {
 		machineExit(exitCrashBase + 31)
 	}
 	bareMetal = true
+	ebdaBase = uintptr(*(*uint16)(ptr(0x40e))) << 4 // BIOS data area, on page 0: read before it is unmapped
 	readMultiboot(info)
 	if cmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
 		machineExit(0)
@@ -52,7 +53,7 @@ func bootMain(magic, info uintptr) uintptr {
 	hasRDRAND = ecx&(1<<30) != 0
 	timeInit()
 	startFirstThread() // before the APs exist: they must find the runtime's main thread running here
-	readMADT()
+	findCPUs()
 	if cmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
 		skipAP = firmwareCPUs - 1 // the last AP is never started
 	}

@@ -38,8 +38,10 @@ func sendIPI(cpu int, kind int) {
 	if kind == ipiNMI {
 		low = lapic.ICR_DLV_NMI
 	}
-	icrSend(apicIDs[cpu], low)
+	// counted before the ICR write: the target may act on the IPI (and a pinger see the pong)
+	// before this CPU gets past the write
 	atomic.AddUint64(&ipiSent[kind][thisCPU().id], 1)
+	icrSend(apicIDs[cpu], low)
 	irqRestore(fl)
 }
 
@@ -52,8 +54,8 @@ func sendIPIAllButSelf(kind int) {
 	if kind == ipiNMI {
 		low = lapic.ICR_DLV_NMI | lapic.ICR_DST_REST
 	}
-	icrSend(0, low)
 	atomic.AddUint64(&ipiSent[kind][thisCPU().id], uint64(onlineCPUs-1))
+	icrSend(0, low)
 	irqRestore(fl)
 }
 

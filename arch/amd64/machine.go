@@ -72,3 +72,7 @@ func (machine) CPUOnline(cpu int) bool                    { return cpu < onlineC
 func (machine) PingPong(to, rounds int) ([]uint64, error) { return pingPong(to, rounds) }
 func (machine) Cycles() uint64                            { return rdtsc() }
 func (machine) TSCHz() uint64                             { return tscHz }
+
+func (machine) CPUSource() string {
+	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]
+}

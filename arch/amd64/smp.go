@@ -61,8 +61,7 @@ func findRSDP() uintptr {
 			return p
 		}
 	}
-	ebda := uintptr(*(*uint16)(ptr(0x40e))) << 4
-	for p := ebda; ebda != 0 && p < ebda+1024; p += 16 {
+	for p := ebdaBase; ebdaBase != 0 && p < ebdaBase+1024; p += 16 {
 		if *(*uint64)(ptr(p)) == 0x2052545020445352 {
 			return p
 		}
@@ -70,17 +69,87 @@ func findRSDP() uintptr {
 	return 0
 }
 
-// readMADT fills apicIDs from the MADT's processor-local-APIC entries, boot CPU first.
+// CPU sources, as reported by kernel.M.CPUSource.
+const (
+	srcBootOnly = iota
+	srcMADT
+	srcMPTable
+)
+
+var (
+	cpuSource int
+	ebdaBase  uintptr // extended BIOS data area, from the BIOS data area at boot
+)
+
+// findCPUs fills apicIDs, boot CPU first, from the ACPI MADT, or from the MP table where ACPI is
+// missing (or disabled with acpi=off, which is how the fallback is tested).
 //
 //go:nosplit
-func readMADT() {
-	bsp := lapicRead(lapic.LAPIC_ID) >> 24
-	apicIDs[0] = bsp
+func findCPUs() {
+	apicIDs[0] = lapicRead(lapic.LAPIC_ID) >> 24
 	firmwareCPUs = 1
+	if !cmdlineHas("acpi=off") && readMADT() {
+		cpuSource = srcMADT
+		return
+	}
+	if readMPTable() {
+		cpuSource = srcMPTable
+		return
+	}
+	kputs("lazymm: neither an ACPI MADT nor an MP table: only the boot CPU runs\n")
+}
+
+//go:nosplit
+func addCPU(id uint32) {
+	if id != apicIDs[0] && firmwareCPUs < maxCPUs {
+		apicIDs[firmwareCPUs] = id
+		firmwareCPUs++
+	}
+}
+
+// readMPTable reads the processor entries of the Intel MultiProcessor table (the "_MP_" floating
+// pointer in the EBDA or the BIOS ROM, then its configuration table).
+//
+//go:nosplit
+func readMPTable() bool {
+	fp := uintptr(0)
+	for _, r := range [2][2]uintptr{{ebdaBase, ebdaBase + 1024}, {0xe0000, 0x100000}} {
+		for p := r[0]; r[0] != 0 && p < r[1] && fp == 0; p += 16 {
+			if *(*uint32)(ptr(p)) == 0x5f504d5f { // "_MP_"
+				fp = p
+			}
+		}
+	}
+	if fp == 0 || *(*uint32)(ptr(fp + 4)) == 0 {
+		return false
+	}
+	cfg := uintptr(*(*uint32)(ptr(fp + 4)))
+	identityMap(cfg)
+	if *(*uint32)(ptr(cfg)) != 0x504d4350 { // "PCMP"
+		return false
+	}
+	n := uintptr(*(*uint16)(ptr(cfg + 34)))
+	e := cfg + 44
+	for i := uintptr(0); i < n; i++ {
+		if *(*byte)(ptr(e)) != 0 { // not a processor: every other entry type is 8 bytes
+			e += 8
+			continue
+		}
+		if *(*byte)(ptr(e + 3))&1 != 0 { // enabled
+			addCPU(uint32(*(*byte)(ptr(e + 1))))
+		}
+		e += 20
+	}
+	return true
+}
+
+// readMADT reads the MADT's processor-local-APIC entries; false without ACPI or an MADT.
+//
+//go:nosplit
+func readMADT() bool {
 	rsdp := findRSDP()
 	if rsdp == 0 {
-		kputs("lazymm: no ACPI RSDP: only the boot CPU runs\n")
-		return
+		return false
 	}
 	root, entry := uintptr(*(*uint32)(ptr(rsdp + 16))), uintptr(4)
 	if *(*byte)(ptr(rsdp + 15)) >= 2 && *(*uint64)(ptr(rsdp + 24)) != 0 {
@@ -107,16 +176,13 @@ func readMADT() {
 			if *(*byte)(ptr(e)) != 0 { // processor local APIC entries only
 				continue
 			}
-			id := uint32(*(*byte)(ptr(e + 3)))
-			if *(*uint32)(ptr(e + 4))&3 == 0 || id == bsp || firmwareCPUs == maxCPUs {
-				continue
+			if *(*uint32)(ptr(e + 4))&3 != 0 { // enabled or online-capable
+				addCPU(uint32(*(*byte)(ptr(e + 3))))
 			}
-			apicIDs[firmwareCPUs] = id
-			firmwareCPUs++
 		}
-		return
+		return true
 	}
-	kputs("lazymm: no ACPI MADT: only the boot CPU runs\n")
+	return false
 }
 
 // identityMap makes sure the 2 MiB page holding pa (an ACPI table below 4 GiB) is mapped.

@@ -35,9 +35,10 @@ var m = func() kernel.Machine { return kernel.M }
 func Online(t *ktest.T) {
 	fw, online := m().FirmwareCPUs(), m().CPUs()
 	for cpu := 0; cpu < fw; cpu++ {
-		t.Check("cpu-online", m().CPUOnline(cpu), "CPU %d (APIC ID %d) listed in the ACPI MADT did not come online", cpu, m().APICID(cpu))
+		t.Check("cpu-online", m().CPUOnline(cpu), "CPU %d (APIC ID %d) listed by the firmware (%s) did not come online", cpu, m().APICID(cpu), m().CPUSource())
 	}
 	t.Metric("firmware_cpus", float64(fw))
+	t.Metric("from_mp_table", map[bool]float64{true: 1}[m().CPUSource() == "mp-table"])
 	t.Metric("cpus_online", float64(online))
 	if runtime.GOMAXPROCS(0) != online {
 		t.Errorf("GOMAXPROCS is %d with %d CPUs online", runtime.GOMAXPROCS(0), online)

@@ -41,7 +41,9 @@ type Result struct {
 // qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
 func qemuArgs(c Config) []string {
 	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), c.Append}, " "))
-	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", fmt.Sprint(c.CPUs),
+	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
+	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
+	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", smp,
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}
 	if c.CDROM != "" {

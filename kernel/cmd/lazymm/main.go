@@ -64,7 +64,7 @@ func main() {
 			inject = v
 		case "tests":
 			prefix = v
-		case "vdso": // read by the arch layer at boot (vdso=off: clock_gettime by system call)
+		case "vdso", "acpi": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table)
 		default:
 			bad = append(bad, a)
 		}
