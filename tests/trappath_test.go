@@ -19,7 +19,8 @@ import (
 // runtime.morestack*), which rules out the allocator, the runtime's locks and the scheduler, all of
 // which are stack-checked; and no reachable function may make an indirect call (which this analysis
 // could not follow). Jump tables (indirect JMP) stay inside their function and are allowed.
-var trapRoots = []string{"lazymm/arch/amd64.vectors.abi0", "lazymm/arch/amd64.syscallEntry.abi0", "lazymm/arch/amd64.trapCommon.abi0"}
+var trapRoots = []string{"lazymm/arch/amd64.vectors.abi0", "lazymm/arch/amd64.syscallEntry.abi0",
+	"lazymm/arch/amd64.trapCommon.abi0", "lazymm/arch/amd64.nmiCommon.abi0"}
 
 type textImage struct {
 	funcs []elf.Symbol // sorted by address

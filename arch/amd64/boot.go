@@ -45,6 +45,7 @@ func bootMain(magic, info uintptr) uintptr {
 		machineExit(0)
 	}
 	dropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
+	skipShootdown = cmdlineHas("inject=no-shootdown")
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)

@@ -23,11 +23,13 @@ type percpu struct {
 	kstack  uintptr // 16: top of the syscall stack
 	curFX   uintptr // 24: FXSAVE area of the thread whose registers are live
 	id      uint64  // 32
+	nmiFX   uintptr // 40: FXSAVE area of NMI entries, which may nest inside any other entry
 	cur     int32   // index into threads of the running thread, -1 when idle
 	idle    bool    // halted in the idle loop: interrupts must not switch threads
 	ticks   uint64  // this CPU's LAPIC ticks
 	sliceAt uint64  // tick at which the current thread's time slice ends
 	idleFX  [512 + 16]byte
+	nmiArea [512 + 16]byte
 
 	arrived uint32 // the CPU reached apMain (the boot CPU: always)
 	pong    int32  // a test IPI received here is bounced back to this CPU (PingPong); -1 none
@@ -90,6 +92,7 @@ func setupCPU(id int) {
 	c.cur = -1
 	c.pong = -1
 	c.curFX = alignFX(&c.idleFX)
+	c.nmiFX = alignFX(&c.nmiArea)
 
 	gdt[0] = 0
 	gdt[1] = 0x00af9a000000ffff // 64-bit code, DPL 0
@@ -182,3 +185,4 @@ func boot64()
 func vectors()
 func syscallEntry()
 func trapCommon()
+func nmiCommon()

@@ -25,7 +25,11 @@ func main() {
 		if !hasError[v] {
 			b.WriteString("\tBYTE $0x6a; BYTE $0x00 // push $0 (no error code)\n")
 		}
-		fmt.Fprintf(&b, "\tBYTE $0x68; LONG $%d // push $%d\n\tJMP\t·trapCommon(SB)\n", v, v)
+		entry := "trapCommon"
+		if v == 2 {
+			entry = "nmiCommon" // NMIs may nest inside other entries: see trap_amd64.s
+		}
+		fmt.Fprintf(&b, "\tBYTE $0x68; LONG $%d // push $%d\n\tJMP\t·%s(SB)\n", v, v, entry)
 	}
 	if err := os.WriteFile("vectors_amd64.s", []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -15,6 +15,8 @@ func TestPercpuLayout(t *testing.T) {
 		{"scratch", unsafe.Offsetof(c.scratch), 8},
 		{"kstack", unsafe.Offsetof(c.kstack), 16},
 		{"curFX", unsafe.Offsetof(c.curFX), 24},
+		{"id", unsafe.Offsetof(c.id), 32},
+		{"nmiFX", unsafe.Offsetof(c.nmiFX), 40},
 		{"Frame size", unsafe.Sizeof(Frame{}), 22 * 8},
 		{"Frame.Vector", unsafe.Offsetof(Frame{}.Vector), 15 * 8},
 		{"Frame.RIP", unsafe.Offsetof(Frame{}.RIP), 17 * 8},

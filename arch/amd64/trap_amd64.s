@@ -9,6 +9,7 @@
 #define PC_SCRATCH 8
 #define PC_KSTACK 16
 #define PC_CURFX 24
+#define PC_NMIFX 40
 
 TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	AX
@@ -79,3 +80,50 @@ TEXT ·syscallEntry(SB),NOSPLIT|NOFRAME,$0
 TEXT ·enterFrame(SB),NOSPLIT|NOFRAME,$0-8
 	MOVQ	f+0(FP), SP
 	JMP	·trapExit(SB)
+
+// nmiCommon is trapCommon for NMIs: an NMI can arrive in the middle of any other kernel entry, after
+// that entry saved the thread's FPU state into GS:24, so it saves and restores the (kernel's) live
+// state in a per-CPU area of its own instead of overwriting the thread's.
+TEXT ·nmiCommon(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	PUSHQ	BX
+	PUSHQ	CX
+	PUSHQ	DX
+	PUSHQ	SI
+	PUSHQ	DI
+	PUSHQ	BP
+	PUSHQ	R8
+	PUSHQ	R9
+	PUSHQ	R10
+	PUSHQ	R11
+	PUSHQ	R12
+	PUSHQ	R13
+	PUSHQ	R14
+	PUSHQ	R15
+	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_NMIFX // mov %gs:40,%rax
+	FXSAVE64	(AX)
+	CLD
+	MOVQ	SP, AX
+	SUBQ	$16, SP
+	MOVQ	AX, 0(SP)
+	CALL	·trap(SB)
+	ADDQ	$16, SP
+	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_NMIFX // mov %gs:40,%rax
+	FXRSTOR64	(AX)
+	POPQ	R15
+	POPQ	R14
+	POPQ	R13
+	POPQ	R12
+	POPQ	R11
+	POPQ	R10
+	POPQ	R9
+	POPQ	R8
+	POPQ	BP
+	POPQ	DI
+	POPQ	SI
+	POPQ	DX
+	POPQ	CX
+	POPQ	BX
+	POPQ	AX
+	ADDQ	$16, SP // vector, error code
+	IRETQ

@@ -14,7 +14,7 @@ TEXT ·vectors(SB),NOSPLIT|NOFRAME,$0
 	PCALIGN	$16
 	BYTE $0x6a; BYTE $0x00 // push $0 (no error code)
 	BYTE $0x68; LONG $2 // push $2
-	JMP	·trapCommon(SB)
+	JMP	·nmiCommon(SB)
 	PCALIGN	$16
 	BYTE $0x6a; BYTE $0x00 // push $0 (no error code)
 	BYTE $0x68; LONG $3 // push $3

@@ -28,7 +28,11 @@ var (
 	frameKinds  [1 << 20]mm.Kind // 4 GiB of frames
 	vmas        mm.VMAs
 	pendingFree mm.FrameList // frames unmapped, waiting for the TLB shootdown before they are freed
-	kernelRoot  uint64       // PML4 of the one address space
+
+	// skipShootdown is an injected bug (inject=no-shootdown): other CPUs keep stale translations
+	// after munmap/MADV_DONTNEED. smp/shootdown must catch it.
+	skipShootdown bool
+	kernelRoot    uint64 // PML4 of the one address space
 )
 
 //go:nosplit
@@ -95,8 +99,9 @@ func dropPages(start, end uintptr) {
 		return
 	}
 	flushTLB(start, end)
-	if onlineCPUs > 1 {
-		postCall(1<<uint(onlineCPUs)-1&^(1<<thisCPU().id), callFlushTLB, 0, true)
+	if onlineCPUs > 1 && !skipShootdown {
+		others := (uint64(1)<<uint(onlineCPUs) - 1) &^ (1 << thisCPU().id)
+		postCall(others, callFlushTLB, 0, true)
 	}
 	pendingFree.FreeAll(&frames)
 }

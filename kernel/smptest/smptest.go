@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"lazymm/kernel"
@@ -25,6 +26,7 @@ func Tests() []ktest.Test {
 		{Name: "smp/nmi", Run: nmi},
 		{Name: "smp/crosscall", Run: crossCall},
 		{Name: "smp/pinned", Run: pinned},
+		{Name: "smp/shootdown", Run: Shootdown},
 		{Name: "smp/gc-load", Run: gcLoad},
 	}
 }
@@ -228,6 +230,55 @@ func pinned(t *ktest.T) {
 		}
 		t.Check("pinned", moved == 0, "the loop pinned to CPU %d ran %d of %d iterations elsewhere", cpu, moved, iters)
 	}
+}
+
+// Shootdown: after MADV_DONTNEED on one CPU, another CPU that had the pages in its TLB must read
+// zeroes (the refault), not the old frame through a stale translation. Under TCG a missing
+// shootdown is visible this way because each vCPU keeps its soft TLB until it is flushed.
+func Shootdown(t *ktest.T) {
+	n := m().CPUs()
+	if n < 2 {
+		t.Metric("pages", 0)
+		return
+	}
+	const pages = 64
+	mem, err := syscall.Mmap(-1, 0, pages*4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	defer syscall.Munmap(mem)
+	stale := 0
+	for round := 0; round < 4; round++ {
+		reader := 1 + round%(n-1)
+		// the reader fills the pages and so caches their translations
+		if err := kernel.RunPinned(reader, func() {
+			for p := 0; p < pages; p++ {
+				mem[p*4096] = byte(round + 1)
+			}
+		}); err != nil {
+			t.Fatalf("%v", err)
+		}
+		// CPU 0 drops them
+		if err := kernel.RunPinned(0, func() {
+			if err := syscall.Madvise(mem, syscall.MADV_DONTNEED); err != nil {
+				t.Errorf("madvise: %v", err)
+			}
+		}); err != nil {
+			t.Fatalf("%v", err)
+		}
+		// the reader must see the refault's zeroes
+		if err := kernel.RunPinned(reader, func() {
+			for p := 0; p < pages; p++ {
+				if mem[p*4096] != 0 {
+					stale++
+				}
+			}
+		}); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	t.Check("stale-tlb", stale == 0, "%d of %d page reads after MADV_DONTNEED on CPU 0 saw the old data through a stale translation", stale, 4*pages)
+	t.Metric("pages", 4*pages)
 }
 
 // gcLoad: allocation and collection on every CPU at once, with live data checked after.

@@ -7,10 +7,12 @@ n=${1:-5}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 metric() { python3 -c "import json,sys; r=json.load(open('$1')); print(next((t['metrics'].get('$3',0) for t in r['tests'] if t['name']=='$2'), 0) if '$2' else r['$3'])"; }
 printf '%-5s %10s %14s %12s %16s %14s\n' cpus boot_ms ipi_rtt_cyc ipi_rtt_ns xcall_all_cyc xcall_all_ns
-for cpus in 1 2 4 8; do
+for cpus in ${CPUS_LIST:-1 2 4 8}; do
   boot=(); rtt=(); rttns=(); xc=(); xcns=()
   for i in $(seq "$n"); do
-    build/amd64/runner -cpus "$cpus" -timeout 180s -json /tmp/lazymm-smp.json >/dev/null
+    if ! build/amd64/runner -cpus "$cpus" -timeout 180s -json /tmp/lazymm-smp.json >/tmp/lazymm-smp.txt; then
+      echo "run $i at $cpus CPUs failed:" >&2; grep -E '^\s+\*' /tmp/lazymm-smp.txt >&2 || true
+    fi
     boot+=("$(metric /tmp/lazymm-smp.json '' boot_ms)")
     rtt+=("$(metric /tmp/lazymm-smp.json smp/ipi-pingpong rtt_cycles_median)")
     rttns+=("$(metric /tmp/lazymm-smp.json smp/ipi-pingpong rtt_ns_median)")
