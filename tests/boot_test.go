@@ -100,7 +100,7 @@ func TestSuite(t *testing.T) {
 			want := map[string]bool{}
 			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
 				"smoke/panic", "smoke/stdlib", "smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/ipi-broadcast", "smp/nmi",
-				"smp/crosscall", "smp/pinned", "smp/shootdown", "smp/gc-load", "smoke/report"} {
+				"smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock", "smp/gc-load", "smoke/report"} {
 				want[name] = false
 			}
 			for _, tc := range rep.Tests {

@@ -183,14 +183,15 @@ func timers(t *ktest.T) {
 			t.Errorf("timer of %v fired early, at %v", d*time.Millisecond, fired[i].Sub(base))
 		}
 	}
+	// a ticker delivers ticks no faster than its period (its tick values are not checked: each is
+	// stamped when the runtime gets to it, which under a loaded emulator may lag by more than a period)
 	tk := time.NewTicker(5 * time.Millisecond)
-	var last time.Time
+	tickStart := time.Now()
 	for i := 0; i < 5; i++ {
-		now := <-tk.C
-		if i > 0 && !now.After(last) {
-			t.Errorf("ticker went backwards or stood still: tick %d at %v, tick %d at %v", i-1, last, i, now)
-		}
-		last = now
+		<-tk.C
+	}
+	if d := time.Since(tickStart); d < 20*time.Millisecond {
+		t.Errorf("5 ticks of a 5 ms ticker came within %v", d)
 	}
 	tk.Stop()
 }

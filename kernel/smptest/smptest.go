@@ -27,6 +27,7 @@ func Tests() []ktest.Test {
 		{Name: "smp/crosscall", Run: crossCall},
 		{Name: "smp/pinned", Run: pinned},
 		{Name: "smp/shootdown", Run: Shootdown},
+		{Name: "smp/clock", Run: clock},
 		{Name: "smp/gc-load", Run: gcLoad},
 	}
 }
@@ -279,6 +280,27 @@ func Shootdown(t *ktest.T) {
 	}
 	t.Check("stale-tlb", stale == 0, "%d of %d page reads after MADV_DONTNEED on CPU 0 saw the old data through a stale translation", stale, 4*pages)
 	t.Metric("pages", 4*pages)
+}
+
+// clock: the monotonic clock read on one CPU after another (ordered by the hand-over) never goes
+// back: the TSCs the clock is computed from agree across CPUs.
+func clock(t *ktest.T) {
+	n := m().CPUs()
+	var last time.Time
+	var worst time.Duration
+	for round := 0; round < 20; round++ {
+		for cpu := 0; cpu < n; cpu++ {
+			var now time.Time
+			if err := kernel.RunPinned(cpu, func() { now = time.Now() }); err != nil {
+				t.Fatalf("%v", err)
+			}
+			if d := last.Sub(now); !last.IsZero() && d > worst {
+				worst = d
+			}
+			last = now
+		}
+	}
+	t.Check("clock", worst <= 0, "the monotonic clock went back by %v between CPUs", worst)
 }
 
 // gcLoad: allocation and collection on every CPU at once, with live data checked after.
