@@ -18,7 +18,17 @@ type Machine interface {
 	SyscallCounts() map[int]uint64 // system calls the hosted runtime made, by number
 	ResidentFrames() uint64        // physical frames in use by the kernel and the runtime
 	Exit(status int)               // end the machine with this status (never returns)
+	// Memory reports frames by kind and the writes found in quarantined (freed) frames; drain first
+	// releases the whole quarantine, so every freed frame's poison is checked now.
+	Memory(drain bool) MemReport
 	SMP
+}
+
+// MemReport is a leak and use-after-free report of physical frames.
+type MemReport struct {
+	Frames     map[string]uint64 // by kind
+	Violations uint64            // quarantined frames found written to
+	First      []string          // the first few: frame, offset, value
 }
 
 // M is the machine this kernel runs on; hosted until an arch package registers itself.
@@ -54,3 +64,5 @@ func (hosted) Cycles() uint64                              { return uint64(time.
 func (hosted) TSCHz() uint64                               { return 1e9 }
 
 var errHosted = errors.New("not on bare metal: no IPIs")
+
+func (hosted) Memory(bool) MemReport { return MemReport{} }

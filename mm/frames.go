@@ -17,16 +17,17 @@ const (
 type Kind uint8
 
 const (
-	Free      Kind = iota
-	Reserved       // firmware, MMIO holes, memory the allocator never hands out
-	Image          // the kernel image (text, data, bss)
-	PageTable      // a page-table page
-	Runtime        // anonymous memory mapped for the hosted Go runtime (mmap)
-	Object         // kernel objects whose lifetime is the experiment (mm, task structs)
+	Free        Kind = iota
+	Reserved         // firmware, MMIO holes, memory the allocator never hands out
+	Image            // the kernel image (text, data, bss)
+	PageTable        // a page-table page
+	Runtime          // anonymous memory mapped for the hosted Go runtime (mmap)
+	Object           // kernel objects whose lifetime is the experiment (mm, task structs)
+	Quarantined      // freed, poisoned, not yet reusable
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object"}
+var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object", "quarantined"}
 
 func (k Kind) String() string {
 	if k < NumKinds {
@@ -37,11 +38,36 @@ func (k Kind) String() string {
 
 // Allocator hands out 4 KiB frames with next-fit over a per-frame kind table. One instance serves the
 // whole machine; a spinlock makes it safe from any CPU with interrupts off.
+//
+// A freed frame is poisoned and held in a FIFO quarantine before it can be reused (as KASAN's
+// quarantine does): a walk through a freed page-table page meets non-present entries, and a write
+// into a freed frame is found when the frame leaves quarantine, its poison no longer intact.
 type Allocator struct {
 	lock   uint32
 	kinds  []Kind // indexed by frame number
 	cursor uint64
 	counts [NumKinds]uint64
+
+	quarantine  [QuarantineFrames]uint64
+	qHead, qLen int
+	violations  [maxViolations]Violation
+	nViolations uint64
+}
+
+// QuarantineFrames is how many freed frames wait before reuse.
+const QuarantineFrames = 1024
+
+const maxViolations = 16
+
+// Poison fills freed frames. Bit 0 is clear, so as an x86 page-table entry it is not present; the
+// pattern is recognizable in a crash dump.
+const Poison = 0xdeadbeefdeadbe00
+
+// Violation is a write into a frame while it was quarantined.
+type Violation struct {
+	Frame  uint64
+	Offset uint64
+	Value  uint64
 }
 
 // Init sets up the allocator over frames [0, len(kinds)), all Reserved until Release frees ranges.
@@ -55,6 +81,7 @@ func (a *Allocator) Init(kinds []Kind) {
 	a.counts = [NumKinds]uint64{}
 	a.counts[Reserved] = uint64(len(kinds))
 	a.cursor = 0
+	a.qHead, a.qLen, a.nViolations = 0, 0, 0
 }
 
 // SetRange marks frames [first, first+n) as kind k (boot-time: RAM ranges become Free, the image Image).
@@ -100,15 +127,76 @@ func (a *Allocator) Alloc(k Kind) (frame uint64, ok bool) {
 //go:nosplit
 func (a *Allocator) Free(frame uint64) bool {
 	a.acquire()
-	if frame >= uint64(len(a.kinds)) || a.kinds[frame] == Free || a.kinds[frame] == Reserved || a.kinds[frame] == Image {
+	if frame >= uint64(len(a.kinds)) || a.kinds[frame] == Free || a.kinds[frame] == Reserved || a.kinds[frame] == Image || a.kinds[frame] == Quarantined {
 		a.release()
 		return false
 	}
 	a.counts[a.kinds[frame]]--
-	a.kinds[frame] = Free
-	a.counts[Free]++
+	a.kinds[frame] = Quarantined
+	a.counts[Quarantined]++
+	poison(frame)
+	if a.qLen == len(a.quarantine) {
+		a.releaseOldest()
+	}
+	a.quarantine[(a.qHead+a.qLen)%len(a.quarantine)] = frame
+	a.qLen++
 	a.release()
 	return true
+}
+
+// releaseOldest checks the oldest quarantined frame's poison and makes it free. Lock held.
+//
+//go:nosplit
+func (a *Allocator) releaseOldest() {
+	frame := a.quarantine[a.qHead]
+	a.qHead = (a.qHead + 1) % len(a.quarantine)
+	a.qLen--
+	p := (*[PageSize / 8]uint64)(Phys(frame << PageShift))
+	for i := range p {
+		if p[i] != Poison {
+			if a.nViolations < maxViolations {
+				a.violations[a.nViolations] = Violation{Frame: frame, Offset: uint64(i * 8), Value: p[i]}
+			}
+			a.nViolations++
+			break
+		}
+	}
+	a.counts[Quarantined]--
+	a.kinds[frame] = Free
+	a.counts[Free]++
+}
+
+// Drain checks and frees every quarantined frame (for a leak report, or to check poison now).
+//
+//go:nosplit
+func (a *Allocator) Drain() {
+	a.acquire()
+	for a.qLen > 0 {
+		a.releaseOldest()
+	}
+	a.release()
+}
+
+// MaxViolations is how many violations are kept in detail.
+const MaxViolations = maxViolations
+
+// Violations returns how many quarantined frames were written to, and the first MaxViolations of
+// them. It does not allocate: it runs under the allocator's lock.
+//
+//go:nosplit
+func (a *Allocator) Violations() (uint64, [MaxViolations]Violation) {
+	a.acquire()
+	n, v := a.nViolations, a.violations
+	a.release()
+	return n, v
+}
+
+//go:nosplit
+func poison(frame uint64) {
+	p := (*[PageSize / 8]uint64)(Phys(frame << PageShift))
+	for i := range p {
+		p[i] = Poison
+	}
 }
 
 // KindOf reports what a frame holds.

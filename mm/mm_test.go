@@ -8,7 +8,16 @@ import (
 // Host tests of the arch-neutral memory code: a byte slice poses as RAM (no MMU is involved here;
 // the page tables are only built and walked, as the kernel's #PF handler and crash dumper do).
 
+// fakeRAM points the direct map at n page-aligned frames of host memory.
+func fakeRAM(t *testing.T, n int) {
+	ram := make([]byte, (n+1)*PageSize)
+	off := -uintptr(unsafe.Pointer(&ram[0])) & (PageSize - 1) // page-align "physical 0"
+	DirectMap = unsafe.Pointer(&ram[off])
+	t.Cleanup(func() { DirectMap = nil })
+}
+
 func TestAllocator(t *testing.T) {
+	fakeRAM(t, 64)
 	var a Allocator
 	a.Init(make([]Kind, 64))
 	a.SetRange(8, 8, Free)
@@ -32,8 +41,52 @@ func TestAllocator(t *testing.T) {
 	if a.Free(0) {
 		t.Error("freeing a reserved frame not refused")
 	}
+	if a.KindOf(9) != Quarantined {
+		t.Errorf("a freed frame is %v, want quarantined", a.KindOf(9))
+	}
+	if _, ok := a.Alloc(PageTable); ok {
+		t.Error("a quarantined frame was handed out again")
+	}
+	a.Drain()
 	if f, ok := a.Alloc(PageTable); !ok || f != 9 || a.KindOf(9) != PageTable {
 		t.Errorf("realloc got %d %v %v", f, ok, a.KindOf(9))
+	}
+}
+
+// Freed frames are poisoned (as page-table entries: not present); a write into one while it is
+// quarantined is reported when it leaves quarantine, and only then.
+func TestQuarantinePoison(t *testing.T) {
+	fakeRAM(t, QuarantineFrames+8)
+	var a Allocator
+	a.Init(make([]Kind, QuarantineFrames+8))
+	a.SetRange(0, QuarantineFrames+8, Free)
+	f, _ := a.Alloc(Runtime)
+	a.Free(f)
+	page := (*[PageSize / 8]uint64)(Phys(f << PageShift))
+	for i, v := range page {
+		if v != Poison || v&1 != 0 {
+			t.Fatalf("word %d of a freed frame is %#x, want poison %#x (not present)", i, v, uint64(Poison))
+		}
+	}
+	page[100] = 42 // write after free
+	if n, _ := a.Violations(); n != 0 {
+		t.Fatalf("violation reported before the frame left quarantine")
+	}
+	// push it out of the quarantine by freeing QuarantineFrames others
+	for i := 0; i < QuarantineFrames; i++ {
+		g, ok := a.Alloc(Runtime)
+		if !ok {
+			t.Fatalf("alloc %d failed", i)
+		}
+		a.Free(g)
+	}
+	n, v := a.Violations()
+	if n != 1 || v[0].Frame != f || v[0].Offset != 800 || v[0].Value != 42 {
+		t.Errorf("violations %d %+v, want one at frame %d offset 800 value 42", n, v, f)
+	}
+	a.Drain()
+	if n, _ := a.Violations(); n != 1 || a.Count(Quarantined) != 0 {
+		t.Errorf("after drain: %d violations, %d quarantined", n, a.Count(Quarantined))
 	}
 }
 
@@ -118,7 +171,7 @@ func TestWalkTranslateClear(t *testing.T) {
 		t.Error("page still mapped, or its frame freed before the flush")
 	}
 	deferred.FreeAll(&a)
-	if a.KindOf(data) != Free {
-		t.Error("frame not freed after FreeAll")
+	if a.KindOf(data) != Quarantined {
+		t.Error("frame not freed (quarantined) after FreeAll")
 	}
 }

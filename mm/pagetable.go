@@ -134,6 +134,11 @@ func (l *FrameList) Push(frame uint64) bool {
 	return true
 }
 
+// First returns the first listed frame.
+//
+//go:nosplit
+func (l *FrameList) First() (uint64, bool) { return l.f[0], l.n > 0 }
+
 // FreeAll returns every listed frame to a and empties the list.
 //
 //go:nosplit

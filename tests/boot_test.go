@@ -99,7 +99,7 @@ func TestSuite(t *testing.T) {
 			}
 			want := map[string]bool{}
 			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
-				"smoke/panic", "smoke/stdlib", "smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/ipi-broadcast", "smp/nmi",
+				"smoke/panic", "smoke/stdlib", "smoke/poison", "smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/ipi-broadcast", "smp/nmi",
 				"smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock", "smp/gc-load", "smoke/report"} {
 				want[name] = false
 			}
@@ -151,6 +151,8 @@ func TestInjectedFailures(t *testing.T) {
 		{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
 		// other CPUs keep stale translations after MADV_DONTNEED: the refault check sees old data
 		{"no-shootdown", "stale-tlb", []string{"stale translation"}},
+		// a write into a freed frame: found when the quarantine is drained, with its frame and offset
+		{"write-after-free", "poison", []string{"offset 0x40 holds 0x5eed"}},
 	}
 	for _, c := range cases {
 		t.Run(c.inject, func(t *testing.T) {

@@ -46,6 +46,7 @@ func bootMain(magic, info uintptr) uintptr {
 	}
 	dropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
 	skipShootdown = cmdlineHas("inject=no-shootdown")
+	writeAfterFree = cmdlineHas("inject=write-after-free")
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)

@@ -1,6 +1,7 @@
 package amd64
 
 import (
+	"fmt"
 	"os"
 	"sync/atomic"
 
@@ -75,4 +76,25 @@ func (machine) TSCHz() uint64                             { return tscHz }
 
 func (machine) CPUSource() string {
 	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]
+}
+
+func (machine) Memory(drain bool) kernel.MemReport {
+	fl := irqSave() // the allocator's lock is also taken in trap context on this CPU
+	if drain {
+		frames.Drain()
+	}
+	n, v := frames.Violations()
+	var counts [mm.NumKinds]uint64
+	for k := range counts {
+		counts[k] = frames.Count(mm.Kind(k))
+	}
+	irqRestore(fl)
+	r := kernel.MemReport{Frames: map[string]uint64{}, Violations: n}
+	for k, c := range counts {
+		r.Frames[mm.Kind(k).String()] = c
+	}
+	for i := uint64(0); i < n && i < mm.MaxViolations; i++ {
+		r.First = append(r.First, fmt.Sprintf("frame %#x offset %#x holds %#x", v[i].Frame, v[i].Offset, v[i].Value))
+	}
+	return r
 }

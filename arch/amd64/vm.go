@@ -32,7 +32,10 @@ var (
 	// skipShootdown is an injected bug (inject=no-shootdown): other CPUs keep stale translations
 	// after munmap/MADV_DONTNEED. smp/shootdown must catch it.
 	skipShootdown bool
-	kernelRoot    uint64 // PML4 of the one address space
+	// writeAfterFree is an injected bug (inject=write-after-free): one write into the first frame
+	// freed after boot. The quarantine's poison check must catch it.
+	writeAfterFree bool
+	kernelRoot     uint64 // PML4 of the one address space
 )
 
 //go:nosplit
@@ -103,7 +106,12 @@ func dropPages(start, end uintptr) {
 		others := (uint64(1)<<uint(onlineCPUs) - 1) &^ (1 << thisCPU().id)
 		postCall(others, callFlushTLB, 0, true)
 	}
+	first, ok := pendingFree.First()
 	pendingFree.FreeAll(&frames)
+	if ok && writeAfterFree {
+		writeAfterFree = false
+		*(*uint64)(mm.Phys(first<<12 + 64)) = 0x5eed // into a quarantined frame
+	}
 }
 
 //go:nosplit

@@ -19,7 +19,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
 
 // injections the kernel knows: each makes one kind of failure the harness must see.
-var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown"}
+var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown", "write-after-free"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)

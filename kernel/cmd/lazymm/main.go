@@ -31,6 +31,8 @@ var injections = map[string]func(*ktest.T){
 	"no-preempt-signal": smoke.Preempt,
 	// the arch layer never starts the last AP: the online check must name it
 	"ap-missing": smptest.Online,
+	// the arch layer writes into a frame it just freed: the quarantine's poison check must see it
+	"write-after-free": smoke.Poison,
 	// the arch layer skips the remote TLB flush after munmap/MADV_DONTNEED: the stale read is caught
 	"no-shootdown": smptest.Shootdown,
 	"hang": func(*ktest.T) {
