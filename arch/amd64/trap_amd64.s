@@ -15,25 +15,23 @@
 #define PUSH_GPRS PUSHQ AX; PUSHQ BX; PUSHQ CX; PUSHQ DX; PUSHQ SI; PUSHQ DI; PUSHQ BP; PUSHQ R8; PUSHQ R9; PUSHQ R10; PUSHQ R11; PUSHQ R12; PUSHQ R13; PUSHQ R14; PUSHQ R15
 #define POP_GPRS POPQ R15; POPQ R14; POPQ R13; POPQ R12; POPQ R11; POPQ R10; POPQ R9; POPQ R8; POPQ BP; POPQ DI; POPQ SI; POPQ DX; POPQ CX; POPQ BX; POPQ AX
 
+// mov %gs:off,%rax (the Go assembler has no GS-relative absolute operand)
+#define LOAD_GS(off) BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $off
+
+// ENTER_TRAP saves the registers and the FPU state (into the area named at GS:fx) and calls trap(f).
+#define ENTER_TRAP(fx) PUSH_GPRS; LOAD_GS(fx); FXSAVE64 (AX); CLD; MOVQ SP, AX; SUBQ $16, SP; MOVQ AX, 0(SP); CALL ·trap(SB); ADDQ $16, SP
+
+// EXIT_TRAP restores the FPU state (from GS:fx) and the registers of the frame at SP, and returns.
+#define EXIT_TRAP(fx) LOAD_GS(fx); FXRSTOR64 (AX); POP_GPRS; ADDQ $16, SP; IRETQ
+
 TEXT ·trapCommon(SB),NOSPLIT|NOFRAME,$0
-	PUSH_GPRS
-	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_CURFX // mov %gs:24,%rax
-	FXSAVE64	(AX)
-	CLD
-	MOVQ	SP, AX
-	SUBQ	$16, SP
-	MOVQ	AX, 0(SP)
-	CALL	·trap(SB)
-	ADDQ	$16, SP
+	ENTER_TRAP(PC_CURFX)
 	JMP	·trapExit(SB)
 
-// trapExit restores the frame at SP (and the FXSAVE area named at GS:24) and returns from the kernel.
+// trapExit restores the frame at SP (and the FXSAVE area named at GS:24) and returns from the kernel;
+// the vector and error code above the registers are dropped.
 TEXT ·trapExit(SB),NOSPLIT|NOFRAME,$0
-	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_CURFX // mov %gs:24,%rax
-	FXRSTOR64	(AX)
-	POP_GPRS
-	ADDQ	$16, SP // vector, error code
-	IRETQ
+	EXIT_TRAP(PC_CURFX)
 
 // syscallEntry is LSTAR. SYSCALL at CPL0 leaves RSP on the calling thread's stack (a goroutine or g0
 // stack with little room), RIP in RCX, RFLAGS in R11, and IF cleared by FMASK. Switch to the per-CPU
@@ -61,17 +59,5 @@ TEXT ·enterFrame(SB),NOSPLIT|NOFRAME,$0-8
 // that entry saved the thread's FPU state into GS:24, so it saves and restores the (kernel's) live
 // state in a per-CPU area of its own instead of overwriting the thread's.
 TEXT ·nmiCommon(SB),NOSPLIT|NOFRAME,$0
-	PUSH_GPRS
-	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_NMIFX // mov %gs:40,%rax
-	FXSAVE64	(AX)
-	CLD
-	MOVQ	SP, AX
-	SUBQ	$16, SP
-	MOVQ	AX, 0(SP)
-	CALL	·trap(SB)
-	ADDQ	$16, SP
-	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $PC_NMIFX // mov %gs:40,%rax
-	FXRSTOR64	(AX)
-	POP_GPRS
-	ADDQ	$16, SP // vector, error code
-	IRETQ
+	ENTER_TRAP(PC_NMIFX)
+	EXIT_TRAP(PC_NMIFX)
