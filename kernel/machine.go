@@ -22,6 +22,7 @@ type Machine interface {
 	// releases the whole quarantine, so every freed frame's poison is checked now.
 	Memory(drain bool) MemReport
 	SMP
+	Paging
 }
 
 // MemReport is a leak and use-after-free report of physical frames.

@@ -23,11 +23,12 @@ const (
 	PageTable        // a page-table page
 	Runtime          // anonymous memory mapped for the hosted Go runtime (mmap)
 	Object           // kernel objects whose lifetime is the experiment (mm, task structs)
+	UserData         // pages mapped into a test address space's user range
 	Quarantined      // freed, poisoned, not yet reusable
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object", "quarantined"}
+var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object", "userdata", "quarantined"}
 
 func (k Kind) String() string {
 	if k < NumKinds {

@@ -10,6 +10,7 @@ type Format struct {
 	Huge     uint64 // leaf at an upper level (2 MiB / 1 GiB)
 	Table    uint64 // bits set in a non-leaf entry besides the address
 	AddrMask uint64 // bits of an entry that hold the next table / frame address
+	UserSlot int    // the top-level entry that is each AddrSpace's own (the user range); the rest is shared
 }
 
 // PT is the format of the machine's MMU, set by the arch layer at boot.
@@ -138,6 +139,17 @@ func (l *FrameList) Push(frame uint64) bool {
 //
 //go:nosplit
 func (l *FrameList) First() (uint64, bool) { return l.f[0], l.n > 0 }
+
+// Pop takes the last listed frame off the list.
+//
+//go:nosplit
+func (l *FrameList) Pop() (uint64, bool) {
+	if l.n == 0 {
+		return 0, false
+	}
+	l.n--
+	return l.f[l.n], true
+}
 
 // FreeAll returns every listed frame to a and empties the list.
 //

@@ -47,6 +47,11 @@ func bootMain(magic, info uintptr) uintptr {
 	dropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
 	skipShootdown = cmdlineHas("inject=no-shootdown")
 	writeAfterFree = cmdlineHas("inject=write-after-free")
+	skipFlushIPI = cmdlineHas("inject=skip-flush-ipi")
+	skipLazyCatchup = cmdlineHas("inject=skip-lazy-catchup")
+	skipExitFlush = cmdlineHas("inject=skip-exit-flush")
+	leakTables = cmdlineHas("inject=leak-pagetable")
+	detectPaging()
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)
@@ -149,7 +154,8 @@ func identityMapped(pa uint64) bool {
 //go:nosplit
 func buildPageTables() {
 	mm.PT = mm.Format{Levels: 4, Present: ptePresent, Write: pteWrite, NoExec: pteNX, Huge: pteHuge,
-		Table: ptePresent | pteWrite, AddrMask: pteAddr}
+		Table: ptePresent | pteWrite, AddrMask: pteAddr, UserSlot: userSlot}
+	glob := globalBits()
 	pml4 := allocTable()
 	pdpt := allocTable()
 	tab(pml4)[0] = pdpt<<12 | ptePresent | pteWrite
@@ -159,18 +165,19 @@ func buildPageTables() {
 		for i := uint64(0); i < 512; i++ {
 			pa := g<<30 | i<<21
 			if identityMapped(pa) {
-				tab(pd)[i] = pa | ptePresent | pteWrite | pteHuge
+				tab(pd)[i] = pa | ptePresent | pteWrite | pteHuge | glob
 			}
 		}
 		if g == 0 {
 			pt := allocTable()
 			for i := uint64(1); i < 512; i++ {
-				tab(pt)[i] = i<<12 | ptePresent | pteWrite
+				tab(pt)[i] = i<<12 | ptePresent | pteWrite | glob
 			}
 			tab(pd)[0] = pt<<12 | ptePresent | pteWrite
 		}
 	}
 	kernelRoot = pml4 << 12
+	mm.InitMM.Root = kernelRoot
 	writeCR3(kernelRoot)
 }
 

@@ -121,6 +121,7 @@ func setupCPU(id int) {
 	wrmsr(msrSTAR, uint64(selCode)<<32)
 	wrmsr(msrLSTAR, uint64(syscallEntryAddr()))
 	wrmsr(msrFMASK, 0x47700) // clear IF, TF, DF, AC, NT, IOPL on SYSCALL
+	setupPaging(id)
 }
 
 // setupIDT fills the IDT once: interrupt gates to the 16-byte stubs in vectors_amd64.s. NMI, #DF and
@@ -167,6 +168,8 @@ func readCR3() uint64
 func readCR4() uint64
 func writeCR3(v uint64)
 func invlpg(va uintptr)
+func writeCR4(v uint64)
+func invpcid(typ, pcid uint64, va uintptr)
 func lgdt(p uintptr)
 func lidt(p uintptr)
 func ltr(sel uint16)

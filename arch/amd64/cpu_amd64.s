@@ -78,6 +78,22 @@ TEXT ·writeCR3(SB),NOSPLIT,$0-8
 	MOVQ	AX, CR3
 	RET
 
+TEXT ·writeCR4(SB),NOSPLIT,$0-8
+	MOVQ	v+0(FP), AX
+	MOVQ	AX, CR4
+	RET
+
+// invpcid(typ, pcid, va): the 16-byte descriptor is built on the stack (PCID, then the address).
+TEXT ·invpcid(SB),NOSPLIT,$16-24
+	MOVQ	pcid+8(FP), AX
+	MOVQ	AX, 0(SP)
+	MOVQ	va+16(FP), AX
+	MOVQ	AX, 8(SP)
+	MOVQ	typ+0(FP), AX
+	// INVPCID AX, (SP): 66 0F 38 82 /r, ModRM 0x04 (reg AX, [SIB]), SIB 0x24 ([RSP])
+	BYTE $0x66; BYTE $0x0f; BYTE $0x38; BYTE $0x82; BYTE $0x04; BYTE $0x24
+	RET
+
 TEXT ·invlpg(SB),NOSPLIT,$0-8
 	MOVQ	va+0(FP), AX
 	INVLPG	(AX)

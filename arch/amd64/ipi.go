@@ -93,9 +93,31 @@ func ipiInterrupt(f *Frame) {
 	lapicEOI()
 }
 
-// callFlushTLB is the arch's own cross-call: flush this CPU's TLB (the shootdown after munmap and
-// MADV_DONTNEED, as flush_tlb_func). It sits above the kernel's ops.
-const callFlushTLB = 1 << 31
+// The arch's own cross-calls, above the kernel's ops.
+const (
+	callFlushTLB = 1<<31 + iota // flush everything, globals included (the runtime's munmap/MADV_DONTNEED)
+	callFlushMM                 // flush_tlb_func for the mm.FlushInfo at arg
+	callAudit                   // the CR3 audit (freed-page-table detector)
+	callSetPCID                 // PCIDs on (arg 1) or off
+)
+
+// runOp runs one cross-call op on this CPU: the arch's, or the kernel's through its closed switch.
+//
+//go:nosplit
+func runOp(cpu int, op uint32, arg uint64) {
+	switch op {
+	case callFlushTLB:
+		flushGlobal()
+	case callFlushMM:
+		flushIPI(cpu, arg)
+	case callAudit:
+		auditCR3(cpu, auditCall)
+	case callSetPCID:
+		setPCIDMode(cpu, arg != 0)
+	default:
+		kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg)
+	}
+}
 
 // runCrossCall runs the cross-call posted in this CPU's slot, if it has not run yet. Besides the IPI
 // handler, every loop that spins with interrupts off polls it (lockKernel, crossCall's waits), so a
@@ -108,11 +130,7 @@ func runCrossCall(c *percpu) {
 	if seq == atomic.LoadUint64(&c.callDone) {
 		return
 	}
-	if c.callOp == callFlushTLB {
-		writeCR3(readCR3())
-	} else {
-		kernel.HandleCrossCall(int(c.id), kernel.CrossCallOp(c.callOp), c.callArg)
-	}
+	runOp(int(c.id), c.callOp, c.callArg)
 	atomic.StoreUint64(&c.callDone, seq)
 }
 
@@ -151,11 +169,7 @@ func postCall(mask uint64, op uint32, arg uint64, wait bool) {
 		sendIPI(i, ipiCall)
 	}
 	if mask&(1<<uint(me)) != 0 {
-		if op == callFlushTLB {
-			writeCR3(readCR3())
-		} else {
-			kernel.HandleCrossCall(me, kernel.CrossCallOp(op), arg)
-		}
+		runOp(me, op, arg)
 	}
 	atomic.StoreUint32(&callLock, 0)
 	if wait {

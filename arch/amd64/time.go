@@ -149,6 +149,7 @@ func readRTC() int64 {
 func timerTick(c *percpu) bool {
 	c.ticks++
 	lapicEOI()
+	periodicAudit(c)
 	return c.id == 0 || c.cur >= 0 && !c.idle && c.ticks >= c.sliceAt && atomic.LoadInt32(&nRunnable) > 0
 }
 

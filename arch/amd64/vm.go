@@ -12,7 +12,16 @@ const (
 	mmapHi    = 0x7fff_0000_0000 // canonical lower half
 	mmapAnyLo = 0x7e00_0000_0000 // where mmap(nil) allocations go
 	protMask  = mm.ProtRead | mm.ProtWrite | mm.ProtExec
+
+	// userSlot is the PML4 entry each test address space owns (0x4000_0000_0000, 512 GiB): between
+	// the runtime's heap hints (odd slots from 1) and mmap(nil)'s range, and never handed out by mmap.
+	userSlot = 128
 )
+
+// inUserRange reports whether [a, a+n) overlaps the test address spaces' user range.
+//
+//go:nosplit
+func inUserRange(a, n uintptr) bool { return a < mm.UserEnd() && a+n > mm.UserBase() }
 
 // x86-64 PTE bits
 const (
@@ -35,7 +44,10 @@ var (
 	// writeAfterFree is an injected bug (inject=write-after-free): one write into the first frame
 	// freed after boot. The quarantine's poison check must catch it.
 	writeAfterFree bool
-	kernelRoot     uint64 // PML4 of the one address space
+	// leakTables is an injected bug (inject=leak-pagetable): freeing an address space forgets one of
+	// its page-table pages. The leak check must catch it.
+	leakTables bool
+	kernelRoot uint64 // PML4 of InitMM, whose top-level entries every address space shares
 )
 
 //go:nosplit
@@ -53,11 +65,11 @@ func mmap(addr, n uintptr, prot, flags uint32, fd int64) int64 {
 	n = pageAlign(n)
 	switch {
 	case flags&mapFixed != 0:
-		if addr < mmapLo || addr+n > mmapHi || addr+n < addr {
+		if addr < mmapLo || addr+n > mmapHi || addr+n < addr || inUserRange(addr, n) {
 			return -eINVAL
 		}
 		dropPages(addr, addr+n)
-	case addr >= mmapLo && addr+n <= mmapHi && addr+n > addr && !vmas.Overlaps(addr, addr+n):
+	case addr >= mmapLo && addr+n <= mmapHi && addr+n > addr && !inUserRange(addr, n) && !vmas.Overlaps(addr, addr+n):
 		// the hint is free: take it (the runtime's heap arena hints depend on this)
 	default:
 		a, ok := vmas.FindFree(n, mmapAnyLo, mmapHi)
@@ -122,7 +134,7 @@ func flushTLB(start, end uintptr) {
 		}
 		return
 	}
-	writeCR3(readCR3())
+	flushGlobal() // the runtime's mappings are global: a CR3 write would keep them
 }
 
 // ensurePage makes va present if its VMA allows the access, allocating a zeroed frame (demand paging).
@@ -138,7 +150,12 @@ func ensurePage(va uintptr, write bool) bool {
 	if v.Prot == 0 || write && v.Prot&mm.ProtWrite == 0 {
 		return false
 	}
+	top := &(*[512]uint64)(mm.Phys(kernelRoot))[va>>39&511]
+	hadTop := *top&ptePresent != 0
 	p := mm.Walk(&frames, kernelRoot, va&^0xfff, true)
+	if !hadTop && *top&ptePresent != 0 {
+		mm.SyncKernelEntry(va) // a new top-level entry: every address space must see it (sync_global_pgds)
+	}
 	if p == nil {
 		return false
 	}
@@ -150,7 +167,7 @@ func ensurePage(va uintptr, write bool) bool {
 		return false
 	}
 	mm.ZeroFrame(f)
-	pte := f<<12 | ptePresent
+	pte := f<<12 | ptePresent | globalBits()
 	if v.Prot&mm.ProtWrite != 0 {
 		pte |= pteWrite
 	}
@@ -170,6 +187,23 @@ func pageFault(f *Frame) bool {
 		return false // protection violation on a present page
 	}
 	va := uintptr(readCR2())
+	if level, table := poisonWalk(va); level >= 0 {
+		consoleLockAcquire() // the freed-page-table detector: say what the crash dump means
+		kputs("lazymm: poison-walk: CPU ")
+		kputhex(thisCPU().id)
+		kputs(" walked through freed page-table frame ")
+		kputhex(table)
+		kputs(" at level ")
+		kputhex(uint64(level))
+		kputs(" for ")
+		kputhex(uint64(va))
+		kputs("\n")
+		consoleLockRelease()
+		return false
+	}
+	if inUserRange(va, 1) {
+		return false // test pages are mapped by the tests, never on demand
+	}
 	if ensurePage(va, f.Err&errWrite != 0) {
 		return true
 	}

@@ -1,0 +1,199 @@
+package amd64
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"lazymm/mm"
+)
+
+// kernel.Paging on amd64: thread-context wrappers that take interrupts off (the frame allocator's
+// spinlock is also taken in trap context) and serialize address-space edits under mmLock, then call
+// the nosplit machinery of tlb.go and mm/.
+
+var (
+	mmLock     uint32
+	zapped     mm.FrameList    // frames unmapped by Unmap/FreeMM, held until the flush is done
+	auditSeen  [maxCPUs]uint64 // bad audits already reported, per CPU
+	errNoPCID  = errors.New("this CPU has no PCID (QEMU's TCG models none: run with -kvm on a host that has it)")
+	errNoFrame = errors.New("out of physical frames")
+)
+
+//go:nosplit
+func lockMM() uint64 {
+	fl := irqSave()
+	for !atomic.CompareAndSwapUint32(&mmLock, 0, 1) {
+		runCrossCall(thisCPU()) // a CPU waiting here must still answer flush IPIs
+		pause()
+	}
+	return fl
+}
+
+//go:nosplit
+func unlockMM(fl uint64) {
+	atomic.StoreUint32(&mmLock, 0)
+	irqRestore(fl)
+}
+
+func (machine) PCID() (bool, bool) { return hasPCID, pcidOn }
+
+func (machine) SetPCID(on bool) error {
+	if on && !hasPCID {
+		return errNoPCID
+	}
+	fl := lockMM()
+	pcidOn = on
+	arg := uint64(0)
+	if on {
+		arg = 1
+	}
+	postCall(1<<uint(onlineCPUs)-1, callSetPCID, arg, true)
+	unlockMM(fl)
+	return nil
+}
+
+func (machine) NewMM() (*mm.AddrSpace, error) {
+	fl := lockMM()
+	as, ok := mm.NewAddrSpace(&frames)
+	unlockMM(fl)
+	if !ok {
+		return nil, fmt.Errorf("new address space: out of frames or more than %d live", mm.MaxAddrSpaces)
+	}
+	return as, nil
+}
+
+func (machine) FreeMM(as *mm.AddrSpace) {
+	fl := lockMM()
+	freeMM(as)
+	unlockMM(fl)
+}
+
+// freeMM: zap the user range with a flush of freed tables (it interrupts lazy CPUs too, which leave
+// for InitMM), take the mm out of the live table, audit every CPU (none may have the root in CR3 any
+// more: the on-demand half of the freed-page-table detector), then free frames, tables and struct.
+//
+//go:nosplit
+func freeMM(as *mm.AddrSpace) {
+	var g mm.Gather
+	g.Add(mm.UserBase(), mm.UserEnd(), as.Unmap(&frames, mm.UserBase(), mm.UserEnd(), &zapped))
+	g.FreedTables = true
+	g.Start, g.End = 0, mm.FlushAll
+	if !skipExitFlush {
+		flushMMRange(as, &g)
+	}
+	leak := 0
+	if leakTables {
+		leak = 1
+	}
+	mm.Retire(as)
+	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)
+	mm.FreeAddrSpace(&frames, as, &zapped, leak)
+	zapped.FreeAll(&frames)
+}
+
+func (machine) AllocFrames(n int, k mm.Kind) ([]uint64, error) {
+	f := make([]uint64, 0, n)
+	for len(f) < n {
+		fl := irqSave()
+		x, ok := frames.Alloc(k)
+		if ok {
+			mm.ZeroFrame(x)
+		}
+		irqRestore(fl)
+		if !ok {
+			machine{}.FreeFrames(f)
+			return nil, errNoFrame
+		}
+		f = append(f, x)
+	}
+	return f, nil
+}
+
+func (machine) FreeFrames(f []uint64) {
+	for _, x := range f {
+		fl := irqSave()
+		frames.Free(x)
+		irqRestore(fl)
+	}
+}
+
+func (machine) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error {
+	fl := lockMM()
+	ok := as.Map(&frames, va, frame, write)
+	unlockMM(fl)
+	if !ok {
+		return fmt.Errorf("map %#x: outside the user range, already mapped, or out of frames", va)
+	}
+	return nil
+}
+
+func (machine) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
+	fl := lockMM()
+	var g mm.Gather
+	g.Add(start, end, as.Unmap(&frames, start, end, &zapped))
+	flushMMRange(as, &g)
+	unlockMM(fl)
+	out := make([]uint64, 0, 64)
+	fl = lockMM()
+	for {
+		f, ok := zapped.Pop()
+		if !ok {
+			break
+		}
+		if len(out) == cap(out) { // no allocation with interrupts off: grow outside
+			unlockMM(fl)
+			out = append(make([]uint64, 0, 2*cap(out)), out...)
+			fl = lockMM()
+		}
+		out = append(out, f)
+	}
+	unlockMM(fl)
+	return out
+}
+
+func (machine) Protect(as *mm.AddrSpace, start, end uintptr, write bool) int {
+	fl := lockMM()
+	var g mm.Gather
+	n := as.Protect(start, end, write)
+	g.Add(start, end, n)
+	flushMMRange(as, &g)
+	unlockMM(fl)
+	return int(n)
+}
+
+func (machine) SwitchMM(as *mm.AddrSpace) {
+	if as == nil {
+		as = &mm.InitMM
+	}
+	switchMM(as)
+}
+
+func (machine) EnterLazy() {
+	fl := irqSave()
+	mm.TLB[thisCPU().id].EnterLazy()
+	irqRestore(fl)
+}
+
+func (machine) AuditCR3() ([]string, uint64) {
+	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)
+	var out []string
+	var runs uint64
+	why := map[uint32]string{auditNotLive: "is not the root of a live address space", auditMismatch: "is not the root of the mm the CPU's TLB state says is loaded"}
+	from := map[uint32]string{auditTimer: "timer", auditCall: "cross-call"}
+	for cpu := 0; cpu < onlineCPUs; cpu++ {
+		a := &audit[cpu]
+		runs += atomic.LoadUint64(&a.runs)
+		bad := atomic.LoadUint64(&a.bad)
+		if bad == auditSeen[cpu] {
+			continue
+		}
+		out = append(out, fmt.Sprintf("CPU %d: CR3 root %#x (frame kind %s) %s (%s audit; %d bad audits)",
+			cpu, a.root, a.kind, why[a.why], from[a.from], bad-auditSeen[cpu]))
+		auditSeen[cpu] = bad
+		atomic.StoreUint32(&a.why, 0) // the next finding is recorded in detail again
+	}
+	return out, runs
+}
+
+func (machine) TLBStats(cpu int) mm.TLBStats { return mm.TLB[cpu].Stats }

@@ -1,0 +1,49 @@
+package kernel
+
+import (
+	"errors"
+
+	"lazymm/mm"
+)
+
+// Paging is the machine's MMU as the TLB experiments drive it: address spaces built by mm/ in real page
+// tables, loaded into the real page-table base register, flushed by the real shootdown protocol
+// (mm/tlb.go's decisions, the arch's CR3 writes, INVLPGs and IPIs). Every method acts on the calling
+// CPU; the caller is pinned (Pin, RunPinned).
+type Paging interface {
+	PCID() (supported, on bool) // the CPU has PCIDs; they are in use
+	SetPCID(on bool) error      // every CPU to InitMM, PCIDs on or off, every TLB flushed
+	NewMM() (*mm.AddrSpace, error)
+	// FreeMM is exit_mmap and the final free: unmap everything with a flush that reaches lazy CPUs
+	// too (freed tables), audit every CPU's CR3 (none may hold the root now), free tables and struct.
+	FreeMM(as *mm.AddrSpace)
+	AllocFrames(n int, k mm.Kind) ([]uint64, error)
+	FreeFrames(f []uint64)
+	Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error
+	// Unmap clears [start, end) and runs flush_tlb_mm_range; the frames it returns may be reused.
+	Unmap(as *mm.AddrSpace, start, end uintptr) []uint64
+	// Protect changes write permission on [start, end), flushing like Unmap; it returns the entries changed.
+	Protect(as *mm.AddrSpace, start, end uintptr, write bool) int
+	SwitchMM(as *mm.AddrSpace) // switch_mm_irqs_off; nil is InitMM
+	EnterLazy()                // enter_lazy_tlb
+	// AuditCR3 runs the freed-page-table detector on every CPU now (a cross-call) and returns what it
+	// and the periodic (timer) audits found since the last call, with how many audits ran.
+	AuditCR3() (findings []string, runs uint64)
+	TLBStats(cpu int) mm.TLBStats
+}
+
+var errNoPaging = errors.New("not on bare metal: no MMU to drive")
+
+func (hosted) PCID() (bool, bool)                                { return false, false }
+func (hosted) SetPCID(bool) error                                { return errNoPaging }
+func (hosted) NewMM() (*mm.AddrSpace, error)                     { return nil, errNoPaging }
+func (hosted) FreeMM(*mm.AddrSpace)                              {}
+func (hosted) AllocFrames(int, mm.Kind) ([]uint64, error)        { return nil, errNoPaging }
+func (hosted) FreeFrames([]uint64)                               {}
+func (hosted) Map(*mm.AddrSpace, uintptr, uint64, bool) error    { return errNoPaging }
+func (hosted) Unmap(*mm.AddrSpace, uintptr, uintptr) []uint64    { return nil }
+func (hosted) Protect(*mm.AddrSpace, uintptr, uintptr, bool) int { return 0 }
+func (hosted) SwitchMM(*mm.AddrSpace)                            {}
+func (hosted) EnterLazy()                                        {}
+func (hosted) AuditCR3() ([]string, uint64)                      { return nil, 0 }
+func (hosted) TLBStats(int) mm.TLBStats                          { return mm.TLBStats{} }

@@ -1,0 +1,322 @@
+package mm
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// An AddrSpace is one mm: a page-table root of its own whose top-level entries are the kernel's (the
+// identity map, the Go runtime's heap, stacks and text), so any CPU runs Go whatever AddrSpace it has
+// loaded, plus one top-level slot of its own, the user range, where tests map pages. It mirrors what
+// Linux's pgd_alloc does: copy the kernel half, leave the user half empty.
+//
+// The struct lives in a frame of kind Object, not on the Go heap: freeing it poisons the frame, so a
+// CPU that still uses a freed mm reads poison, not a plausible mm.
+type AddrSpace struct {
+	Magic   uint64 // asMagic while live
+	Root    uint64 // physical address of the top-level table
+	CtxID   uint64 // never reused (Linux's ctx_id): per-CPU ASID slots are matched by it
+	TLBGen  uint64 // bumped by every flush request (inc_mm_tlb_gen); atomic
+	CPUMask uint64 // mm_cpumask: CPUs that may hold translations of the user range; atomic
+	Users   int64  // mm_users (the lazy-mm engine's)
+	Count   int64  // mm_count (the lazy-mm engine's)
+	Pages   uint64 // user pages mapped now
+	Tables  uint64 // page-table pages of the user range, the root included
+	slot    uint64 // index in the live table
+}
+
+const asMagic = 0x6c617a796d6d2121 // "lazymm!!"
+
+// MaxAddrSpaces bounds the live table: the kernel's own (InitMM) is not in it.
+const MaxAddrSpaces = 64
+
+var (
+	// InitMM is init_mm: the kernel's address space, what CPUs load when no test mm is needed. Its
+	// Root is the boot page tables, set by the arch layer.
+	InitMM = AddrSpace{Magic: asMagic, CtxID: 1} // ctx_id 0 marks an empty ASID slot
+
+	live     [MaxAddrSpaces]uintptr     // live address spaces by slot, 0 when free
+	nextCtx  uint64                 = 1 // last ctx_id handed out
+	nLive    int64
+	liveLock uint32
+)
+
+// UserBase returns the first address of the user range: the start of top-level slot PT.UserSlot.
+//
+//go:nosplit
+func UserBase() uintptr { return uintptr(PT.UserSlot) << uint(PageShift+9*(PT.Levels-1)) }
+
+// UserEnd returns the end of the user range (exclusive).
+//
+//go:nosplit
+func UserEnd() uintptr { return UserBase() + 1<<uint(PageShift+9*(PT.Levels-1)) }
+
+// InUserRange reports whether [start, end) lies in the user range.
+//
+//go:nosplit
+func InUserRange(start, end uintptr) bool {
+	return start >= UserBase() && end <= UserEnd() && start < end
+}
+
+// NewAddrSpace allocates an address space: its struct in an Object frame, its root in a PageTable frame
+// holding a copy of InitMM's top-level entries but the user slot's.
+//
+//go:nosplit
+func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
+	of, ok := a.Alloc(Object)
+	if !ok {
+		return nil, false
+	}
+	rf, ok := a.Alloc(PageTable)
+	if !ok {
+		a.Free(of)
+		return nil, false
+	}
+	ZeroFrame(of)
+	as := (*AddrSpace)(Phys(of << PageShift))
+	acquire(&liveLock)
+	slot := -1
+	for i := range live {
+		if live[i] == 0 {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		release(&liveLock)
+		a.Free(rf)
+		a.Free(of)
+		return nil, false
+	}
+	src := (*[512]uint64)(Phys(InitMM.Root))
+	dst := (*[512]uint64)(Phys(rf << PageShift))
+	for i := range dst {
+		dst[i] = src[i]
+	}
+	dst[PT.UserSlot] = 0
+	nextCtx++
+	*as = AddrSpace{Magic: asMagic, Root: rf << PageShift, CtxID: nextCtx, Users: 1, Count: 1, Tables: 1, slot: uint64(slot)}
+	live[slot] = uintptr(unsafe.Pointer(as))
+	nLive++
+	release(&liveLock)
+	return as, true
+}
+
+// LiveAddrSpaces returns how many address spaces (besides InitMM) exist: the leak check's count.
+//
+//go:nosplit
+func LiveAddrSpaces() int { return int(atomic.LoadInt64(&nLive)) }
+
+// Live reports whether as is a live address space (InitMM included).
+//
+//go:nosplit
+func Live(as *AddrSpace) bool {
+	if as == &InitMM {
+		return true
+	}
+	p := uintptr(unsafe.Pointer(as))
+	for i := range live {
+		if atomic.LoadUintptr(&live[i]) == p {
+			return atomic.LoadUint64(&as.Magic) == asMagic
+		}
+	}
+	return false
+}
+
+// LiveRoot reports whether root is the top-level table of a live address space: what a CPU's
+// page-table base register may hold. The freed-page-table detector checks each CPU's real register
+// against it.
+//
+//go:nosplit
+func LiveRoot(root uint64) (*AddrSpace, bool) {
+	if root == InitMM.Root {
+		return &InitMM, true
+	}
+	for i := range live {
+		p := atomic.LoadUintptr(&live[i])
+		if p == 0 {
+			continue
+		}
+		as := asAt(p)
+		if as.Root == root && atomic.LoadUint64(&as.Magic) == asMagic {
+			return as, true
+		}
+	}
+	return nil, false
+}
+
+// SyncKernelEntry copies InitMM's top-level entry covering va into every live address space: the arch
+// calls it when the runtime's memory grew a new top-level entry (as Linux's sync_global_pgds).
+//
+//go:nosplit
+func SyncKernelEntry(va uintptr) {
+	i := index(va, 0, PT.Levels)
+	if int(i) == PT.UserSlot {
+		return
+	}
+	e := (*[512]uint64)(Phys(InitMM.Root))[i]
+	acquire(&liveLock)
+	for s := range live {
+		if p := live[s]; p != 0 {
+			(*[512]uint64)(Phys(asAt(p).Root))[i] = e
+		}
+	}
+	release(&liveLock)
+}
+
+// Map maps one page at va (in the user range) to frame. It reports false when va is outside the user
+// range, already mapped, or memory for a page table is exhausted. No flush is needed: the entry was
+// not present, and x86 and POWER radix cache no non-present entries.
+//
+//go:nosplit
+func (as *AddrSpace) Map(a *Allocator, va uintptr, frame uint64, write bool) bool {
+	if !InUserRange(va, va+PageSize) || va&(PageSize-1) != 0 {
+		return false
+	}
+	before := a.Count(PageTable)
+	p := Walk(a, as.Root, va, true)
+	as.Tables += a.Count(PageTable) - before // racy under concurrent maps of other spaces; the leak check uses frame counts
+	if p == nil || *p&PT.Present != 0 {
+		return false
+	}
+	e := frame<<PageShift | PT.Present | PT.NoExec
+	if write {
+		e |= PT.Write
+	}
+	*p = e
+	as.Pages++
+	return true
+}
+
+// Unmap clears the user pages in [start, end) and puts their frames on out. The caller must flush
+// (FlushRange) before the frames are freed or reused. It returns how many pages it cleared.
+//
+//go:nosplit
+func (as *AddrSpace) Unmap(a *Allocator, start, end uintptr, out *FrameList) uint64 {
+	if !InUserRange(start, end) {
+		return 0
+	}
+	n := ClearRange(a, as.Root, start, end, out)
+	as.Pages -= n
+	return n
+}
+
+// Protect sets or clears write permission on the mapped pages of [start, end) and returns how many
+// entries it changed (each needs a flush: a writable translation may be cached).
+//
+//go:nosplit
+func (as *AddrSpace) Protect(start, end uintptr, write bool) (changed uint64) {
+	if !InUserRange(start, end) {
+		return 0
+	}
+	for va := start; va < end; {
+		p, step := probe(as.Root, va)
+		if p != nil && *p&PT.Present != 0 {
+			old := *p
+			if write {
+				*p |= PT.Write
+			} else {
+				*p &^= PT.Write
+			}
+			if *p != old {
+				changed++
+			}
+		}
+		next := (va + step) &^ (step - 1)
+		if next <= va {
+			break
+		}
+		va = next
+	}
+	return changed
+}
+
+// Translate returns the physical address va maps to in as.
+//
+//go:nosplit
+func (as *AddrSpace) Translate(va uintptr) (uint64, bool) { return Translate(as.Root, va) }
+
+// Retire takes as out of the live table: from now on a CPU whose page-table base still names its root
+// fails the audit. FreeAddrSpace retires as if the caller has not.
+//
+//go:nosplit
+func Retire(as *AddrSpace) {
+	if atomic.LoadUint64(&as.Magic) != asMagic {
+		return
+	}
+	acquire(&liveLock)
+	live[as.slot] = 0
+	nLive--
+	release(&liveLock)
+	atomic.StoreUint64(&as.Magic, 0)
+}
+
+// FreeAddrSpace frees as: the frames still mapped in its user range (onto out, for the caller to free
+// once no TLB can hold them), its page-table pages and its root (poisoned, at once: the caller has
+// flushed every CPU that had as loaded and none has it loaded now), and its struct. leakTables is an
+// injected bug (inject=leak-pagetable): that many page-table pages are forgotten, not freed.
+//
+//go:nosplit
+func FreeAddrSpace(a *Allocator, as *AddrSpace, out *FrameList, leakTables int) {
+	Retire(as)
+	root := (*[512]uint64)(Phys(as.Root))
+	if e := root[PT.UserSlot]; e&PT.Present != 0 {
+		freeTables(a, e&PT.AddrMask, out, leakTables)
+	}
+	a.Free(as.Root >> PageShift)
+	a.Free(uint64(uintptr(unsafe.Pointer(as))-uintptr(DirectMap)) >> PageShift)
+}
+
+// freeTables frees the table at pa (one level below the root) and every table under it, depth first
+// without recursion (nosplit code may not recurse); mapped frames go onto out.
+//
+//go:nosplit
+func freeTables(a *Allocator, pa uint64, out *FrameList, leak int) {
+	var stack [8]struct {
+		pa uint64
+		i  int
+	}
+	stack[0].pa = pa
+	depth := 0 // stack[depth] is a table at level depth+1
+	for depth >= 0 {
+		top := &stack[depth]
+		if top.i == 512 {
+			if leak > 0 {
+				leak--
+			} else {
+				a.Free(top.pa >> PageShift)
+			}
+			depth--
+			continue
+		}
+		e := (*[512]uint64)(Phys(top.pa))[top.i]
+		top.i++
+		if e&PT.Present == 0 {
+			continue
+		}
+		if depth+1 == PT.Levels-1 || e&PT.Huge != 0 {
+			if !out.Push((e & PT.AddrMask) >> PageShift) {
+				a.Free((e & PT.AddrMask) >> PageShift)
+			}
+			continue
+		}
+		depth++
+		stack[depth].pa, stack[depth].i = e&PT.AddrMask, 0
+	}
+}
+
+//go:nosplit
+func acquire(l *uint32) {
+	for !atomic.CompareAndSwapUint32(l, 0, 1) {
+	}
+}
+
+//go:nosplit
+func release(l *uint32) { atomic.StoreUint32(l, 0) }
+
+// asAt turns an address-space handle (the struct's address, as kept in the live table and in
+// TLBState.LoadedMM) back into a pointer. Handles are uintptrs so that trap code storing them runs no
+// write barrier; the structs are in frames, which the garbage collector never moves or frees.
+//
+//go:nosplit
+func asAt(p uintptr) *AddrSpace { return (*AddrSpace)(unsafe.Add(nil, p)) }

@@ -1,0 +1,306 @@
+package mm
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+)
+
+// The TLB-shootdown protocol of Linux's arch/x86/mm/tlb.c, arch-neutral: the decisions (which ASID,
+// whether to flush, whom to interrupt, how much to flush) are made here, on per-CPU state, and the arch
+// layer carries them out (CR3 writes, INVLPG, IPIs). On the host the same decisions drive a simulated
+// MMU (tlb_test.go).
+//
+// Every mm has a tlb_gen, bumped by each flush request. Every CPU remembers, per ASID slot, which mm
+// (ctx_id) the slot holds and up to which tlb_gen its TLB entries are current. A flush sends IPIs only
+// to the CPUs in mm_cpumask that are not lazy; a lazy CPU catches up when it leaves lazy mode by
+// comparing its slot's tlb_gen with the mm's.
+
+const (
+	NumASIDs     = 6  // TLB_NR_DYN_ASIDS
+	FlushCeiling = 33 // tlb_single_page_flush_ceiling: flushes of more pages flush everything
+	MaxCPUs      = 64
+)
+
+// FlushAll as a range end means the whole address space.
+const FlushAll = ^uintptr(0)
+
+// Switching is a CPU's LoadedMM while its page-table base is being changed (LOADED_MM_SWITCHING).
+const Switching = uintptr(1)
+
+// ASIDSlot is one dynamic ASID of one CPU (struct tlb_context).
+type ASIDSlot struct{ CtxID, TLBGen uint64 }
+
+// TLBState is one CPU's view (cpu_tlbstate and cpu_tlbstate_shared).
+type TLBState struct {
+	LoadedMM   uintptr // the *AddrSpace in the MMU, or Switching; read by other CPUs' audits
+	LoadedASID uint16
+	NextASID   uint16
+	Lazy       uint32 // is_lazy: running a kernel thread on a borrowed mm; read by flush senders
+	Ctxs       [NumASIDs]ASIDSlot
+	Stats      TLBStats
+}
+
+// TLBStats counts one CPU's TLB work.
+type TLBStats struct {
+	IPIsSent, IPIsRecv      uint64 // flush IPIs
+	LazySkipped             uint64 // CPUs a flush from here did not interrupt because they were lazy
+	RangeFlushes, FullFlush uint64
+	PagesFlushed            uint64 // by range flushes
+	CR3Flush, CR3NoFlush    uint64 // page-table base writes that flushed the ASID, and that kept it
+	LazyCatchups            uint64 // a lazy CPU found its TLB stale when it came back (and flushed)
+	LeftLazy                uint64 // a lazy CPU sent to InitMM by a flush of freed tables
+}
+
+// Add accumulates o into s.
+func (s *TLBStats) Add(o *TLBStats) {
+	s.IPIsSent += o.IPIsSent
+	s.IPIsRecv += o.IPIsRecv
+	s.LazySkipped += o.LazySkipped
+	s.RangeFlushes += o.RangeFlushes
+	s.FullFlush += o.FullFlush
+	s.PagesFlushed += o.PagesFlushed
+	s.CR3Flush += o.CR3Flush
+	s.CR3NoFlush += o.CR3NoFlush
+	s.LazyCatchups += o.LazyCatchups
+	s.LeftLazy += o.LeftLazy
+}
+
+// TLB is every CPU's state, indexed by CPU.
+var TLB [MaxCPUs]TLBState
+
+// Reset puts a CPU's state back to boot: InitMM loaded in ASID 0, no other slot in use. The caller has
+// flushed the whole TLB (every ASID) and loaded InitMM's root.
+//
+//go:nosplit
+func (s *TLBState) Reset() {
+	s.Ctxs = [NumASIDs]ASIDSlot{}
+	s.Ctxs[0] = ASIDSlot{CtxID: InitMM.CtxID, TLBGen: atomic.LoadUint64(&InitMM.TLBGen)}
+	s.LoadedASID, s.NextASID = 0, 1
+	atomic.StoreUint32(&s.Lazy, 0)
+	atomic.StoreUintptr(&s.LoadedMM, uintptr(unsafe.Pointer(&InitMM)))
+}
+
+// Loaded returns the address space in this CPU's MMU (nil while switching).
+//
+//go:nosplit
+func (s *TLBState) Loaded() *AddrSpace {
+	p := atomic.LoadUintptr(&s.LoadedMM)
+	if p == Switching {
+		return nil
+	}
+	return asAt(p)
+}
+
+// chooseASID picks next's ASID slot (choose_new_asid): the slot that already holds next, flushing only
+// if that slot's tlb_gen is behind; else the next slot round-robin, flushed. Without PCIDs there is one
+// slot, always flushed.
+//
+//go:nosplit
+func (s *TLBState) chooseASID(next *AddrSpace, gen uint64, pcid bool) (asid uint16, flush bool) {
+	if !pcid {
+		return 0, true
+	}
+	for i := range s.Ctxs {
+		if s.Ctxs[i].CtxID == next.CtxID {
+			return uint16(i), s.Ctxs[i].TLBGen < gen
+		}
+	}
+	asid = s.NextASID
+	s.NextASID++
+	if s.NextASID >= NumASIDs {
+		asid, s.NextASID = 0, 1
+	}
+	return asid, true
+}
+
+// Switch is what switch_mm_irqs_off decided: load next's root into the MMU under ASID, with or without
+// flushing that ASID's entries. Load false means nothing to do.
+type Switch struct {
+	Load  bool
+	Flush bool
+	ASID  uint16
+}
+
+// SwitchMM is switch_mm_irqs_off's bookkeeping on CPU cpu, interrupts off. After carrying out the
+// returned Switch the arch calls SwitchDone. skipCatchup is an injected bug (inject=skip-lazy-catchup):
+// a lazy CPU coming back to its mm trusts its TLB without checking tlb_gen.
+//
+//go:nosplit
+func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Switch {
+	prev := s.Loaded()
+	wasLazy := atomic.SwapUint32(&s.Lazy, 0) != 0 // a seq-cst swap: orders the flag before the tlb_gen read
+	var asid uint16
+	var flush bool
+	var gen uint64
+	if prev == next {
+		if !wasLazy || skipCatchup {
+			return Switch{}
+		}
+		// Lazy CPUs get no flush IPIs: check whether flushes happened meanwhile.
+		gen = atomic.LoadUint64(&next.TLBGen)
+		if s.Ctxs[s.LoadedASID].TLBGen == gen {
+			return Switch{}
+		}
+		s.Stats.LazyCatchups++
+		asid, flush = s.LoadedASID, true
+	} else {
+		bit := uint64(1) << uint(cpu)
+		if prev != nil && prev != &InitMM {
+			atomic.AndUint64(&prev.CPUMask, ^bit) // stop remote flushes for prev
+		}
+		if next != &InitMM {
+			atomic.OrUint64(&next.CPUMask, bit) // start remote flushes, then read tlb_gen
+		}
+		gen = atomic.LoadUint64(&next.TLBGen)
+		asid, flush = s.chooseASID(next, gen, pcid)
+		atomic.StoreUintptr(&s.LoadedMM, Switching)
+	}
+	if flush {
+		s.Ctxs[asid] = ASIDSlot{CtxID: next.CtxID, TLBGen: gen}
+		s.Stats.CR3Flush++
+	} else {
+		s.Stats.CR3NoFlush++
+	}
+	return Switch{Load: true, Flush: flush, ASID: asid}
+}
+
+// SwitchDone records that next is in the MMU under asid (after the base register was written).
+//
+//go:nosplit
+func (s *TLBState) SwitchDone(next *AddrSpace, asid uint16) {
+	s.LoadedASID = asid
+	atomic.StoreUintptr(&s.LoadedMM, uintptr(unsafe.Pointer(next)))
+}
+
+// EnterLazy is enter_lazy_tlb: the CPU runs a kernel thread and keeps the mm loaded.
+//
+//go:nosplit
+func (s *TLBState) EnterLazy() {
+	if s.Loaded() != &InitMM {
+		atomic.StoreUint32(&s.Lazy, 1)
+	}
+}
+
+// FlushInfo is one flush request (struct flush_tlb_info).
+type FlushInfo struct {
+	MM          uintptr // *AddrSpace
+	Start, End  uintptr // End FlushAll: everything
+	NewGen      uint64  // the mm's tlb_gen this request brought it to
+	FreedTables bool    // page tables were freed: lazy CPUs must be interrupted too
+	Initiator   int
+}
+
+// Pages returns how many pages a range request covers.
+//
+//go:nosplit
+func (f *FlushInfo) Pages() uint64 {
+	if f.End == FlushAll {
+		return 0
+	}
+	return uint64(f.End-f.Start) >> PageShift
+}
+
+// NewFlush is flush_tlb_mm_range's first half: widen big ranges to a full flush and bump the mm's
+// tlb_gen (inc_mm_tlb_gen).
+//
+//go:nosplit
+func NewFlush(as *AddrSpace, start, end uintptr, freedTables bool, cpu int) FlushInfo {
+	if end == FlushAll || (end-start)>>PageShift > FlushCeiling {
+		start, end = 0, FlushAll
+	}
+	gen := atomic.AddUint64(&as.TLBGen, 1)
+	return FlushInfo{MM: uintptr(unsafe.Pointer(as)), Start: start, End: end, NewGen: gen, FreedTables: freedTables, Initiator: cpu}
+}
+
+// IPITargets is native_flush_tlb_multi's choice: the CPUs of mm_cpumask among the first online, but
+// self, and, unless page tables were freed, but the lazy ones (which catch up at their next switch).
+//
+//go:nosplit
+func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
+	as := asAt(f.MM)
+	mask := atomic.LoadUint64(&as.CPUMask) &^ (1 << uint(self))
+	if online < 64 {
+		mask &= 1<<uint(online) - 1
+	}
+	if !f.FreedTables {
+		for m := mask; m != 0; m &= m - 1 {
+			cpu := bits.TrailingZeros64(m)
+			if atomic.LoadUint32(&TLB[cpu].Lazy) != 0 {
+				lazy |= 1 << uint(cpu)
+			}
+		}
+	}
+	return mask &^ lazy, lazy
+}
+
+// FlushKind is what flush_tlb_func decided for this CPU.
+type FlushKind uint8
+
+const (
+	FlushNone      FlushKind = iota
+	FlushRange               // invalidate [Start, End) in the loaded ASID
+	FlushFull                // invalidate the loaded ASID
+	FlushLeaveLazy           // lazy with freed tables: switch to InitMM
+)
+
+// FlushFunc is flush_tlb_func on this CPU, interrupts off: from the flush IPI, or locally by the
+// initiator. It brings the loaded ASID's tlb_gen up to the mm's, by a range flush when f is the only
+// request this CPU missed, else by a full flush.
+//
+//go:nosplit
+func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
+	p := atomic.LoadUintptr(&s.LoadedMM)
+	if p == Switching || p == uintptr(unsafe.Pointer(&InitMM)) || (f.MM != 0 && f.MM != p) {
+		return FlushNone // nothing of f's mm is loaded here (any more)
+	}
+	if atomic.LoadUint32(&s.Lazy) != 0 {
+		s.Stats.LeftLazy++
+		return FlushLeaveLazy
+	}
+	loaded := asAt(p)
+	slot := &s.Ctxs[s.LoadedASID]
+	mmGen := atomic.LoadUint64(&loaded.TLBGen)
+	local := slot.TLBGen
+	if local == mmGen || f.NewGen != 0 && f.NewGen <= local {
+		return FlushNone // an earlier flush covered it
+	}
+	if f.End != FlushAll && f.NewGen == local+1 && f.NewGen == mmGen {
+		slot.TLBGen = f.NewGen
+		s.Stats.RangeFlushes++
+		s.Stats.PagesFlushed += f.Pages()
+		return FlushRange
+	}
+	slot.TLBGen = mmGen
+	s.Stats.FullFlush++
+	return FlushFull
+}
+
+// Gather batches the ranges of one unmap or protect pass into one flush (struct mmu_gather): the
+// union of the ranges is flushed once, or everything beyond the ceiling.
+type Gather struct {
+	Start, End  uintptr
+	Pages       uint64 // pages whose entries changed
+	FreedTables bool
+}
+
+// Add records that n entries in [start, end) changed.
+//
+//go:nosplit
+func (g *Gather) Add(start, end uintptr, n uint64) {
+	if n == 0 {
+		return
+	}
+	if g.Pages == 0 || start < g.Start {
+		g.Start = start
+	}
+	if g.Pages == 0 || end > g.End {
+		g.End = end
+	}
+	g.Pages += n
+}
+
+// Empty reports whether nothing needs flushing.
+//
+//go:nosplit
+func (g *Gather) Empty() bool { return g.Pages == 0 && !g.FreedTables }
