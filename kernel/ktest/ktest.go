@@ -24,14 +24,19 @@ var CPU = func() int { return 0 }
 type Test struct {
 	Name, Scheme, Scenario, Inject string
 	Expect                         string
-	Run                            func(*T)
+	// Catch names the detector (a check) that must report an injected bug: an expected failure
+	// reported only by other checks is caught by luck, and does not count.
+	Catch string
+	Run   func(*T)
 }
 
 // T is the handle a running test reports through.
 type T struct {
-	name   string
-	mu     sync.Mutex
-	failed bool
+	name    string
+	mu      sync.Mutex
+	failed  bool
+	checks  map[string]bool // checks that failed
+	skipped string          // why the test did not run, when it did not
 }
 
 // Line formats one protocol line from a kind and key/value pairs.
@@ -79,6 +84,10 @@ func (t *T) fail(check string, skip int, format string, args ...any) {
 	}
 	t.mu.Lock()
 	t.failed = true
+	if t.checks == nil {
+		t.checks = map[string]bool{}
+	}
+	t.checks[check] = true
 	t.mu.Unlock()
 	emit(Line("fail", "name", t.name, "check", check, "cpu", strconv.Itoa(CPU()), "loc", loc,
 		"detail", fmt.Sprintf(format, args...)))
@@ -99,6 +108,15 @@ func (t *T) Check(check string, ok bool, format string, args ...any) bool {
 		t.fail(check, 1, format, args...)
 	}
 	return ok
+}
+
+// Skipf ends a test that cannot run here (the machine lacks what it needs), saying why: its outcome is
+// skip, which the runner reports apart from passes.
+func (t *T) Skipf(format string, args ...any) {
+	t.mu.Lock()
+	t.skipped = fmt.Sprintf(format, args...)
+	t.mu.Unlock()
+	runtime.Goexit()
 }
 
 // Metric reports one figure of the test.
@@ -127,8 +145,11 @@ func Run(tests []Test) (asExpected, unexpected int) {
 		if expect == "" {
 			expect = "pass"
 		}
-		emit(Line("begin", "name", tc.Name, "scheme", tc.Scheme, "scenario", tc.Scenario,
-			"inject", tc.Inject, "expect", expect))
+		kv := []string{"name", tc.Name, "scheme", tc.Scheme, "scenario", tc.Scenario, "inject", tc.Inject, "expect", expect}
+		if tc.Catch != "" {
+			kv = append(kv, "catch", tc.Catch)
+		}
+		emit(Line("begin", kv...))
 		t := &T{name: tc.Name}
 		start := time.Now()
 		done := make(chan struct{})
@@ -142,13 +163,23 @@ func Run(tests []Test) (asExpected, unexpected int) {
 			tc.Run(t)
 		}()
 		<-done
-		outcome := "pass"
-		if t.Failed() {
+		outcome, ok := "pass", true
+		kv = []string{"name", tc.Name}
+		switch {
+		case t.Failed():
 			outcome = "fail"
+			ok = expect == "fail" && (tc.Catch == "" || t.checks[tc.Catch])
+		case t.skipped != "":
+			outcome, ok = "skip", expect == "pass"
+		default:
+			ok = expect == "pass"
 		}
-		emit(Line("end", "name", tc.Name, "outcome", outcome, "ms",
-			strconv.FormatInt(time.Since(start).Milliseconds(), 10)))
-		if outcome == expect {
+		kv = append(kv, "outcome", outcome, "ms", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+		if t.skipped != "" {
+			kv = append(kv, "reason", t.skipped)
+		}
+		emit(Line("end", kv...))
+		if ok {
 			asExpected++
 		} else {
 			unexpected++

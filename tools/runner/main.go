@@ -19,7 +19,11 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
 
 // injections the kernel knows: each makes one kind of failure the harness must see.
-var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown", "write-after-free"}
+var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown", "write-after-free",
+	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable"}
+
+// scenarios the kernel runs by name (-scenario): only that scenario's tests run.
+var scenarios = []string{"munmap-shootdown"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
@@ -31,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Kernel, "kernel", "build/amd64/lazymm.elf", "kernel image")
 	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
 	fs.StringVar(&c.Inject, "inject", "", "inject a failure: "+strings.Join(injections, ", ")+" (the run then expects it)")
+	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario's tests: "+strings.Join(scenarios, ", "))
 	fs.StringVar(&c.CDROM, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel; -kernel still symbolizes")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
@@ -65,6 +70,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c.Inject != "" && !slices.Contains(injections, c.Inject) {
 		return usage("unknown -inject %q (want one of %s)", c.Inject, strings.Join(injections, ", "))
 	}
+	if c.Scenario != "" && !slices.Contains(scenarios, c.Scenario) {
+		return usage("unknown -scenario %q (want one of %s)", c.Scenario, strings.Join(scenarios, ", "))
+	}
+	if c.Scenario != "" && c.Inject != "" {
+		return usage("-scenario and -inject exclude each other: an injection runs the test that must catch it")
+	}
 	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
 		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)
 	}
@@ -72,8 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if _, err := os.Stat(c.CDROM); err != nil {
 			return usage("-cdrom %s: not found (build it with `make iso`)", c.CDROM)
 		}
-		if c.Inject != "" || c.Append != "" {
-			return usage("-cdrom boots with the ISO's own command line: -inject and -append do not apply")
+		if c.Inject != "" || c.Append != "" || c.Scenario != "" {
+			return usage("-cdrom boots with the ISO's own command line: -inject, -scenario and -append do not apply")
 		}
 	}
 	if c.QEMU == "" {

@@ -22,15 +22,18 @@ type jsonFailure struct {
 }
 
 type jsonTest struct {
-	Name     string             `json:"name"`
-	Scheme   string             `json:"scheme"`
-	Scenario string             `json:"scenario"`
-	Inject   string             `json:"inject"`
-	Expected string             `json:"expected"`
-	Outcome  string             `json:"outcome"`
-	MS       float64            `json:"ms"`
-	Failures []jsonFailure      `json:"failures"`
-	Metrics  map[string]float64 `json:"metrics"`
+	Name       string             `json:"name"`
+	Scheme     string             `json:"scheme"`
+	Scenario   string             `json:"scenario"`
+	Inject     string             `json:"inject"`
+	Expected   string             `json:"expected"`
+	Catch      string             `json:"catch,omitempty"` // the detector that must report the injected bug
+	Outcome    string             `json:"outcome"`
+	AsExpected bool               `json:"as_expected"`
+	Reason     string             `json:"reason,omitempty"` // why a skipped test did not run
+	MS         float64            `json:"ms"`
+	Failures   []jsonFailure      `json:"failures"`
+	Metrics    map[string]float64 `json:"metrics"`
 }
 
 type jsonReport struct {
@@ -61,7 +64,7 @@ func makeReport(c Config, res *Result) jsonReport {
 	}
 	for _, t := range res.Run.Tests {
 		jt := jsonTest{Name: t.Name, Scheme: t.Scheme, Scenario: t.Scenario, Inject: t.Inject, Expected: t.Expect,
-			Outcome: t.Outcome, MS: t.MS, Failures: []jsonFailure{}, Metrics: t.Metrics}
+			Catch: t.Catch, AsExpected: t.AsExpected(), Outcome: t.Outcome, Reason: t.Reason, MS: t.MS, Failures: []jsonFailure{}, Metrics: t.Metrics}
 		for _, f := range t.Failures {
 			jt.Failures = append(jt.Failures, jsonFailure{f.Check, f.CPU, f.Loc, f.Detail})
 		}
@@ -83,12 +86,16 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tFIRST FAILURE")
 	var all *multierror.Error
-	asExpected := 0
+	asExpected, skipped := 0, 0
 	for _, t := range res.Run.Tests {
 		result := "ok"
-		if t.Outcome != t.Expect {
+		switch {
+		case !t.AsExpected():
 			result = "UNEXPECTED"
-		} else {
+		case t.Outcome == "skip":
+			result = "skipped"
+			skipped++
+		default:
 			asExpected++
 		}
 		first := ""
@@ -96,9 +103,15 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			first = t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, first)
-		if t.Outcome != t.Expect {
-			if len(t.Failures) == 0 {
+		if t.Outcome == "skip" {
+			first = "skipped: " + oneLine(t.Reason, 60)
+		}
+		if !t.AsExpected() {
+			switch {
+			case len(t.Failures) == 0:
 				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but passed", t.Name))
+			case t.Outcome == t.Expect && t.Catch != "":
+				all = multierror.Append(all, fmt.Errorf("%s: the injected bug was not reported by its detector %q (caught by luck only)", t.Name, t.Catch))
 			}
 			for _, f := range t.Failures {
 				all = multierror.Append(all, fmt.Errorf("%s: %s", t.Name, describeFailure(f, t)))
@@ -107,7 +120,7 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 	}
 	tw.Flush()
 	for _, t := range res.Run.Tests {
-		if t.Outcome != t.Expect && len(t.Raw) > 0 {
+		if !t.AsExpected() && len(t.Raw) > 0 {
 			fmt.Fprintf(w, "\nother console output of %s (last lines):\n", t.Name)
 			for _, s := range t.Raw[max(0, len(t.Raw)-8):] {
 				fmt.Fprintln(w, "  "+s)
@@ -125,8 +138,8 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d unexpected (boot %d ms, wall %d ms, %s)\n",
-		c.Arch, len(res.Run.Tests), asExpected, len(res.Run.Tests)-asExpected, res.BootMS, res.WallMS, describeExit(res.ExitStatus))
+	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s)\n",
+		c.Arch, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, describeExit(res.ExitStatus))
 	if err := all.ErrorOrNil(); err != nil {
 		fmt.Fprintln(w, err)
 		return err

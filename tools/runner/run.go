@@ -16,17 +16,18 @@ import (
 
 // Config is one boot of the kernel.
 type Config struct {
-	Arch    string
-	CPUs    int
-	MemMB   int
-	Kernel  string
-	CDROM   string // boot this GRUB ISO instead of -kernel (its grub.cfg holds the command line)
-	Timeout time.Duration
-	Inject  string
-	Append  string
-	KVM     bool
-	QEMU    string
-	Verbose io.Writer // console echo, nil for none
+	Arch     string
+	CPUs     int
+	MemMB    int
+	Kernel   string
+	CDROM    string // boot this GRUB ISO instead of -kernel (its grub.cfg holds the command line)
+	Timeout  time.Duration
+	Inject   string
+	Scenario string
+	Append   string
+	KVM      bool
+	QEMU     string
+	Verbose  io.Writer // console echo, nil for none
 }
 
 // Result is what one boot produced.
@@ -40,7 +41,7 @@ type Result struct {
 
 // qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
 func qemuArgs(c Config) []string {
-	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), c.Append}, " "))
+	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), scenarioWord(c.Scenario), c.Append}, " "))
 	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
 	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
 	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", smp,
@@ -68,6 +69,13 @@ func injectWord(name string) string {
 		return ""
 	}
 	return "inject=" + name
+}
+
+func scenarioWord(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "scenario=" + name
 }
 
 // Boot launches QEMU, feeds its console to the parser, enforces the timeout (killing QEMU's process

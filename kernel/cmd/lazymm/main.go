@@ -13,34 +13,52 @@ import (
 
 	"lazymm/kernel"
 	"lazymm/kernel/ktest"
+	"lazymm/kernel/mmtest"
 	"lazymm/kernel/smoke"
 	"lazymm/kernel/smptest"
 )
 
-// injections make the kernel fail on purpose: each proves the harness sees that kind of failure.
-var injections = map[string]func(*ktest.T){
-	"panic": func(*ktest.T) {
+// injection is a bug the kernel injects on purpose, the test that must fail because of it and the
+// detector (check) that must report it: each proves the harness sees that kind of failure.
+type injection struct {
+	run   func(*ktest.T)
+	catch string // "" for failures that are not a detector's (a crash, a timeout)
+	scen  string
+}
+
+var injections = map[string]injection{
+	"panic": {run: func(*ktest.T) {
 		done := make(chan struct{})
 		go func() { panic("injected panic") }()
 		<-done
-	},
-	"fault": func(*ktest.T) {
+	}},
+	"fault": {run: func(*ktest.T) {
 		*(*uint64)(unsafe.Add(nil, badAddress)) = 1 // not mapped: a page fault at a bad address
-	},
+	}},
 	// the arch layer drops SIGURG (see arch/amd64/signal.go): the preemption test must not pass
-	"no-preempt-signal": smoke.Preempt,
+	"no-preempt-signal": {run: smoke.Preempt},
 	// the arch layer never starts the last AP: the online check must name it
-	"ap-missing": smptest.Online,
+	"ap-missing": {run: smptest.Online, catch: "cpu-online"},
 	// the arch layer writes into a frame it just freed: the quarantine's poison check must see it
-	"write-after-free": smoke.Poison,
+	"write-after-free": {run: smoke.Poison, catch: "poison"},
 	// the arch layer skips the remote TLB flush after munmap/MADV_DONTNEED: the stale read is caught
-	"no-shootdown": smptest.Shootdown,
-	"hang": func(*ktest.T) {
+	"no-shootdown": {run: smptest.Shootdown, catch: "stale-tlb"},
+	// flush_tlb_mm_range sends no IPIs: CPUs running the mm keep stale translations
+	"skip-flush-ipi": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	// a lazy CPU coming back to its mm does not compare tlb_gen: it keeps the translations it missed
+	"skip-lazy-catchup": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	// freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root in CR3
+	"skip-exit-flush": {run: nopcid, catch: mmtest.DetectCR3Audit, scen: mmtest.MunmapShootdown},
+	// freeing an mm forgets one page-table page
+	"leak-pagetable": {run: nopcid, catch: mmtest.DetectLeak, scen: mmtest.MunmapShootdown},
+	"hang": {run: func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
 		}
-	},
+	}},
 }
+
+func nopcid(t *ktest.T) { mmtest.MunmapShootdownTest(t, false) }
 
 var (
 	badAddress uintptr = 0xdead0000
@@ -59,7 +77,7 @@ func main() {
 	ktest.Boot(m.Arch(), m.CPUs(), m.MemMB(), runtime.Version(), cmdline)
 
 	var tests []ktest.Test
-	inject, prefix := "", ""
+	inject, prefix, scenario := "", "", ""
 	var bad []string
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
@@ -68,33 +86,41 @@ func main() {
 			inject = v
 		case "tests":
 			prefix = v
+		case "scenario":
+			scenario = v
 		case "vdso", "acpi": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table)
 		default:
 			bad = append(bad, a)
 		}
 	}
 	if inject != "" {
-		run, ok := injections[inject]
+		in, ok := injections[inject]
 		if !ok {
 			bad = append(bad, "inject="+inject)
 		} else {
-			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Expect: "fail", Run: run})
+			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: in.run})
 		}
 	} else {
 		suite := smoke.Tests()
 		if m.BareMetal() { // IPIs and NMIs exist only there; on the host the suite would test nothing
 			suite = append(suite, smptest.Tests()...)
+			suite = append(suite, mmtest.Tests()...)
 		}
 		for _, tc := range suite {
-			if strings.HasPrefix(tc.Name, prefix) {
+			if strings.HasPrefix(tc.Name, prefix) && (scenario == "" || tc.Scenario == scenario) {
 				tests = append(tests, tc)
 			}
 		}
-		tests = append(tests, ktest.Test{Name: "smoke/report", Run: report})
+		if scenario != "" && len(tests) == 0 {
+			bad = append(bad, "scenario="+scenario)
+		}
+		if scenario == "" {
+			tests = append(tests, ktest.Test{Name: "smoke/report", Run: report})
+		}
 	}
 	if len(bad) > 0 {
 		tests = append([]ktest.Test{{Name: "cmdline", Run: func(t *ktest.T) {
-			t.Check("cmdline", false, "unknown command-line words %q (known: inject=panic|fault|hang, tests=PREFIX)", bad)
+			t.Check("cmdline", false, "unknown command-line words %q (known: inject=NAME, tests=PREFIX, scenario=NAME, vdso=off, acpi=off)", bad)
 		}}}, tests...)
 	}
 	ok, unexpected := ktest.Run(tests)

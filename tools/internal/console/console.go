@@ -116,7 +116,9 @@ type Crash struct {
 // Test is one test as the console reported it.
 type Test struct {
 	Name, Scheme, Scenario, Inject, Expect string
-	Outcome                                string // pass or fail, as observed
+	Catch                                  string // the check that must report an expected failure
+	Outcome                                string // pass, fail or skip, as observed
+	Reason                                 string // why a skipped test did not run
 	Ended                                  bool
 	MS                                     float64
 	Failures                               []Failure
@@ -211,7 +213,7 @@ func (r *Run) Feed(s string) {
 			expect = "pass"
 		}
 		r.cur = &Test{Name: l.Get("name"), Scheme: l.Get("scheme"), Scenario: l.Get("scenario"), Inject: l.Get("inject"),
-			Expect: expect, Outcome: "pass", Metrics: map[string]float64{}}
+			Expect: expect, Catch: l.Get("catch"), Outcome: "pass", Metrics: map[string]float64{}}
 		r.Tests = append(r.Tests, r.cur)
 	case "fail":
 		cpu, err := strconv.Atoi(l.Get("cpu"))
@@ -246,6 +248,9 @@ func (r *Run) Feed(s string) {
 		if r.cur == nil || r.cur.Name != l.Get("name") {
 			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: end of %s, which is not running", r.lineNo, l.Get("name"))})
 			return
+		}
+		if l.Get("outcome") == "skip" && len(r.cur.Failures) == 0 {
+			r.cur.Outcome, r.cur.Reason = "skip", l.Get("reason")
 		}
 		if l.Get("outcome") == "fail" {
 			r.cur.Outcome = "fail"
@@ -329,10 +334,35 @@ func (r *Run) Finish() {
 	}
 }
 
+// AsExpected reports whether the test came out as expected: its outcome is its expectation and, for an
+// injected bug with a Catch, that detector is among the failed checks (caught by the detector meant to
+// catch it, not by luck). A skip is as expected of a test expected to pass: the report lists it apart.
+func (t *Test) AsExpected() bool {
+	switch {
+	case t.Outcome == "skip":
+		return t.Expect == "pass"
+	case t.Outcome != t.Expect:
+		return false
+	case t.Expect == "fail" && t.Catch != "":
+		return t.Caught()
+	}
+	return true
+}
+
+// Caught reports whether a failure of the test's Catch check was reported.
+func (t *Test) Caught() bool {
+	for _, f := range t.Failures {
+		if f.Check == t.Catch {
+			return true
+		}
+	}
+	return false
+}
+
 // Pass reports whether every test came out as expected.
 func (r *Run) Pass() bool {
 	for _, t := range r.Tests {
-		if t.Outcome != t.Expect {
+		if !t.AsExpected() {
 			return false
 		}
 	}
