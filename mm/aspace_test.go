@@ -611,3 +611,28 @@ func TestNewAddrSpaceOutOfMemory(t *testing.T) {
 		t.Errorf("the struct's frame was kept: object +%d, frame %v", a.Count(Object)-obj, a.KindOf(last))
 	}
 }
+
+// Retire takes a space out of the live table once (LiveRoot forgets it, the count drops), without
+// freeing anything; FreeAddrSpace after it frees the frames and does not count the space out again.
+func TestRetire(t *testing.T) {
+	a := setupMM(t, 64)
+	pt, obj := a.Count(PageTable), a.Count(Object)
+	as, keep := newAS(t, a), newAS(t, a)
+	mapFresh(t, a, as, UserBase(), 1, true)
+	Retire(as)
+	Retire(as)
+	if _, ok := LiveRoot(as.Root); ok || Live(as) || LiveAddrSpaces() != 1 {
+		t.Errorf("after Retire: LiveRoot %v Live %v count %d, want false false 1", ok, Live(as), LiveAddrSpaces())
+	}
+	if a.KindOf(as.Root>>PageShift) != PageTable || a.KindOf(objectFrame(as)) != Object {
+		t.Error("Retire freed frames")
+	}
+	FreeAddrSpace(a, as, new(FrameList), 0)
+	if LiveAddrSpaces() != 1 || !Live(keep) {
+		t.Errorf("FreeAddrSpace of a retired space: count %d, survivor live %v", LiveAddrSpaces(), Live(keep))
+	}
+	FreeAddrSpace(a, keep, new(FrameList), 0)
+	if a.Count(PageTable) != pt || a.Count(Object) != obj || LiveAddrSpaces() != 0 {
+		t.Errorf("counts pagetable +%d object +%d live %d", a.Count(PageTable)-pt, a.Count(Object)-obj, LiveAddrSpaces())
+	}
+}

@@ -107,8 +107,8 @@ func (s *TLBState) chooseASID(next *AddrSpace, gen uint64, pcid bool) (asid uint
 		}
 	}
 	asid = s.NextASID
-	s.NextASID++
-	if s.NextASID >= NumASIDs {
+	s.NextASID = asid + 1
+	if asid >= NumASIDs {
 		asid, s.NextASID = 0, 1
 	}
 	return asid, true

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"lazymm/kernel"
 	"lazymm/kernel/ktest"
@@ -254,7 +255,7 @@ func Shootdown(t *ktest.T) {
 		// the reader fills the pages and so caches their translations
 		if err := kernel.RunPinned(reader, func() {
 			for p := 0; p < pages; p++ {
-				mem[p*4096] = byte(round + 1)
+				word(mem, p).Store(uint64(round + 1))
 			}
 		}); err != nil {
 			t.Fatalf("%v", err)
@@ -270,7 +271,9 @@ func Shootdown(t *ktest.T) {
 		// the reader must see the refault's zeroes
 		if err := kernel.RunPinned(reader, func() {
 			for p := 0; p < pages; p++ {
-				if mem[p*4096] != 0 {
+				// a whole word: a stale translation reads the old value, or the freed frame's poison
+				// (whose low byte is 0), or whatever reused the frame
+				if word(mem, p).Load() != 0 {
 					stale++
 				}
 			}
@@ -281,6 +284,9 @@ func Shootdown(t *ktest.T) {
 	t.Check("stale-tlb", stale == 0, "%d of %d page reads after MADV_DONTNEED on CPU 0 saw the old data through a stale translation", stale, 4*pages)
 	t.Metric("pages", 4*pages)
 }
+
+// word is the first word of page p of mem, accessed with real loads and stores.
+func word(mem []byte, p int) *atomic.Uint64 { return (*atomic.Uint64)(unsafe.Pointer(&mem[p*4096])) }
 
 // clock: the monotonic clock read on one CPU after another (ordered by the hand-over) never goes
 // back: the TSCs the clock is computed from agree across CPUs.
