@@ -116,6 +116,15 @@ func (s *simMMU) switchTo(cpu int, as *AddrSpace, pcid, skipCatchup bool) Switch
 	return sw
 }
 
+// loadAll switches every simulated CPU to as and has it read frames at va (filling its TLB).
+func (s *simMMU) loadAll(as *AddrSpace, pcid bool, va uintptr, frames []uint64) {
+	s.t.Helper()
+	for cpu := range s.cpus {
+		s.switchTo(cpu, as, pcid, false)
+		s.expect(cpu, va, frames, "before")
+	}
+}
+
 // flushResult is one flush request and what each CPU it ran on decided.
 type flushResult struct {
 	info          FlushInfo
@@ -222,10 +231,7 @@ func TestShootdownRemap(t *testing.T) {
 		as := newAS(t, a)
 		va := UserBase() + 16*PageSize
 		old := mapFresh(t, a, as, va, 8, true)
-		for cpu := 0; cpu < 4; cpu++ {
-			s.switchTo(cpu, as, pcid, false)
-			s.expect(cpu, va, old, "before")
-		}
+		s.loadAll(as, pcid, va, old)
 		if as.CPUMask != cpuBits(0, 1, 2, 3) {
 			t.Fatalf("CPUMask %#b, want CPUs 0-3", as.CPUMask)
 		}
@@ -274,10 +280,7 @@ func TestLazyCatchup(t *testing.T) {
 				as := newAS(t, a)
 				va := UserBase()
 				old := mapFresh(t, a, as, va, 8, true)
-				for cpu := 0; cpu < 4; cpu++ {
-					s.switchTo(cpu, as, pcid, false)
-					s.expect(cpu, va, old, "before")
-				}
+				s.loadAll(as, pcid, va, old)
 				TLB[2].EnterLazy()
 				TLB[3].EnterLazy()
 				nw := old
@@ -333,10 +336,7 @@ func TestSkippedIPIsLeaveStaleTLB(t *testing.T) {
 		as := newAS(t, a)
 		va := UserBase()
 		old := mapFresh(t, a, as, va, 8, true)
-		for cpu := 0; cpu < 4; cpu++ {
-			s.switchTo(cpu, as, pcid, false)
-			s.expect(cpu, va, old, "before")
-		}
+		s.loadAll(as, pcid, va, old)
 		unmapFlushFree(t, a, as, va, 8, func() {
 			r := s.request(0, as, va, va+8*PageSize, false) // no deliver: the IPIs are lost
 			if r.targets != cpuBits(1, 2, 3) {
@@ -536,10 +536,7 @@ func TestFreedTablesLeaveLazy(t *testing.T) {
 				as := newAS(t, a)
 				va := UserBase()
 				frames := mapFresh(t, a, as, va, 4, true)
-				for cpu := 0; cpu < 4; cpu++ {
-					s.switchTo(cpu, as, pcid, false)
-					s.expect(cpu, va, frames, "before")
-				}
+				s.loadAll(as, pcid, va, frames)
 				TLB[2].EnterLazy()
 				var r *flushResult
 				unmapFlushFree(t, a, as, va, 4, func() { r = s.shootdown(0, as, va, va+4*PageSize, freed) })
