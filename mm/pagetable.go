@@ -46,6 +46,9 @@ func Walk(a *Allocator, root uint64, va uintptr, create bool) *uint64 {
 			return nil
 		}
 		table = *p & PT.AddrMask
+		if a.KindOf(table>>PageShift) == Quarantined {
+			return nil // a freed table still linked: never write into it
+		}
 	}
 	e := (*[512]uint64)(Phys(table))
 	return &e[index(va, PT.Levels-1, PT.Levels)]

@@ -166,6 +166,8 @@ func TestInjectedFailures(t *testing.T) {
 		{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
 		// freeing the mm forgets a page-table page
 		{"leak-pagetable", "leak", []string{"pagetable frames"}},
+		// a page table freed while still linked: the next hardware walk meets its poison and faults
+		{"free-linked-table", "poison-walk", []string{"went through freed page-table frame"}},
 	}
 	for _, c := range cases {
 		t.Run(c.inject, func(t *testing.T) {

@@ -51,7 +51,11 @@ func bootMain(magic, info uintptr) uintptr {
 	skipLazyCatchup = cmdlineHas("inject=skip-lazy-catchup")
 	skipExitFlush = cmdlineHas("inject=skip-exit-flush")
 	leakTables = cmdlineHas("inject=leak-pagetable")
+	freeLinkedTable = cmdlineHas("inject=free-linked-table")
 	detectPaging()
+	if cmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
+		hasPCID = false
+	}
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)

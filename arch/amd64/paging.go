@@ -133,6 +133,10 @@ func (machine) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 	var g mm.Gather
 	g.Add(start, end, as.Unmap(&frames, start, end, &zapped))
 	flushMMRange(as, &g)
+	if freeLinkedTable {
+		freeLinkedTable = false
+		freeLiveTable(as, start)
+	}
 	unlockMM(fl)
 	out := make([]uint64, 0, 64)
 	fl = lockMM()
@@ -150,6 +154,25 @@ func (machine) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 	}
 	unlockMM(fl)
 	return out
+}
+
+// freeLiveTable is an injected bug (inject=free-linked-table): the last-level table that maps va is
+// freed (poisoned) while its parent entry still points to it, and the TLBs are flushed, so the next
+// access walks into it. The poison-walk detector must name it.
+//
+//go:nosplit
+func freeLiveTable(as *mm.AddrSpace, va uintptr) {
+	t := as.Root
+	for level := 0; level < 3; level++ {
+		e := (*[512]uint64)(mm.Phys(t))[(va>>(39-9*uint(level)))&511]
+		if e&ptePresent == 0 {
+			return
+		}
+		t = e & pteAddr
+	}
+	frames.Free(t >> 12)
+	g := mm.Gather{Start: 0, End: mm.FlushAll, FreedTables: true}
+	flushMMRange(as, &g)
 }
 
 func (machine) Protect(as *mm.AddrSpace, start, end uintptr, write bool) int {

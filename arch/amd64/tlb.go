@@ -29,6 +29,7 @@ var (
 	skipFlushIPI    bool // inject=skip-flush-ipi: flush_tlb_mm_range sends no IPIs
 	skipLazyCatchup bool // inject=skip-lazy-catchup: a lazy CPU does not check tlb_gen coming back
 	skipExitFlush   bool // inject=skip-exit-flush: freeing an mm does not flush (lazy CPUs keep its root)
+	freeLinkedTable bool // inject=free-linked-table: a page table is freed while still linked (paging.go)
 
 	audit [maxCPUs]cr3Audit
 )

@@ -5,7 +5,9 @@ package mmtest
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -121,6 +123,9 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	mc := m()
 	supported, _ := mc.PCID()
 	if pcid && !supported {
+		if slices.Contains(strings.Fields(mc.Cmdline()), "nopcid") {
+			t.Skipf("PCIDs turned off by nopcid on the command line")
+		}
 		t.Skipf("the CPU has no PCID (CPUID.01H:ECX.PCID=0; QEMU's TCG models none): the PCID half runs under -kvm on a host with PCID")
 	}
 	if err := mc.SetPCID(pcid); err != nil {

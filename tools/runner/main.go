@@ -20,7 +20,7 @@ var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
 
 // injections the kernel knows: each makes one kind of failure the harness must see.
 var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown", "write-after-free",
-	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable"}
+	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table"}
 
 // scenarios the kernel runs by name (-scenario): only that scenario's tests run.
 var scenarios = []string{"munmap-shootdown"}
@@ -36,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
 	fs.StringVar(&c.Inject, "inject", "", "inject a failure: "+strings.Join(injections, ", ")+" (the run then expects it)")
 	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario's tests: "+strings.Join(scenarios, ", "))
+	fs.BoolVar(&c.NoPCID, "nopcid", false, "run without PCIDs even where the CPU has them (kernel word nopcid)")
 	fs.StringVar(&c.CDROM, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel; -kernel still symbolizes")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if _, err := os.Stat(c.CDROM); err != nil {
 			return usage("-cdrom %s: not found (build it with `make iso`)", c.CDROM)
 		}
-		if c.Inject != "" || c.Append != "" || c.Scenario != "" {
+		if c.Inject != "" || c.Append != "" || c.Scenario != "" || c.NoPCID {
 			return usage("-cdrom boots with the ISO's own command line: -inject, -scenario and -append do not apply")
 		}
 	}

@@ -24,6 +24,7 @@ type Config struct {
 	Timeout  time.Duration
 	Inject   string
 	Scenario string
+	NoPCID   bool
 	Append   string
 	KVM      bool
 	QEMU     string
@@ -41,7 +42,11 @@ type Result struct {
 
 // qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
 func qemuArgs(c Config) []string {
-	cmdline := strings.TrimSpace(strings.Join([]string{injectWord(c.Inject), scenarioWord(c.Scenario), c.Append}, " "))
+	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), c.Append}
+	if c.NoPCID {
+		words = append(words, "nopcid")
+	}
+	cmdline := strings.Join(strings.Fields(strings.Join(words, " ")), " ")
 	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
 	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
 	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", smp,

@@ -49,6 +49,8 @@ var injections = map[string]injection{
 	"skip-lazy-catchup": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
 	// freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root in CR3
 	"skip-exit-flush": {run: nopcid, catch: mmtest.DetectCR3Audit, scen: mmtest.MunmapShootdown},
+	// a page table is freed while its parent still points to it: the next walk meets its poison
+	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: mmtest.MunmapShootdown},
 	// freeing an mm forgets one page-table page
 	"leak-pagetable": {run: nopcid, catch: mmtest.DetectLeak, scen: mmtest.MunmapShootdown},
 	"hang": {run: func(*ktest.T) {
@@ -88,7 +90,7 @@ func main() {
 			prefix = v
 		case "scenario":
 			scenario = v
-		case "vdso", "acpi": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table)
+		case "vdso", "acpi", "nopcid": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them)
 		default:
 			bad = append(bad, a)
 		}
@@ -120,7 +122,7 @@ func main() {
 	}
 	if len(bad) > 0 {
 		tests = append([]ktest.Test{{Name: "cmdline", Run: func(t *ktest.T) {
-			t.Check("cmdline", false, "unknown command-line words %q (known: inject=NAME, tests=PREFIX, scenario=NAME, vdso=off, acpi=off)", bad)
+			t.Check("cmdline", false, "unknown command-line words %q (known: inject=NAME, tests=PREFIX, scenario=NAME, vdso=off, acpi=off, nopcid)", bad)
 		}}}, tests...)
 	}
 	ok, unexpected := ktest.Run(tests)

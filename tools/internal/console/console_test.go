@@ -159,3 +159,42 @@ func BenchmarkParse(b *testing.B) {
 		r.Finish()
 	}
 }
+
+// An injected bug counts as caught only when its named detector reported it; a skip is as expected of a
+// test expected to pass, never of one expected to fail, and a failure overrides a claimed skip.
+func TestCatchAndSkip(t *testing.T) {
+	run := func(begin, body, end string) string {
+		return "LZ1 begin name=x scheme=- scenario=- inject=i " + begin + "\n" + body + "LZ1 end name=x " + end + "\nLZ1 summary tests=1 passed=0 failed=0\n"
+	}
+	cases := []struct {
+		name, console string
+		asExpected    bool
+		outcome       string
+	}{
+		{"caught by its detector", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\nLZ1 fail name=x check=stale-tlb cpu=1 loc=a detail=d\n", "outcome=fail"), true, "fail"},
+		{"caught by another check only", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\n", "outcome=fail"), false, "fail"},
+		{"caught by a crash only", run("expect=fail catch=poison-walk", "", "outcome=fail"), false, "fail"},
+		{"trap-context fail line (name=-)", run("expect=fail catch=poison-walk", "LZ1 fail name=- check=poison-walk cpu=2 loc=pageFault detail=d\n", "outcome=fail"), true, "fail"},
+		{"no catch: any failure", run("expect=fail", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=fail"), true, "fail"},
+		{"skip of a passing test", run("expect=pass", "", `outcome=skip reason="no PCID"`), true, "skip"},
+		{"skip of an injected bug", run("expect=fail catch=stale-tlb", "", "outcome=skip reason=r"), false, "skip"},
+		{"skip with a failure is a failure", run("expect=pass", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=skip reason=r"), false, "fail"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := feed(c.console)
+			var x *Test
+			for _, tc := range r.Tests {
+				if tc.Name == "x" {
+					x = tc
+				}
+			}
+			if x == nil {
+				t.Fatalf("no test x in %+v", r.Tests)
+			}
+			if x.AsExpected() != c.asExpected || x.Outcome != c.outcome || r.Pass() != c.asExpected {
+				t.Errorf("outcome %s as expected %v pass %v, want %s %v", x.Outcome, x.AsExpected(), r.Pass(), c.outcome, c.asExpected)
+			}
+		})
+	}
+}
