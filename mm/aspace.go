@@ -58,7 +58,7 @@ func InUserRange(start, end uintptr) bool {
 	return start >= UserBase() && end <= UserEnd() && start < end
 }
 
-// NewAddrSpace allocates an address space: its struct in an Object frame, its root in a PageTable frame
+// NewAddrSpace allocates an address space: its struct in an Object frame, its root in an MMTable frame
 // holding a copy of InitMM's top-level entries but the user slot's.
 //
 //go:nosplit
@@ -67,7 +67,7 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	if !ok {
 		return nil, false
 	}
-	rf, ok := a.Alloc(PageTable)
+	rf, ok := a.Alloc(MMTable)
 	if !ok {
 		a.Free(of)
 		return nil, false
@@ -173,9 +173,9 @@ func (as *AddrSpace) Map(a *Allocator, va uintptr, frame uint64, write bool) boo
 	if !InUserRange(va, va+PageSize) || va&(PageSize-1) != 0 {
 		return false
 	}
-	before := a.Count(PageTable)
-	p := Walk(a, as.Root, va, true)
-	as.Tables += a.Count(PageTable) - before // racy under concurrent maps of other spaces; the leak check uses frame counts
+	before := a.Count(MMTable)
+	p := walk(a, as.Root, va, true, MMTable)
+	as.Tables += a.Count(MMTable) - before // approximate under concurrent maps of other spaces; the leak check counts frames
 	if p == nil || *p&PT.Present != 0 {
 		return false
 	}

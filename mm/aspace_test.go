@@ -146,13 +146,13 @@ func sameSet(a, b []uint64) bool {
 }
 
 // NewAddrSpace copies InitMM's top-level entries (the kernel half) but leaves the user slot empty, even
-// when InitMM's has something in it; the struct and root live in Object and PageTable frames.
+// when InitMM's has something in it; the struct and root live in Object and MMTable frames.
 func TestNewAddrSpaceCopiesKernelHalf(t *testing.T) {
 	a := setupMM(t, 64)
 	src := table(InitMM.Root)
 	src[PT.UserSlot] = 0x5000 | PT.Table // junk that must not be copied
 	src[300] = 0x7000 | PT.Present       // an entry that is not a table: copied verbatim
-	pt, obj, n := a.Count(PageTable), a.Count(Object), LiveAddrSpaces()
+	pt, obj, n := a.Count(MMTable), a.Count(Object), LiveAddrSpaces()
 
 	as1, as2 := newAS(t, a), newAS(t, a)
 	for _, as := range []*AddrSpace{as1, as2} {
@@ -169,7 +169,7 @@ func TestNewAddrSpaceCopiesKernelHalf(t *testing.T) {
 		if as.Magic != asMagic || as.Users != 1 || as.Count != 1 || as.Tables != 1 || as.Pages != 0 || as.CPUMask != 0 || as.TLBGen != 0 {
 			t.Errorf("fresh address space %+v", *as)
 		}
-		if a.KindOf(as.Root>>PageShift) != PageTable || a.KindOf(objectFrame(as)) != Object {
+		if a.KindOf(as.Root>>PageShift) != MMTable || a.KindOf(objectFrame(as)) != Object {
 			t.Errorf("root frame is %v, struct frame %v", a.KindOf(as.Root>>PageShift), a.KindOf(objectFrame(as)))
 		}
 		if as.CtxID == 0 || as.CtxID == InitMM.CtxID {
@@ -182,9 +182,9 @@ func TestNewAddrSpaceCopiesKernelHalf(t *testing.T) {
 	if as1.CtxID == as2.CtxID || as1.Root == as2.Root {
 		t.Errorf("two spaces share ctx_id %d/%d or root %#x/%#x", as1.CtxID, as2.CtxID, as1.Root, as2.Root)
 	}
-	if a.Count(PageTable) != pt+2 || a.Count(Object) != obj+2 || LiveAddrSpaces() != n+2 {
+	if a.Count(MMTable) != pt+2 || a.Count(Object) != obj+2 || LiveAddrSpaces() != n+2 {
 		t.Errorf("counts pagetable +%d object +%d live +%d, want +2 each",
-			a.Count(PageTable)-pt, a.Count(Object)-obj, LiveAddrSpaces()-n)
+			a.Count(MMTable)-pt, a.Count(Object)-obj, LiveAddrSpaces()-n)
 	}
 }
 
@@ -211,12 +211,12 @@ func TestMapRefusals(t *testing.T) {
 		{"kernel slot 511", 511 * topLevel, false},
 	}
 	for _, c := range cases {
-		pt := a.Count(PageTable)
+		pt := a.Count(MMTable)
 		if got := as.Map(a, c.va, frame, true); got != c.want {
 			t.Errorf("%s: Map(%#x) = %v, want %v", c.name, c.va, got, c.want)
 		}
-		if !c.want && a.Count(PageTable) != pt {
-			t.Errorf("%s: a refused Map allocated %d page tables", c.name, a.Count(PageTable)-pt)
+		if !c.want && a.Count(MMTable) != pt {
+			t.Errorf("%s: a refused Map allocated %d page tables", c.name, a.Count(MMTable)-pt)
 		}
 	}
 	if as.Pages != 2 {
@@ -238,11 +238,11 @@ func TestMapTranslateUnmap(t *testing.T) {
 	a := setupMM(t, 128)
 	as := newAS(t, a)
 	base := UserBase() + 5*PageSize
-	pt := a.Count(PageTable)
+	pt := a.Count(MMTable)
 	rw := mapFresh(t, a, as, base, 4, true)
 	ro := mapFresh(t, a, as, base+4*PageSize, 2, false)
 	frames := append(append([]uint64(nil), rw...), ro...)
-	if got := a.Count(PageTable) - pt; got != 3 || as.Tables != 4 {
+	if got := a.Count(MMTable) - pt; got != 3 || as.Tables != 4 {
 		t.Errorf("page tables allocated %d (Tables %d), want 3 (Tables 4: root, PDPT, PD, PT)", got, as.Tables)
 	}
 	if as.Pages != 6 {
@@ -410,10 +410,10 @@ func buildSpace(t *testing.T, a *Allocator) (*AddrSpace, []uint64) {
 // mapped frames onto the list without freeing them.
 func TestFreeAddrSpaceReturnsFrames(t *testing.T) {
 	a := setupMM(t, 128)
-	pt, obj, n := a.Count(PageTable), a.Count(Object), LiveAddrSpaces()
+	pt, obj, n := a.Count(MMTable), a.Count(Object), LiveAddrSpaces()
 	other := newAS(t, a) // a bystander that must survive
 	otherLeaves := mapFresh(t, a, other, UserBase(), 1, true)
-	pt2, obj2 := a.Count(PageTable), a.Count(Object)
+	pt2, obj2 := a.Count(MMTable), a.Count(Object)
 
 	as, leaves := buildSpace(t, a)
 	tables := append(userTables(as), as.Root>>PageShift)
@@ -424,9 +424,9 @@ func TestFreeAddrSpaceReturnsFrames(t *testing.T) {
 	out := new(FrameList)
 	FreeAddrSpace(a, as, out, 0)
 
-	if a.Count(PageTable) != pt2 || a.Count(Object) != obj2 || LiveAddrSpaces() != n+1 {
+	if a.Count(MMTable) != pt2 || a.Count(Object) != obj2 || LiveAddrSpaces() != n+1 {
 		t.Errorf("after free: pagetable %d object %d live %d, want %d %d %d",
-			a.Count(PageTable), a.Count(Object), LiveAddrSpaces(), pt2, obj2, n+1)
+			a.Count(MMTable), a.Count(Object), LiveAddrSpaces(), pt2, obj2, n+1)
 	}
 	if !sameSet(out.frames(), leaves) {
 		t.Errorf("deferred %v, want the mapped frames %v", out.frames(), leaves)
@@ -453,9 +453,9 @@ func TestFreeAddrSpaceReturnsFrames(t *testing.T) {
 	}
 	out2 := new(FrameList)
 	FreeAddrSpace(a, other, out2, 0)
-	if a.Count(PageTable) != pt || a.Count(Object) != obj || LiveAddrSpaces() != n {
+	if a.Count(MMTable) != pt || a.Count(Object) != obj || LiveAddrSpaces() != n {
 		t.Errorf("baseline not restored: pagetable %d object %d live %d, want %d %d %d",
-			a.Count(PageTable), a.Count(Object), LiveAddrSpaces(), pt, obj, n)
+			a.Count(MMTable), a.Count(Object), LiveAddrSpaces(), pt, obj, n)
 	}
 	out.FreeAll(a)
 	out2.FreeAll(a)
@@ -480,11 +480,11 @@ func TestFreeAddrSpaceLeakTables(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := setupMM(t, 64)
-			pt, obj := a.Count(PageTable), a.Count(Object)
+			pt, obj := a.Count(MMTable), a.Count(Object)
 			as, _ := buildSpace(t, a)
 			root := as.Root >> PageShift
 			FreeAddrSpace(a, as, new(FrameList), c.leak)
-			if got := int(a.Count(PageTable) - pt); got != c.want {
+			if got := int(a.Count(MMTable) - pt); got != c.want {
 				t.Errorf("leaked %d page tables, want %d", got, c.want)
 			}
 			if a.Count(Object) != obj || a.KindOf(root) != Quarantined {
@@ -561,13 +561,13 @@ func TestLiveAddrSpaces(t *testing.T) {
 			t.Fatalf("after %d: LiveAddrSpaces = %d", i+1, LiveAddrSpaces())
 		}
 	}
-	pt, obj := a.Count(PageTable), a.Count(Object)
+	pt, obj := a.Count(MMTable), a.Count(Object)
 	if as, ok := NewAddrSpace(a); ok || as != nil {
 		t.Fatal("a space beyond MaxAddrSpaces was made")
 	}
-	if LiveAddrSpaces() != MaxAddrSpaces || a.Count(PageTable) != pt || a.Count(Object) != obj {
+	if LiveAddrSpaces() != MaxAddrSpaces || a.Count(MMTable) != pt || a.Count(Object) != obj {
 		t.Errorf("a refused NewAddrSpace kept frames: live %d pagetable +%d object +%d",
-			LiveAddrSpaces(), a.Count(PageTable)-pt, a.Count(Object)-obj)
+			LiveAddrSpaces(), a.Count(MMTable)-pt, a.Count(Object)-obj)
 	}
 	FreeAddrSpace(a, spaces[10], new(FrameList), 0)
 	if LiveAddrSpaces() != MaxAddrSpaces-1 {
@@ -616,7 +616,7 @@ func TestNewAddrSpaceOutOfMemory(t *testing.T) {
 // freeing anything; FreeAddrSpace after it frees the frames and does not count the space out again.
 func TestRetire(t *testing.T) {
 	a := setupMM(t, 64)
-	pt, obj := a.Count(PageTable), a.Count(Object)
+	pt, obj := a.Count(MMTable), a.Count(Object)
 	as, keep := newAS(t, a), newAS(t, a)
 	mapFresh(t, a, as, UserBase(), 1, true)
 	Retire(as)
@@ -624,7 +624,7 @@ func TestRetire(t *testing.T) {
 	if _, ok := LiveRoot(as.Root); ok || Live(as) || LiveAddrSpaces() != 1 {
 		t.Errorf("after Retire: LiveRoot %v Live %v count %d, want false false 1", ok, Live(as), LiveAddrSpaces())
 	}
-	if a.KindOf(as.Root>>PageShift) != PageTable || a.KindOf(objectFrame(as)) != Object {
+	if a.KindOf(as.Root>>PageShift) != MMTable || a.KindOf(objectFrame(as)) != Object {
 		t.Error("Retire freed frames")
 	}
 	FreeAddrSpace(a, as, new(FrameList), 0)
@@ -632,7 +632,7 @@ func TestRetire(t *testing.T) {
 		t.Errorf("FreeAddrSpace of a retired space: count %d, survivor live %v", LiveAddrSpaces(), Live(keep))
 	}
 	FreeAddrSpace(a, keep, new(FrameList), 0)
-	if a.Count(PageTable) != pt || a.Count(Object) != obj || LiveAddrSpaces() != 0 {
-		t.Errorf("counts pagetable +%d object +%d live %d", a.Count(PageTable)-pt, a.Count(Object)-obj, LiveAddrSpaces())
+	if a.Count(MMTable) != pt || a.Count(Object) != obj || LiveAddrSpaces() != 0 {
+		t.Errorf("counts pagetable +%d object +%d live %d", a.Count(MMTable)-pt, a.Count(Object)-obj, LiveAddrSpaces())
 	}
 }

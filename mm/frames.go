@@ -20,7 +20,8 @@ const (
 	Free        Kind = iota
 	Reserved         // firmware, MMIO holes, memory the allocator never hands out
 	Image            // the kernel image (text, data, bss)
-	PageTable        // a page-table page
+	PageTable        // a page-table page of the kernel's and runtime's mappings (InitMM's)
+	MMTable          // a page-table page of an address space's own: its root and its user range's tables
 	Runtime          // anonymous memory mapped for the hosted Go runtime (mmap)
 	Object           // kernel objects whose lifetime is the experiment (mm, task structs)
 	UserData         // pages mapped into a test address space's user range
@@ -28,7 +29,7 @@ const (
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "runtime", "object", "userdata", "quarantined"}
+var kindNames = [NumKinds]string{"free", "reserved", "image", "pagetable", "mm-pagetable", "runtime", "object", "userdata", "quarantined"}
 
 func (k Kind) String() string {
 	if k < NumKinds {

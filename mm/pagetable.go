@@ -28,6 +28,13 @@ func index(va uintptr, level, levels int) uintptr {
 //
 //go:nosplit
 func Walk(a *Allocator, root uint64, va uintptr, create bool) *uint64 {
+	return walk(a, root, va, create, PageTable)
+}
+
+// walk is Walk allocating tables of kind k.
+//
+//go:nosplit
+func walk(a *Allocator, root uint64, va uintptr, create bool, k Kind) *uint64 {
 	table := root
 	for level := 0; level < PT.Levels-1; level++ {
 		e := (*[512]uint64)(Phys(table))
@@ -36,7 +43,7 @@ func Walk(a *Allocator, root uint64, va uintptr, create bool) *uint64 {
 			if !create {
 				return nil
 			}
-			f, ok := a.Alloc(PageTable)
+			f, ok := a.Alloc(k)
 			if !ok {
 				return nil
 			}

@@ -165,7 +165,7 @@ func TestInjectedFailures(t *testing.T) {
 		// the mm is freed without the freed-tables flush: lazy CPUs still have its root in CR3
 		{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
 		// freeing the mm forgets a page-table page
-		{"leak-pagetable", "leak", []string{"pagetable frames"}},
+		{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
 		// a page table freed while still linked: the next hardware walk meets its poison and faults
 		{"free-linked-table", "poison-walk", []string{"went through freed page-table frame"}},
 	}

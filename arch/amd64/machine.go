@@ -43,7 +43,7 @@ func (machine) SyscallCounts() map[int]uint64 {
 
 // ResidentFrames counts frames in use: the image, page tables, kernel objects and the runtime's memory.
 func (machine) ResidentFrames() uint64 {
-	return frames.Count(mm.Image) + frames.Count(mm.PageTable) + frames.Count(mm.Runtime) + frames.Count(mm.Object)
+	return frames.Count(mm.Image) + frames.Count(mm.PageTable) + frames.Count(mm.MMTable) + frames.Count(mm.Runtime) + frames.Count(mm.Object)
 }
 
 func (machine) CPU() int            { return currentCPU() }

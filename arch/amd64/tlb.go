@@ -219,7 +219,7 @@ func auditCR3(cpu int, from uint32) {
 	as, live := mm.LiveRoot(root)
 	why := uint32(0)
 	switch {
-	case !live || frames.KindOf(root>>12) != mm.PageTable:
+	case !live || frames.KindOf(root>>12) != mm.PageTable && frames.KindOf(root>>12) != mm.MMTable:
 		why = auditNotLive
 	default:
 		if l := mm.TLB[cpu].Loaded(); l != nil && l != as {

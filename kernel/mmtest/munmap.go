@@ -279,7 +279,7 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	}
 	after := mc.Memory(true)
 	t.Check(DetectPoison, after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
-	for _, k := range []string{"pagetable", "object", "userdata"} {
+	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
 		t.Check(DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the test, %d after", k, before.Frames[k], after.Frames[k])
 	}
 	t.Check(DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
@@ -297,8 +297,11 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	t.Metric("lazy_catchups", float64(st.LazyCatchups))
 	t.Metric("left_lazy", float64(st.LeftLazy))
 	t.Metric("cr3_audits", float64(runs))
+	ns := func(c uint64) float64 { return float64(c) * 1e9 / float64(mc.TSCHz()) }
 	t.Metric("shootdown_1p_cycles", float64(median(cycles[1])))
 	t.Metric("shootdown_64p_cycles", float64(median(cycles[pages])))
+	t.Metric("shootdown_1p_us", ns(median(cycles[1]))/1e3)
+	t.Metric("shootdown_64p_us", ns(median(cycles[pages]))/1e3)
 }
 
 type stats struct{ mm.TLBStats }
