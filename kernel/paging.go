@@ -17,6 +17,13 @@ type Paging interface {
 	// FreeMM is exit_mmap and the final free: unmap everything with a flush that reaches lazy CPUs
 	// too (freed tables), audit every CPU's CR3 (none may hold the root now), free tables and struct.
 	FreeMM(as *mm.AddrSpace)
+	// ExitMMap is exit_mmap alone: the user range's pages and tables go, with a flush of freed tables
+	// (lazy CPUs too leave for InitMM; with unlazy they also drop the mm as active_mm: ShootLazy).
+	ExitMMap(as *mm.AddrSpace, unlazy bool)
+	// FreePGD is __mmdrop's end: audit every CPU's CR3, then free the root and the struct.
+	FreePGD(as *mm.AddrSpace)
+	IRQSave() uint64 // interrupts off on this CPU, returning what IRQRestore needs (local_irq_save)
+	IRQRestore(flags uint64)
 	AllocFrames(n int, k mm.Kind) ([]uint64, error)
 	FreeFrames(f []uint64)
 	Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error
@@ -38,6 +45,10 @@ func (hosted) PCID() (bool, bool)                                { return false,
 func (hosted) SetPCID(bool) error                                { return errNoPaging }
 func (hosted) NewMM() (*mm.AddrSpace, error)                     { return nil, errNoPaging }
 func (hosted) FreeMM(*mm.AddrSpace)                              {}
+func (hosted) ExitMMap(*mm.AddrSpace, bool)                      {}
+func (hosted) FreePGD(*mm.AddrSpace)                             {}
+func (hosted) IRQSave() uint64                                   { return 0 }
+func (hosted) IRQRestore(uint64)                                 {}
 func (hosted) AllocFrames(int, mm.Kind) ([]uint64, error)        { return nil, errNoPaging }
 func (hosted) FreeFrames([]uint64)                               {}
 func (hosted) Map(*mm.AddrSpace, uintptr, uint64, bool) error    { return errNoPaging }

@@ -14,21 +14,29 @@ import (
 type CrossCallOp uint32
 
 const (
-	CallNop   CrossCallOp = iota
-	CallCount             // CrossCallRuns[cpu]++
+	CallNop       CrossCallOp = iota
+	CallCount                 // CrossCallRuns[cpu]++
+	CallShootLazy             // the lazy-mm engine: leave the mm at arg if this CPU uses it lazily
+	CallAuditLazy             // the lazy-mm engine: no reference to the freed mm at arg may remain here
 )
 
 // CrossCallRuns counts, per CPU, the CallCount cross-calls that CPU ran.
 var CrossCallRuns [64]uint64
 
 // HandleCrossCall runs op on the calling CPU, in interrupt context: nosplit, no allocation, no locks.
+// It returns true when this CPU must leave the mm its MMU has loaded for InitMM (the arch does it).
 //
 //go:nosplit
-func HandleCrossCall(cpu int, op CrossCallOp, arg uint64) {
+func HandleCrossCall(cpu int, op CrossCallOp, arg uint64) bool {
 	switch op {
 	case CallCount:
 		atomic.AddUint64(&CrossCallRuns[cpu&63], 1)
+	case CallShootLazy:
+		return ShootLazy(cpu, uintptr(arg))
+	case CallAuditLazy:
+		auditLazy(cpu, uintptr(arg))
 	}
+	return false
 }
 
 // IPICounts are one CPU's inter-processor interrupts by kind.

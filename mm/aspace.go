@@ -20,6 +20,7 @@ type AddrSpace struct {
 	CPUMask uint64 // mm_cpumask: CPUs that may hold translations of the user range; atomic
 	Users   int64  // mm_users (the lazy-mm engine's)
 	Count   int64  // mm_count (the lazy-mm engine's)
+	Writer  int64  // the CPU that last wrote Users or Count: a write from another CPU moves the cache line
 	Pages   uint64 // user pages mapped now
 	Tables  uint64 // page-table pages of the user range, the root included
 	slot    uint64 // index in the live table
@@ -261,17 +262,35 @@ func FreeAddrSpace(a *Allocator, as *AddrSpace, out *FrameList, leakTables int) 
 	Retire(as)
 	root := (*[512]uint64)(Phys(as.Root))
 	if e := root[PT.UserSlot]; e&PT.Present != 0 {
-		freeTables(a, e&PT.AddrMask, out, leakTables)
+		freeTables(a, e&PT.AddrMask, out, leakTables, false)
 	}
 	a.Free(as.Root >> PageShift)
 	a.Free(uint64(uintptr(unsafe.Pointer(as))-uintptr(DirectMap)) >> PageShift)
 }
 
-// freeTables frees the table at pa (one level below the root) and every table under it, depth first
-// without recursion (nosplit code may not recurse); mapped frames go onto out.
+// ExitTables is exit_mmap's free_pgtables: it unhooks the user range from the root and puts every
+// table under it, and every frame still mapped there, onto out; the caller flushes (freed tables)
+// before freeing them. The root and the struct stay until FreeAddrSpace (__mmdrop's mm_free_pgd).
+// leakTables is the injected leak, as for FreeAddrSpace.
 //
 //go:nosplit
-func freeTables(a *Allocator, pa uint64, out *FrameList, leak int) {
+func (as *AddrSpace) ExitTables(a *Allocator, out *FrameList, leakTables int) {
+	root := (*[512]uint64)(Phys(as.Root))
+	e := root[PT.UserSlot]
+	root[PT.UserSlot] = 0
+	as.Pages = 0
+	if e&PT.Present != 0 {
+		freeTables(a, e&PT.AddrMask, out, leakTables, true)
+	}
+	as.Tables = 1
+}
+
+// freeTables frees the table at pa (one level below the root) and every table under it, depth first
+// without recursion (nosplit code may not recurse); mapped frames go onto out, and the tables too
+// when deferTables is set.
+//
+//go:nosplit
+func freeTables(a *Allocator, pa uint64, out *FrameList, leak int, deferTables bool) {
 	var stack [8]struct {
 		pa uint64
 		i  int
@@ -281,9 +300,10 @@ func freeTables(a *Allocator, pa uint64, out *FrameList, leak int) {
 	for depth >= 0 {
 		top := &stack[depth]
 		if top.i == 512 {
-			if leak > 0 {
+			switch {
+			case leak > 0:
 				leak--
-			} else {
+			case !deferTables || !out.Push(top.pa>>PageShift):
 				a.Free(top.pa >> PageShift)
 			}
 			depth--
@@ -320,3 +340,21 @@ func release(l *uint32) { atomic.StoreUint32(l, 0) }
 //
 //go:nosplit
 func asAt(p uintptr) *AddrSpace { return (*AddrSpace)(unsafe.Add(nil, p)) }
+
+// Valid reports whether as is a live address space whose ctx_id is ctx: neither freed (poisoned) nor
+// freed and reused for another address space.
+//
+//go:nosplit
+func (as *AddrSpace) Valid(ctx uint64) bool {
+	return atomic.LoadUint64(&as.Magic) == asMagic && as.CtxID == ctx
+}
+
+// Handle is an address space as a plain word (what per-CPU state and task structs keep).
+//
+//go:nosplit
+func (as *AddrSpace) Handle() uintptr { return uintptr(unsafe.Pointer(as)) }
+
+// At turns a handle back into the address space (which may be freed: check Valid).
+//
+//go:nosplit
+func At(h uintptr) *AddrSpace { return asAt(h) }

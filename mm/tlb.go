@@ -188,6 +188,7 @@ type FlushInfo struct {
 	Start, End  uintptr // End FlushAll: everything
 	NewGen      uint64  // the mm's tlb_gen this request brought it to
 	FreedTables bool    // page tables were freed: lazy CPUs must be interrupted too
+	Unlazy      bool    // the lazy CPUs it reaches also drop the mm as active_mm (exit-flush-unlazy)
 	Initiator   int
 }
 
@@ -282,6 +283,7 @@ type Gather struct {
 	Start, End  uintptr
 	Pages       uint64 // pages whose entries changed
 	FreedTables bool
+	Unlazy      bool // see FlushInfo
 }
 
 // Add records that n entries in [start, end) changed.

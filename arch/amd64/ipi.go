@@ -7,6 +7,7 @@ import (
 	"github.com/usbarmory/tamago/amd64/lapic"
 
 	"lazymm/kernel"
+	"lazymm/mm"
 )
 
 // Inter-processor interrupts: reschedule (wake an idle CPU), cross-call (smp_call_function_many),
@@ -78,6 +79,7 @@ func ipiInterrupt(f *Frame) {
 	switch f.Vector {
 	case vecNMI:
 		atomic.AddUint64(&ipiRecv[ipiNMI][c.id], 1)
+		kernel.HandleNMI(int(c.id))
 		return // NMIs take no EOI
 	case vecResched:
 		atomic.AddUint64(&ipiRecv[ipiResched][c.id], 1)
@@ -115,7 +117,9 @@ func runOp(cpu int, op uint32, arg uint64) {
 	case callSetPCID:
 		setPCIDMode(cpu, arg != 0)
 	default:
-		kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg)
+		if kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg) {
+			switchMMIrqsOff(cpu, &mm.InitMM) // the kernel's op asked this CPU to leave its lazy mm
+		}
 	}
 }
 

@@ -71,8 +71,13 @@ func (machine) IPICounts(cpu int) kernel.IPICounts {
 
 func (machine) CPUOnline(cpu int) bool                    { return cpu < onlineCPUs }
 func (machine) PingPong(to, rounds int) ([]uint64, error) { return pingPong(to, rounds) }
-func (machine) Cycles() uint64                            { return rdtsc() }
-func (machine) TSCHz() uint64                             { return tscHz }
+
+// Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
+//
+//go:nosplit
+func (machine) Cycles() uint64 { return rdtsc() }
+
+func (machine) TSCHz() uint64 { return tscHz }
 
 func (machine) CPUSource() string {
 	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]

@@ -15,6 +15,7 @@ import (
 var (
 	mmLock     uint32
 	zapped     mm.FrameList    // frames unmapped by Unmap/FreeMM, held until the flush is done
+	exitUnlazy bool            // this exit_mmap's flush also makes lazy CPUs drop the mm (ExitMMap)
 	auditSeen  [maxCPUs]uint64 // bad audits already reported, per CPU
 	errNoPCID  = errors.New("this CPU has no PCID (QEMU's TCG models none: run with -kvm on a host that has it)")
 	errNoFrame = errors.New("out of physical frames")
@@ -65,30 +66,52 @@ func (machine) NewMM() (*mm.AddrSpace, error) {
 
 func (machine) FreeMM(as *mm.AddrSpace) {
 	fl := lockMM()
-	freeMM(as)
+	exitMMap(as)
+	freePGD(as)
 	unlockMM(fl)
 }
 
-// freeMM: zap the user range with a flush of freed tables (it interrupts lazy CPUs too, which leave
-// for InitMM), take the mm out of the live table, audit every CPU (none may have the root in CR3 any
-// more: the on-demand half of the freed-page-table detector), then free frames, tables and struct.
+func (machine) ExitMMap(as *mm.AddrSpace, unlazy bool) {
+	fl := lockMM()
+	exitUnlazy = unlazy
+	exitMMap(as)
+	exitUnlazy = false
+	unlockMM(fl)
+}
+
+func (machine) FreePGD(as *mm.AddrSpace) {
+	fl := lockMM()
+	freePGD(as)
+	unlockMM(fl)
+}
+
+// exitMMap is exit_mmap: unhook and collect the user range's pages and tables, flush with freed
+// tables (x86 then interrupts lazy CPUs too, which leave for InitMM: flush_tlb_func's is_lazy case),
+// then free what was collected.
 //
 //go:nosplit
-func freeMM(as *mm.AddrSpace) {
-	var g mm.Gather
-	g.Add(mm.UserBase(), mm.UserEnd(), as.Unmap(&frames, mm.UserBase(), mm.UserEnd(), &zapped))
-	g.FreedTables = true
-	g.Start, g.End = 0, mm.FlushAll
-	if !skipExitFlush {
-		flushMMRange(as, &g)
-	}
+func exitMMap(as *mm.AddrSpace) {
 	leak := 0
 	if leakTables {
 		leak = 1
 	}
+	as.ExitTables(&frames, &zapped, leak)
+	g := mm.Gather{Start: 0, End: mm.FlushAll, FreedTables: true, Unlazy: exitUnlazy}
+	if !skipExitFlush {
+		flushMMRange(as, &g)
+	}
+	zapped.FreeAll(&frames)
+}
+
+// freePGD is __mmdrop's end (mm_free_pgd, free_mm): take the mm out of the live table, audit every
+// CPU (none may have its root in CR3 any more: the on-demand half of the freed-page-table detector),
+// then free the root and the struct, poisoned.
+//
+//go:nosplit
+func freePGD(as *mm.AddrSpace) {
 	mm.Retire(as)
 	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)
-	mm.FreeAddrSpace(&frames, as, &zapped, leak)
+	mm.FreeAddrSpace(&frames, as, &zapped, 0)
 	zapped.FreeAll(&frames)
 }
 
@@ -185,6 +208,9 @@ func (machine) Protect(as *mm.AddrSpace, start, end uintptr, write bool) int {
 	return int(n)
 }
 
+// SwitchMM and EnterLazy are nosplit: the lazy-mm engine calls them with interrupts off.
+//
+//go:nosplit
 func (machine) SwitchMM(as *mm.AddrSpace) {
 	if as == nil {
 		as = &mm.InitMM
@@ -192,11 +218,18 @@ func (machine) SwitchMM(as *mm.AddrSpace) {
 	switchMM(as)
 }
 
+//go:nosplit
 func (machine) EnterLazy() {
 	fl := irqSave()
 	mm.TLB[thisCPU().id].EnterLazy()
 	irqRestore(fl)
 }
+
+//go:nosplit
+func (machine) IRQSave() uint64 { return irqSave() }
+
+//go:nosplit
+func (machine) IRQRestore(fl uint64) { irqRestore(fl) }
 
 func (machine) AuditCR3() ([]string, uint64) {
 	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)

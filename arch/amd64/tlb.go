@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"lazymm/kernel"
 	"lazymm/mm"
 )
 
@@ -148,6 +149,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	s := &mm.TLB[me]
 	f := &flushInfos[me]
 	*f = mm.NewFlush(as, g.Start, g.End, g.FreedTables, me)
+	f.Unlazy = g.Unlazy
 	targets, lazy := mm.IPITargets(f, me, onlineCPUs)
 	s.Stats.LazySkipped += uint64(bits.OnesCount64(lazy))
 	if skipFlushIPI {
@@ -176,6 +178,9 @@ func flushFunc(cpu int, f *mm.FlushInfo) {
 		writeCR3(readCR3()) // NOFLUSH clear: the loaded PCID's non-global entries go
 	case mm.FlushLeaveLazy:
 		switchMMIrqsOff(cpu, &mm.InitMM)
+		if f.Unlazy {
+			kernel.ShootLazy(cpu, f.MM)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"lazymm/kernel"
 	"lazymm/kernel/ktest"
+	"lazymm/kernel/lazytest"
 	"lazymm/kernel/mmtest"
 	"lazymm/kernel/smoke"
 	"lazymm/kernel/smptest"
@@ -21,9 +23,11 @@ import (
 // injection is a bug the kernel injects on purpose, the test that must fail because of it and the
 // detector (check) that must report it: each proves the harness sees that kind of failure.
 type injection struct {
-	run   func(*ktest.T)
-	catch string // "" for failures that are not a detector's (a crash, a timeout)
-	scen  string
+	run    func(*ktest.T)
+	catch  string // "" for failures that are not a detector's (a crash, a timeout)
+	scen   string
+	scheme string // the lazy-mm scheme the bug breaks (run is then that scheme under scen)
+	set    *bool  // the kernel's switch for the bug
 }
 
 var injections = map[string]injection{
@@ -53,6 +57,15 @@ var injections = map[string]injection{
 	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: mmtest.MunmapShootdown},
 	// freeing an mm forgets one page-table page
 	"leak-pagetable": {run: nopcid, catch: mmtest.DetectLeak, scen: mmtest.MunmapShootdown},
+	// the lazy-mm engine's bugs: each breaks one scheme, in a scenario that must catch it
+	"refcount-no-grab":        {scheme: "refcount", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectRefcountNoGrab},
+	"shootdown-no-ipi":        {scheme: "shootdown", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectShootdownNoIPI},
+	"mmput-unlazy-skip":       {scheme: "mmput-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectMMPutUnlazySkip},
+	"loaded-mm-stale-mask":    {scheme: "loaded-mm", scen: "exit-while-lazy", catch: "cr3-audit", set: &kernel.InjectLoadedMMStaleMask},
+	"hazard-no-scan":          {scheme: "hazard", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectHazardNoScan},
+	"nmi-no-check":            {scheme: "loaded-mm", scen: "exit-nmi", catch: "freed-mm", set: &kernel.InjectNMINoCheck},
+	"temporary-mm-no-restore": {scheme: "refcount", scen: "temporary-mm", catch: "cr3-audit", set: &kernel.InjectTempMMNoRestore},
+	"exit-flush-no-unlazy":    {scheme: "exit-flush-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectExitFlushNoUnlazy},
 	"hang": {run: func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
@@ -79,7 +92,7 @@ func main() {
 	ktest.Boot(m.Arch(), m.CPUs(), m.MemMB(), runtime.Version(), cmdline)
 
 	var tests []ktest.Test
-	inject, prefix, scenario := "", "", ""
+	inject, prefix, scenario, schemes := "", "", "", ""
 	var bad []string
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
@@ -90,6 +103,8 @@ func main() {
 			prefix = v
 		case "scenario":
 			scenario = v
+		case "scheme":
+			schemes = v
 		case "vdso", "acpi", "nopcid": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them)
 		default:
 			bad = append(bad, a)
@@ -97,26 +112,43 @@ func main() {
 	}
 	if inject != "" {
 		in, ok := injections[inject]
-		if !ok {
+		switch {
+		case !ok:
 			bad = append(bad, "inject="+inject)
-		} else {
+		case in.scheme != "":
+			*in.set = true
+			s, err := kernel.SchemeByName(in.scheme)
+			sc, ok := lazytest.ScenarioByName(in.scen)
+			if err != nil || !ok {
+				panic(fmt.Sprintf("injection %s names scheme %q and scenario %q", inject, in.scheme, in.scen))
+			}
+			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Scheme: in.scheme, Scenario: in.scen,
+				Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { lazytest.Run(t, s, sc) }})
+		default:
 			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: in.run})
 		}
 	} else {
 		suite := smoke.Tests()
+		sel, err := selectMatrix(schemes, scenario)
+		if err != nil {
+			bad = append(bad, err.Error())
+		}
 		if m.BareMetal() { // IPIs and NMIs exist only there; on the host the suite would test nothing
 			suite = append(suite, smptest.Tests()...)
 			suite = append(suite, mmtest.Tests()...)
+			suite = append(suite, sel...)
 		}
+		matrixOnly := schemes != "" || scenario != ""
 		for _, tc := range suite {
-			if strings.HasPrefix(tc.Name, prefix) && (scenario == "" || tc.Scenario == scenario) {
-				tests = append(tests, tc)
+			if !strings.HasPrefix(tc.Name, prefix) {
+				continue
 			}
+			if matrixOnly && !(strings.HasPrefix(tc.Name, "lazy/") || schemes == "" && scenarioIn(scenario, tc.Scenario)) {
+				continue
+			}
+			tests = append(tests, tc)
 		}
-		if scenario != "" && len(tests) == 0 {
-			bad = append(bad, "scenario="+scenario)
-		}
-		if scenario == "" {
+		if !matrixOnly {
 			tests = append(tests, ktest.Test{Name: "smoke/report", Run: report})
 		}
 	}
@@ -150,4 +182,46 @@ func report(t *ktest.T) {
 	for _, nr := range nrs {
 		t.Metric("sys_"+strconv.Itoa(nr), float64(counts[nr]))
 	}
+}
+
+// selectMatrix returns the lazy-mm tests of the schemes and scenarios named (comma-separated lists,
+// "all" or empty for every one).
+func selectMatrix(schemes, scenarios string) ([]ktest.Test, error) {
+	var ss []kernel.Scheme
+	if schemes == "" || schemes == "all" {
+		ss = kernel.Schemes
+	} else {
+		for _, name := range strings.Split(schemes, ",") {
+			s, err := kernel.SchemeByName(name)
+			if err != nil {
+				return nil, fmt.Errorf("scheme=%s", name)
+			}
+			ss = append(ss, s)
+		}
+	}
+	var scs []lazytest.Scenario
+	if scenarios == "" || scenarios == "all" {
+		scs = lazytest.Scenarios
+	} else {
+		for _, name := range strings.Split(scenarios, ",") {
+			sc, ok := lazytest.ScenarioByName(name)
+			if !ok {
+				return nil, fmt.Errorf("scenario=%s", name)
+			}
+			scs = append(scs, sc)
+		}
+	}
+	return lazytest.Tests(ss, scs), nil
+}
+
+func scenarioIn(list, name string) bool {
+	if list == "all" {
+		return name != ""
+	}
+	for _, s := range strings.Split(list, ",") {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,177 @@
+// Package lazytest runs the lazy-mm scenarios under each scheme on real CPUs: one pinned scheduler
+// loop per CPU drives tasks through the engine's switch paths (kernel/context_switch.go), with real
+// page tables, CR3 writes, flush and shootdown IPIs and NMIs, and the detectors judge the result.
+package lazytest
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"lazymm/kernel"
+	"lazymm/kernel/ktest"
+	"lazymm/kernel/mmtest"
+	"lazymm/mm"
+)
+
+// Scenario is one hazard, played on every CPU at once: run is each CPU's part.
+type Scenario struct {
+	Name string
+	Doc  string
+	run  func(e *env, c *kernel.CPU)
+}
+
+// Scenarios lists them in report order; munmap-shootdown is the mm issue's, run under each scheme.
+var Scenarios = []Scenario{
+	{"switch-storm", "user tasks and kernel threads alternate on every CPU", switchStorm},
+	{"exit-while-lazy", "a process exits while the other CPUs are lazy on its mm", exitWhileLazy},
+	{"exit-nmi", "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI},
+	{"kthread-use-mm", "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM},
+	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM},
+	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm},
+	{mmtest.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil},
+}
+
+// Tests returns every scheme × scenario.
+func Tests(schemes []kernel.Scheme, scenarios []Scenario) []ktest.Test {
+	var out []ktest.Test
+	for _, s := range schemes {
+		for _, sc := range scenarios {
+			out = append(out, ktest.Test{Name: "lazy/" + s.Name() + "/" + sc.Name, Scheme: s.Name(), Scenario: sc.Name,
+				Run: func(t *ktest.T) { Run(t, s, sc) }})
+		}
+	}
+	return out
+}
+
+// ScenarioByName finds a scenario.
+func ScenarioByName(name string) (Scenario, bool) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// env is what a scenario's CPUs share.
+type env struct {
+	t    *ktest.T
+	n    int
+	bar  barrier
+	mu   sync.Mutex
+	errs []string
+	// shared objects, set up by CPU 0 between barriers
+	procs  []*proc
+	tasks  []*kernel.Task
+	poke   *mm.AddrSpace
+	flag   atomic.Bool
+	stale  atomic.Int64
+	reads  atomic.Int64
+	seed   uint64
+	rounds int
+}
+
+// proc is a process: its mm, and token pages mapped in it.
+type proc struct {
+	as    *mm.AddrSpace
+	ctx   uint64
+	pages int
+}
+
+const tokenMagic = 0x6c617a792d746f6b // "lazy-tok"
+
+func (e *env) fail(format string, a ...any) {
+	e.mu.Lock()
+	e.errs = append(e.errs, fmt.Sprintf(format, a...))
+	e.mu.Unlock()
+}
+
+// newProc makes a process with its first thread (mm_users 1, mm_count 1) and pages mapped with tokens.
+func (e *env) newProc(pages int) (*proc, *kernel.Task) {
+	m := kernel.M
+	as, err := m.NewMM()
+	if err != nil {
+		e.fail("fork: %v", err)
+		return nil, nil
+	}
+	fr, err := m.AllocFrames(pages, mm.UserData)
+	if err != nil {
+		e.fail("fork: %v", err)
+		return nil, nil
+	}
+	for i, f := range fr {
+		p := (*[2]uint64)(mm.Phys(f << mm.PageShift))
+		p[0], p[1] = tokenMagic, as.CtxID<<16|uint64(i)
+		if err := m.Map(as, mm.UserBase()+uintptr(i)*mm.PageSize, f, true); err != nil {
+			e.fail("fork: %v", err)
+		}
+	}
+	t, err := kernel.NewTask(as)
+	if err != nil {
+		e.fail("fork: %v", err)
+		return nil, nil
+	}
+	return &proc{as: as, ctx: as.CtxID, pages: pages}, t
+}
+
+// thread adds a thread to p (mmget).
+func (e *env) thread(c *kernel.CPU, p *proc) *kernel.Task {
+	t, err := kernel.NewThread(c, p.as, p.ctx)
+	if err != nil {
+		e.fail("clone: %v", err)
+	}
+	return t
+}
+
+// touch reads every token page of p through the MMU: the current task must be p's.
+func (e *env) touch(c *kernel.CPU, p *proc) {
+	for i := 0; i < p.pages; i++ {
+		w := (*[2]uint64)(unsafe.Add(nil, mm.UserBase()+uintptr(i)*mm.PageSize))
+		e.reads.Add(1)
+		if atomic.LoadUint64(&w[0]) != tokenMagic || atomic.LoadUint64(&w[1]) != p.ctx<<16|uint64(i) {
+			if e.stale.Add(1) <= 4 {
+				e.fail("stale-tlb|CPU %d read page %d of mm ctx %d and found %#x %#x, not its token", c.ID, i, p.ctx, w[0], w[1])
+			}
+		}
+	}
+}
+
+// nmiAll sends an NMI to every other CPU.
+func (e *env) nmiAll(c *kernel.CPU) {
+	for cpu := 0; cpu < e.n; cpu++ {
+		if cpu != c.ID {
+			kernel.M.SendNMI(cpu)
+		}
+	}
+}
+
+// spin keeps the CPU busy for about n iterations (a kernel thread's work).
+func spin(n int) {
+	var x atomic.Uint64
+	for i := 0; i < n; i++ {
+		x.Add(1)
+	}
+}
+
+// barrier is a spinning rendezvous of the CPUs' loops.
+type barrier struct {
+	n            int32
+	count, phase atomic.Int32
+}
+
+func (b *barrier) wait() {
+	ph := b.phase.Load()
+	if b.count.Add(1) == b.n {
+		b.count.Store(0)
+		b.phase.Add(1)
+		return
+	}
+	for i := 0; b.phase.Load() == ph; i++ {
+		if i%1024 == 1023 {
+			runtime.Gosched()
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package lazytest
+
+import (
+	"strings"
+	"sync"
+
+	"lazymm/kernel"
+	"lazymm/kernel/ktest"
+	"lazymm/kernel/mmtest"
+	"lazymm/mm"
+)
+
+// Run plays scenario sc under scheme s on every CPU and applies every detector: the engine's
+// (freed-mm, lazy-freed-mm, refcount), the CR3 audit, stale tokens, poison in freed frames, and
+// leaks of frames, tasks and address spaces (a refcount that never reached zero leaves its mm live).
+func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
+	m := kernel.M
+	if !m.BareMetal() {
+		t.Skipf("the lazy-mm engine needs the machine: real page tables, IPIs and NMIs")
+	}
+	kernel.UseScheme(s)
+	if sc.run == nil {
+		mmtest.MunmapShootdownTest(t, false)
+		return
+	}
+	n := m.CPUs()
+	if err := m.SetPCID(false); err != nil {
+		t.Fatalf("%v", err)
+	}
+	before := m.Memory(true)
+	live := mm.LiveAddrSpaces()
+	m.AuditCR3()
+	kernel.TakeFindings()
+	kernel.ResetEngine(n)
+	tlb0 := sumTLB(n)
+	ipi0 := sumIPIs(n)
+
+	e := &env{t: t, n: n, bar: barrier{n: int32(n)}, procs: make([]*proc, n)}
+	kernel.EngineOn(true)
+	var wg sync.WaitGroup
+	for cpu := 0; cpu < n; cpu++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := kernel.RunPinned(cpu, func() {
+				c, err := kernel.NewCPU(cpu)
+				if err != nil {
+					e.fail("%v", err)
+				}
+				e.bar.wait()
+				if c != nil {
+					sc.run(e, c)
+				}
+				e.bar.wait()
+				if c != nil {
+					if c.Curr() != c.Idle {
+						e.fail("CPU %d ended the scenario running task %d, not its idle thread", cpu, c.Curr().ID)
+						c.Switch(c.Idle)
+					}
+					c.Drain()
+				}
+			})
+			if err != nil {
+				e.fail("%v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	kernel.EngineOn(false)
+
+	for _, s := range e.errs {
+		check, detail, ok := strings.Cut(s, "|")
+		if !ok {
+			check, detail = "assert", s
+		}
+		t.Check(check, false, "%s", detail)
+	}
+	fs, lost := kernel.TakeFindings()
+	for _, f := range fs {
+		t.Check(f.Check, false, "%s", f.Detail)
+	}
+	t.Check("freed-mm", lost == 0, "%d more findings than the table holds", lost)
+	audit, runs := m.AuditCR3()
+	for _, a := range audit {
+		t.Check("cr3-audit", false, "%s", a)
+	}
+	after := m.Memory(true)
+	t.Check("poison", after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
+	t.Check("leak", mm.LiveAddrSpaces() == live, "address spaces: %d before the scenario, %d after (an mm whose mm_count never reached zero)", live, mm.LiveAddrSpaces())
+	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
+		t.Check("leak", after.Frames[k] == before.Frames[k], "%s frames: %d before the scenario, %d after", k, before.Frames[k], after.Frames[k])
+	}
+
+	st := kernel.EngineStats(n)
+	tlb := sumTLB(n)
+	tlb.sub(&tlb0)
+	ipi := sumIPIs(n)
+	t.Metric("cpus", float64(n))
+	t.Metric("switches", float64(st.Switches))
+	t.Metric("lazy_entries", float64(st.LazyEntries))
+	t.Metric("mm_count_atomics", float64(st.CountAtomics))
+	t.Metric("line_transfers", float64(st.LineTransfers))
+	t.Metric("shoot_ipis", float64(st.ShootSent))
+	t.Metric("shoot_ipis_unneeded", float64(st.ShootUnneeded))
+	t.Metric("flush_ipis", float64(tlb.IPIsRecv))
+	t.Metric("call_ipis", float64(ipi.CallRecv-ipi0.CallRecv))
+	t.Metric("nmis", float64(st.NMIs))
+	t.Metric("nmi_derefs", float64(st.NMIDerefs))
+	t.Metric("cr3_flush", float64(tlb.CR3Flush))
+	t.Metric("cr3_noflush", float64(tlb.CR3NoFlush))
+	t.Metric("full_flushes", float64(tlb.FullFlush))
+	t.Metric("range_flushes", float64(tlb.RangeFlushes))
+	t.Metric("switch_cycles_median", float64(kernel.SwitchCycles(n)))
+	if st.Exits > 0 {
+		t.Metric("exit_cycles_mean", float64(st.ExitCycles/st.Exits))
+	}
+	t.Metric("cr3_audits", float64(runs))
+	t.Metric("token_reads", float64(e.reads.Load()))
+}
+
+type tlbStats struct{ mm.TLBStats }
+
+func sumTLB(n int) tlbStats {
+	var s tlbStats
+	for c := 0; c < n; c++ {
+		x := kernel.M.TLBStats(c)
+		s.Add(&x)
+	}
+	return s
+}
+
+func (s *tlbStats) sub(o *tlbStats) {
+	s.IPIsRecv -= o.IPIsRecv
+	s.CR3Flush -= o.CR3Flush
+	s.CR3NoFlush -= o.CR3NoFlush
+	s.FullFlush -= o.FullFlush
+	s.RangeFlushes -= o.RangeFlushes
+}
+
+func sumIPIs(n int) kernel.IPICounts {
+	var s kernel.IPICounts
+	for c := 0; c < n; c++ {
+		x := kernel.M.IPICounts(c)
+		s.CallRecv += x.CallRecv
+	}
+	return s
+}
