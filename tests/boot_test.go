@@ -94,10 +94,24 @@ func boot(t *testing.T, args ...string) (report, string, int) {
 }
 
 // The whole suite (smoke and SMP) at 1, 2, 4 and 8 CPUs.
+// The lazy-mm matrix: every scheme under every scenario (kernel/lazytest).
+var (
+	schemes   = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "munmap-shootdown"}
+)
+
+// The whole suite (smoke, SMP, mm and the lazy-mm matrix) at 1, 2 and 4 CPUs; at 8 CPUs (four
+// virtual CPUs per host core under TCG) the matrix is cut to two schemes to keep the time down.
 func TestSuite(t *testing.T) {
 	for _, cpus := range []int{1, 2, 4, 8} {
 		t.Run(fmt.Sprintf("cpus=%d", cpus), func(t *testing.T) {
-			rep, out, rc := boot(t, "-cpus", fmt.Sprint(cpus), "-timeout", "180s")
+			args := []string{"-cpus", fmt.Sprint(cpus), "-timeout", "180s"}
+			matrix := schemes
+			if cpus == 8 {
+				matrix = []string{"refcount", "hazard"}
+				args = append(args, "-append", "tests=smoke/,smp/,mm/,lazy/refcount/,lazy/hazard/")
+			}
+			rep, out, rc := boot(t, args...)
 			if rc != 0 || rep.Outcome != "pass" {
 				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 			}
@@ -105,8 +119,16 @@ func TestSuite(t *testing.T) {
 			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
 				"smoke/panic", "smoke/stdlib", "smoke/poison", "smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/ipi-broadcast", "smp/nmi",
 				"smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock", "smp/gc-load", "mm/munmap-shootdown/nopcid",
-				"mm/munmap-shootdown/pcid", "smoke/report"} {
+				"mm/munmap-shootdown/pcid"} {
 				want[name] = false
+			}
+			if cpus != 8 {
+				want["smoke/report"] = false
+			}
+			for _, s := range matrix {
+				for _, sc := range scenarios {
+					want["lazy/"+s+"/"+sc] = false
+				}
 			}
 			for _, tc := range rep.Tests {
 				want[tc.Name] = true
@@ -164,6 +186,15 @@ func TestInjectedFailures(t *testing.T) {
 		{"skip-lazy-catchup", "stale-tlb", []string{"(lazy during the flush) read"}},
 		// the mm is freed without the freed-tables flush: lazy CPUs still have its root in CR3
 		{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
+		// the lazy-mm engine's bugs, each in the scheme it breaks
+		{"refcount-no-grab", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+		{"shootdown-no-ipi", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+		{"mmput-unlazy-skip", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+		{"loaded-mm-stale-mask", "cr3-audit", []string{"is not the root of a live address space"}},
+		{"hazard-no-scan", "lazy-freed-mm", []string{"still named it"}},
+		{"nmi-no-check", "freed-mm", []string{"the NMI handler dereferenced mm"}},
+		{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
+		{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
 		// freeing the mm forgets a page-table page
 		{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
 		// a page table freed while still linked: the next hardware walk meets its poison and faults
@@ -210,7 +241,7 @@ func TestInjectedFailures(t *testing.T) {
 // reaches the 3 lazy CPUs.
 func TestScenarioMunmapShootdown(t *testing.T) {
 	rep, out, rc := boot(t, "-scenario", "munmap-shootdown", "-cpus", "4", "-timeout", "60s")
-	if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) != 2 {
+	if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) != 2+len(schemes) {
 		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 	}
 	m := rep.Tests[0].Metrics

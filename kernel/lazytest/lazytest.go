@@ -5,9 +5,9 @@ package lazytest
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"lazymm/kernel"
@@ -156,22 +156,30 @@ func spin(n int) {
 	}
 }
 
-// barrier is a spinning rendezvous of the CPUs' loops.
+// barrier is a rendezvous of the CPUs' loops. Waiters block (their CPU halts): the engine's state
+// does not depend on the thread running, and with more virtual CPUs than host cores, spinning
+// waiters would starve the CPUs doing the work.
 type barrier struct {
-	n            int32
-	count, phase atomic.Int32
+	mu       sync.Mutex
+	n, count int
+	ch       chan struct{}
 }
 
 func (b *barrier) wait() {
-	ph := b.phase.Load()
-	if b.count.Add(1) == b.n {
-		b.count.Store(0)
-		b.phase.Add(1)
+	b.mu.Lock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	ch := b.ch
+	if b.count++; b.count == b.n {
+		b.count, b.ch = 0, nil
+		b.mu.Unlock()
+		close(ch)
 		return
 	}
-	for i := 0; b.phase.Load() == ph; i++ {
-		if i%1024 == 1023 {
-			runtime.Gosched()
-		}
-	}
+	b.mu.Unlock()
+	<-ch
 }
+
+// pause lets a CPU that waits for another to progress give its time up for about d.
+func pause(d time.Duration) { time.Sleep(d) }

@@ -35,7 +35,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	tlb0 := sumTLB(n)
 	ipi0 := sumIPIs(n)
 
-	e := &env{t: t, n: n, bar: barrier{n: int32(n)}, procs: make([]*proc, n)}
+	e := &env{t: t, n: n, bar: barrier{n: n}, procs: make([]*proc, n)}
 	kernel.EngineOn(true)
 	var wg sync.WaitGroup
 	for cpu := 0; cpu < n; cpu++ {

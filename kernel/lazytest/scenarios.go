@@ -2,6 +2,7 @@ package lazytest
 
 import (
 	"sync/atomic"
+	"time"
 
 	"lazymm/kernel"
 	"lazymm/mm"
@@ -101,7 +102,7 @@ func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 			if nmis {
 				e.nmiAll(c)
 			}
-			spin(500)
+			pause(100 * time.Microsecond)
 		}
 	}
 	e.bar.wait()
@@ -249,7 +250,7 @@ func temporaryMM(e *env, c *kernel.CPU) {
 	} else {
 		for !e.flag.Load() {
 			poke()
-			spin(300)
+			pause(100 * time.Microsecond)
 		}
 	}
 	poke()
@@ -272,7 +273,7 @@ func temporaryMM(e *env, c *kernel.CPU) {
 // forkExitStorm: every CPU forks short-lived processes, each running on this CPU, some with a second
 // thread, and lets them exit, with its idle thread in between.
 func forkExitStorm(e *env, c *kernel.CPU) {
-	for i := 0; i < 24; i++ {
+	for i := 0; i < max(8, 96/e.n); i++ { // about 96 processes in all
 		p, t := e.newProc(2)
 		if p == nil {
 			return

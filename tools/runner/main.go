@@ -19,11 +19,37 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 var qemuFor = map[string]string{"amd64": "qemu-system-x86_64"}
 
 // injections the kernel knows: each makes one kind of failure the harness must see.
-var injections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing", "no-shootdown", "write-after-free",
-	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table"}
+var injections = append(append([]string{}, harnessInjections...), bugInjections...)
 
-// scenarios the kernel runs by name (-scenario): only that scenario's tests run.
-var scenarios = []string{"munmap-shootdown"}
+// harnessInjections prove the harness sees crashes, hangs and a missing CPU; -inject all leaves them
+// out (two of them need the timeout), make test runs them.
+var harnessInjections = []string{"panic", "fault", "hang", "no-preempt-signal", "ap-missing"}
+
+// bugInjections are bugs a named detector must catch: -inject all and -matrix run each in its boot.
+var bugInjections = []string{"no-shootdown", "write-after-free",
+	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table",
+	"refcount-no-grab", "shootdown-no-ipi", "mmput-unlazy-skip", "loaded-mm-stale-mask", "hazard-no-scan",
+	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy"}
+
+// scenarios and schemes the kernel runs by name (-scenario, -scheme: lists, or all).
+var (
+	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm",
+		"fork-exit-storm", "munmap-shootdown"}
+	schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+)
+
+// list checks a comma-separated list (or "all") against the known names.
+func list(flagName, v string, known []string) (string, error) {
+	if v == "" || v == "all" {
+		return v, nil
+	}
+	for _, w := range strings.Split(v, ",") {
+		if !slices.Contains(known, w) {
+			return "", fmt.Errorf("unknown -%s %q (want a comma-separated list of %s, or all)", flagName, w, strings.Join(known, ", "))
+		}
+	}
+	return v, nil
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
@@ -34,8 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "build/amd64/lazymm.elf", "kernel image")
 	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
-	fs.StringVar(&c.Inject, "inject", "", "inject a failure: "+strings.Join(injections, ", ")+" (the run then expects it)")
-	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario's tests: "+strings.Join(scenarios, ", "))
+	injectList := fs.String("inject", "", "inject failures, each in its own boot (the run then expects them): a comma-separated list of "+strings.Join(injections, ", ")+"; or all (every bug a detector must catch)")
+	matrix := fs.Bool("matrix", false, "the whole matrix: the suite, every scheme × scenario, and every injected bug of -inject all")
+	fs.StringVar(&c.Scheme, "scheme", "", "run only the lazy-mm matrix, for these schemes (list, or all): "+strings.Join(schemes, ", "))
+	fs.StringVar(&c.Scenario, "scenario", "", "run only these scenarios' tests (list, or all): "+strings.Join(scenarios, ", "))
 	fs.BoolVar(&c.NoPCID, "nopcid", false, "run without PCIDs even where the CPU has them (kernel word nopcid)")
 	fs.StringVar(&c.CDROM, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel; -kernel still symbolizes")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
@@ -68,14 +96,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if c.Timeout <= 0 {
 		return usage("-timeout must be positive")
 	}
-	if c.Inject != "" && !slices.Contains(injections, c.Inject) {
-		return usage("unknown -inject %q (want one of %s)", c.Inject, strings.Join(injections, ", "))
+	var err error
+	if c.Scenario, err = list("scenario", c.Scenario, scenarios); err != nil {
+		return usage("%v", err)
+	}
+	if c.Scheme, err = list("scheme", c.Scheme, schemes); err != nil {
+		return usage("%v", err)
+	}
+	var injects []string
+	switch *injectList {
+	case "":
+	case "all":
+		injects = bugInjections
+	default:
+		if _, err := list("inject", *injectList, injections); err != nil {
+			return usage("%v", err)
+		}
+		injects = strings.Split(*injectList, ",")
+	}
+	if *matrix {
+		if len(injects) > 0 || c.Scheme != "" || c.Scenario != "" {
+			return usage("-matrix runs everything: it takes no -inject, -scheme or -scenario")
+		}
+		injects = bugInjections
 	}
 	if c.Scenario != "" && !slices.Contains(scenarios, c.Scenario) {
 		return usage("unknown -scenario %q (want one of %s)", c.Scenario, strings.Join(scenarios, ", "))
 	}
-	if c.Scenario != "" && c.Inject != "" {
-		return usage("-scenario and -inject exclude each other: an injection runs the test that must catch it")
+	if (c.Scenario != "" || c.Scheme != "") && len(injects) > 0 {
+		return usage("-scheme/-scenario and -inject exclude each other: an injection runs the test that must catch it")
 	}
 	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
 		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)
@@ -84,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if _, err := os.Stat(c.CDROM); err != nil {
 			return usage("-cdrom %s: not found (build it with `make iso`)", c.CDROM)
 		}
-		if c.Inject != "" || c.Append != "" || c.Scenario != "" || c.NoPCID {
+		if len(injects) > 0 || *matrix || c.Append != "" || c.Scenario != "" || c.Scheme != "" || c.NoPCID {
 			return usage("-cdrom boots with the ISO's own command line: -inject, -scenario and -append do not apply")
 		}
 	}
@@ -106,10 +155,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		c.Verbose = stderr
 	}
-	res, err := Boot(c)
-	if err != nil {
-		return usage("%v", err)
+	var boots []Config
+	if len(injects) == 0 || *matrix {
+		boots = append(boots, c)
 	}
+	for _, in := range injects {
+		b := c
+		b.Inject = in
+		boots = append(boots, b)
+	}
+	var results []*Result
+	for _, b := range boots {
+		r, err := Boot(b)
+		if err != nil {
+			return usage("%v", err)
+		}
+		results = append(results, r)
+	}
+	res := merge(results)
 	fail := printTable(stdout, c, res, newSymbolizer(c.Kernel)) != nil
 	if *jsonPath != "" {
 		if err := writeJSON(*jsonPath, makeReport(c, res)); err != nil {

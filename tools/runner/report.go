@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -138,8 +139,15 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			}
 		}
 	}
+	printCosts(w, res)
+	how := describeExit(res.ExitStatus)
+	if res.Boots > 1 && res.Run.Pass() {
+		how = fmt.Sprintf("%d boots, each as expected", res.Boots)
+	} else if res.Boots > 1 {
+		how = fmt.Sprintf("%d boots; the first that was not as expected: %s", res.Boots, how)
+	}
 	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s)\n",
-		c.Arch, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, describeExit(res.ExitStatus))
+		c.Arch, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, how)
 	if err := all.ErrorOrNil(); err != nil {
 		fmt.Fprintln(w, err)
 		return err
@@ -167,4 +175,88 @@ func oneLine(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// costColumns are the per-scheme cost table: metric, heading, and whether it is summed over the
+// scheme's scenarios (else the median of the scenarios' values).
+var costColumns = []struct {
+	metric, head string
+	sum          bool
+}{
+	{"switches", "SWITCHES", true},
+	{"lazy_entries", "LAZY", true},
+	{"mm_count_atomics", "MM_COUNT_ATOMICS", true},
+	{"line_transfers", "LINE_MOVES", true},
+	{"shoot_ipis", "SHOOT_IPIS", true},
+	{"shoot_ipis_unneeded", "UNNEEDED", true},
+	{"flush_ipis", "FLUSH_IPIS", true},
+	{"cr3_flush", "CR3_FLUSH", true},
+	{"cr3_noflush", "CR3_NOFLUSH", true},
+	{"switch_cycles_median", "SWITCH_CYC", false},
+	{"exit_cycles_mean", "EXIT_CYC", false},
+}
+
+// printCosts prints, when lazy-mm scenarios ran and passed, what each scheme cost over them: totals of
+// the counters, medians of the per-scenario cycle figures (TSC cycles).
+func printCosts(w io.Writer, res *Result) {
+	type acc struct {
+		sums map[string]float64
+		meds map[string][]float64
+		n    int
+	}
+	var order []string
+	by := map[string]*acc{}
+	for _, t := range res.Run.Tests {
+		if t.Inject != "" || t.Scheme == "" || t.Outcome != "pass" {
+			continue
+		}
+		a := by[t.Scheme]
+		if a == nil {
+			a = &acc{sums: map[string]float64{}, meds: map[string][]float64{}}
+			by[t.Scheme] = a
+			order = append(order, t.Scheme)
+		}
+		a.n++
+		for _, col := range costColumns {
+			if v, ok := t.Metrics[col.metric]; ok {
+				if col.sum {
+					a.sums[col.metric] += v
+				} else {
+					a.meds[col.metric] = append(a.meds[col.metric], v)
+				}
+			}
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ncost per scheme (counters summed over its passing scenarios; cycles: median over them):")
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	head := "SCHEME\tSCENARIOS"
+	for _, col := range costColumns {
+		head += "\t" + col.head
+	}
+	fmt.Fprintln(tw, head+"\t")
+	for _, s := range order {
+		a := by[s]
+		row := fmt.Sprintf("%s\t%d", s, a.n)
+		for _, col := range costColumns {
+			if col.sum {
+				row += fmt.Sprintf("\t%.0f", a.sums[col.metric])
+			} else {
+				row += fmt.Sprintf("\t%.0f", medianOf(a.meds[col.metric]))
+			}
+		}
+		fmt.Fprintln(tw, row+"\t")
+	}
+	tw.Flush()
+}
+
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -22,8 +22,9 @@ type Config struct {
 	Kernel   string
 	CDROM    string // boot this GRUB ISO instead of -kernel (its grub.cfg holds the command line)
 	Timeout  time.Duration
-	Inject   string
+	Inject   string // one injection (Boot); main splits -inject lists into boots
 	Scenario string
+	Scheme   string
 	NoPCID   bool
 	Append   string
 	KVM      bool
@@ -38,11 +39,34 @@ type Result struct {
 	WallMS     int64
 	ExitStatus int // QEMU's; -1 when killed
 	Stderr     string
+	Boots      int // how many boots were merged into this result (merge)
+}
+
+// merge joins the results of several boots (the suite and each injection) into one: the tests in
+// boot order, the crash dumps, the boot time of the first, the wall time of all, and the exit status
+// of the first boot that did not come out as expected (else the first's).
+func merge(rs []*Result) *Result {
+	if len(rs) == 1 {
+		rs[0].Boots = 1
+		return rs[0]
+	}
+	m := &Result{Run: console.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
+	m.Run.Boot = rs[0].Run.Boot
+	picked := false
+	for _, r := range rs {
+		m.Run.Tests = append(m.Run.Tests, r.Run.Tests...)
+		m.Run.Crashes = append(m.Run.Crashes, r.Run.Crashes...)
+		m.WallMS += r.WallMS
+		if !picked && !r.Run.Pass() {
+			m.ExitStatus, picked = r.ExitStatus, true
+		}
+	}
+	return m
 }
 
 // qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
 func qemuArgs(c Config) []string {
-	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), c.Append}
+	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), schemeWord(c.Scheme), c.Append}
 	if c.NoPCID {
 		words = append(words, "nopcid")
 	}
@@ -74,6 +98,13 @@ func injectWord(name string) string {
 		return ""
 	}
 	return "inject=" + name
+}
+
+func schemeWord(list string) string {
+	if list == "" {
+		return ""
+	}
+	return "scheme=" + list
 }
 
 func scenarioWord(name string) string {

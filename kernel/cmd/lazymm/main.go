@@ -140,7 +140,7 @@ func main() {
 		}
 		matrixOnly := schemes != "" || scenario != ""
 		for _, tc := range suite {
-			if !strings.HasPrefix(tc.Name, prefix) {
+			if !hasAnyPrefix(tc.Name, prefix) {
 				continue
 			}
 			if matrixOnly && !(strings.HasPrefix(tc.Name, "lazy/") || schemes == "" && scenarioIn(scenario, tc.Scenario)) {
@@ -154,7 +154,7 @@ func main() {
 	}
 	if len(bad) > 0 {
 		tests = append([]ktest.Test{{Name: "cmdline", Run: func(t *ktest.T) {
-			t.Check("cmdline", false, "unknown command-line words %q (known: inject=NAME, tests=PREFIX, scenario=NAME, vdso=off, acpi=off, nopcid)", bad)
+			t.Check("cmdline", false, "unknown command-line words %q (known: inject=NAME, tests=PREFIX[,PREFIX...], scheme=LIST, scenario=LIST, vdso=off, acpi=off, nopcid)", bad)
 		}}}, tests...)
 	}
 	ok, unexpected := ktest.Run(tests)
@@ -220,6 +220,16 @@ func scenarioIn(list, name string) bool {
 	}
 	for _, s := range strings.Split(list, ",") {
 		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAnyPrefix reports whether name starts with one of the comma-separated prefixes (tests=).
+func hasAnyPrefix(name, prefixes string) bool {
+	for _, p := range strings.Split(prefixes, ",") {
+		if strings.HasPrefix(name, p) {
 			return true
 		}
 	}
