@@ -1,8 +1,9 @@
-# lazymm: `make run ARCH=amd64` builds, installs what is missing, boots and prints the result table;
+# lazymm: `make run ARCH=amd64` builds, installs what is missing, boots and prints the result table
+# of the whole matrix (the suite, every lazy-mm scheme × scenario, every injected bug, at 4 CPUs);
 # `make test` runs vet and every test, including the ones that boot QEMU.
 ARCH     ?= amd64
-CPUS     ?= 1
-RUNFLAGS ?=
+CPUS     ?= 4
+RUNFLAGS ?= -matrix
 BUILD    := build/$(ARCH)
 KERNEL   := $(BUILD)/lazymm.elf
 RUNNER   := $(BUILD)/runner
