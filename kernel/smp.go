@@ -14,10 +14,11 @@ import (
 type CrossCallOp uint32
 
 const (
-	CallNop       CrossCallOp = iota
-	CallCount                 // CrossCallRuns[cpu]++
-	CallShootLazy             // the lazy-mm engine: leave the mm at arg if this CPU uses it lazily
-	CallAuditLazy             // the lazy-mm engine: no reference to the freed mm at arg may remain here
+	CallNop        CrossCallOp = iota
+	CallCount                  // CrossCallRuns[cpu]++
+	CallShootLazy              // the lazy-mm engine: leave the mm at arg if this CPU uses it lazily
+	CallAuditLazy              // the lazy-mm engine: no reference to the freed mm at arg may remain here
+	CallMembarrier             // the expedited membarrier's IPI: a full barrier, for sequence arg
 )
 
 // CrossCallRuns counts, per CPU, the CallCount cross-calls that CPU ran.
@@ -35,6 +36,8 @@ func HandleCrossCall(cpu int, op CrossCallOp, arg uint64) bool {
 		return ShootLazy(cpu, uintptr(arg))
 	case CallAuditLazy:
 		auditLazy(cpu, uintptr(arg))
+	case CallMembarrier:
+		ipiMB(cpu, arg)
 	}
 	return false
 }

@@ -97,7 +97,7 @@ func boot(t *testing.T, args ...string) (report, string, int) {
 // The lazy-mm matrix: every scheme under every scenario (kernel/lazytest).
 var (
 	schemes   = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
-	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "munmap-shootdown"}
+	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "membarrier", "munmap-shootdown"}
 )
 
 // The whole suite (smoke, SMP, mm and the lazy-mm matrix) at 1, 2 and 4 CPUs; at 8 CPUs (four
@@ -195,6 +195,7 @@ func TestInjectedFailures(t *testing.T) {
 		{"nmi-no-check", "freed-mm", []string{"the NMI handler dereferenced mm"}},
 		{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
 		{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+		{"membarrier-no-ipi", "membarrier", []string{"executed no barrier"}},
 		// freeing the mm forgets a page-table page
 		{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
 		// a page table freed while still linked: the next hardware walk meets its poison and faults

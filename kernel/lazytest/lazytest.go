@@ -31,6 +31,7 @@ var Scenarios = []Scenario{
 	{"kthread-use-mm", "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM},
 	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM},
 	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm},
+	{"membarrier", "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario},
 	{mmtest.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil},
 }
 

@@ -116,6 +116,8 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	}
 	t.Metric("cr3_audits", float64(runs))
 	t.Metric("token_reads", float64(e.reads.Load()))
+	t.Metric("membarriers", float64(st.Barriers))
+	t.Metric("membarrier_ipis", float64(st.MembarrierIPIs))
 }
 
 type tlbStats struct{ mm.TLBStats }

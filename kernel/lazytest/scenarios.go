@@ -292,3 +292,53 @@ func forkExitStorm(e *env, c *kernel.CPU) {
 		spin(100)
 	}
 }
+
+// membarrierScenario: every CPU runs a thread of one process; CPU 0 issues expedited membarriers while
+// the even CPUs stay in the process and the odd ones keep switching to a kernel thread and back. Every
+// CPU that ran the process across a membarrier must have executed its barrier.
+func membarrierScenario(e *env, c *kernel.CPU) {
+	if c.ID == 0 {
+		p, t0 := e.newProc(2)
+		e.procs = []*proc{p}
+		e.tasks = make([]*kernel.Task, e.n)
+		e.tasks[0] = t0
+		for i := 1; i < e.n && p != nil; i++ {
+			e.tasks[i] = e.thread(c, p)
+		}
+		e.flag.Store(false)
+	}
+	e.bar.wait()
+	p, me := e.procs[0], e.tasks[c.ID]
+	if p == nil || me == nil {
+		return
+	}
+	k, err := kernel.NewTask(nil)
+	if err != nil {
+		e.fail("%v", err)
+		return
+	}
+	c.Switch(me)
+	e.touch(c, p)
+	e.bar.wait()
+	if c.ID == 0 {
+		for i := 0; i < 40; i++ {
+			c.Membarrier()
+			pause(100 * time.Microsecond)
+		}
+		e.flag.Store(true)
+	} else {
+		for !e.flag.Load() {
+			if c.ID%2 == 1 {
+				c.Switch(k)
+				spin(100)
+				c.Switch(me)
+			}
+			pause(100 * time.Microsecond)
+		}
+	}
+	e.bar.wait()
+	c.Switch(me)
+	c.Exit()
+	c.Switch(k)
+	c.ExitKthread()
+}

@@ -29,12 +29,12 @@ var harnessInjections = []string{"panic", "fault", "hang", "no-preempt-signal", 
 var bugInjections = []string{"no-shootdown", "write-after-free",
 	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table",
 	"refcount-no-grab", "shootdown-no-ipi", "mmput-unlazy-skip", "loaded-mm-stale-mask", "hazard-no-scan",
-	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy"}
+	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy", "membarrier-no-ipi"}
 
 // scenarios and schemes the kernel runs by name (-scenario, -scheme: lists, or all).
 var (
 	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm",
-		"fork-exit-storm", "munmap-shootdown"}
+		"fork-exit-storm", "membarrier", "munmap-shootdown"}
 	schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
 )
 

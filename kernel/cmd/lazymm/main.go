@@ -66,6 +66,7 @@ var injections = map[string]injection{
 	"nmi-no-check":            {scheme: "loaded-mm", scen: "exit-nmi", catch: "freed-mm", set: &kernel.InjectNMINoCheck},
 	"temporary-mm-no-restore": {scheme: "refcount", scen: "temporary-mm", catch: "cr3-audit", set: &kernel.InjectTempMMNoRestore},
 	"exit-flush-no-unlazy":    {scheme: "exit-flush-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectExitFlushNoUnlazy},
+	"membarrier-no-ipi":       {scheme: "refcount", scen: "membarrier", catch: "membarrier", set: &kernel.InjectMembarrierNoIPI},
 	"hang": {run: func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
