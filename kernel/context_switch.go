@@ -279,3 +279,20 @@ func EngineOn(on bool) {
 	}
 	atomic.StoreUint32(&engineOn, v)
 }
+
+// TryNewThread is clone(CLONE_VM) of an mm the caller knows only by a reference to its struct: it
+// fails once the mm has no users left (mmget_not_zero).
+func TryNewThread(c *CPU, as *mm.AddrSpace, ctx uint64) (*Task, bool, error) {
+	if !mmgetNotZero(c.ID, as.Handle(), ctx) {
+		return nil, false, nil
+	}
+	t, err := NewTask(as)
+	return t, err == nil, err
+}
+
+// GrabMM and DropMM are mmgrab and mmdrop for code that keeps an mm struct around without using it
+// (a registry of processes, as /proc or a driver would hold).
+func GrabMM(c *CPU, as *mm.AddrSpace, ctx uint64) { mmgrab(c.ID, as.Handle(), ctx, atGrab) }
+
+// DropMM: see GrabMM.
+func DropMM(c *CPU, as *mm.AddrSpace, ctx uint64) { mmdrop(c.ID, as.Handle(), ctx, atDrop) }

@@ -97,7 +97,7 @@ func boot(t *testing.T, args ...string) (report, string, int) {
 // The lazy-mm matrix: every scheme under every scenario (kernel/lazytest).
 var (
 	schemes   = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
-	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "membarrier", "munmap-shootdown"}
+	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "membarrier", "torture", "munmap-shootdown"}
 )
 
 // The whole suite (smoke, SMP, mm and the lazy-mm matrix) at 1, 2 and 4 CPUs; at 8 CPUs (four

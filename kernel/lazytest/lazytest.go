@@ -32,6 +32,7 @@ var Scenarios = []Scenario{
 	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM},
 	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm},
 	{"membarrier", "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario},
+	{"torture", "a seeded random mix of all of the above, with NMIs and random delays", torture},
 	{mmtest.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil},
 }
 
@@ -68,6 +69,7 @@ type env struct {
 	procs  []*proc
 	tasks  []*kernel.Task
 	poke   *mm.AddrSpace
+	reg    *registry
 	flag   atomic.Bool
 	stale  atomic.Int64
 	reads  atomic.Int64

@@ -34,7 +34,7 @@ var bugInjections = []string{"no-shootdown", "write-after-free",
 // scenarios and schemes the kernel runs by name (-scenario, -scheme: lists, or all).
 var (
 	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm",
-		"fork-exit-storm", "membarrier", "munmap-shootdown"}
+		"fork-exit-storm", "membarrier", "torture", "munmap-shootdown"}
 	schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
 )
 
@@ -64,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	matrix := fs.Bool("matrix", false, "the whole matrix: the suite, every scheme × scenario, and every injected bug of -inject all")
 	fs.StringVar(&c.Scheme, "scheme", "", "run only the lazy-mm matrix, for these schemes (list, or all): "+strings.Join(schemes, ", "))
 	fs.StringVar(&c.Scenario, "scenario", "", "run only these scenarios' tests (list, or all): "+strings.Join(scenarios, ", "))
+	fs.Uint64Var(&c.Seed, "seed", 0, "the torture scenario's seed (0: the kernel's default, 1)")
+	fs.DurationVar(&c.Duration, "duration", 0, "run the torture scenario this long, instead of a number of steps")
 	fs.BoolVar(&c.NoPCID, "nopcid", false, "run without PCIDs even where the CPU has them (kernel word nopcid)")
 	fs.StringVar(&c.CDROM, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel; -kernel still symbolizes")
 	fs.StringVar(&c.Append, "append", "", "extra kernel command-line words")
@@ -92,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.MemMB < 64 || c.MemMB > 3072 {
 		return usage("-mem %d out of range 64..3072 MiB", c.MemMB)
+	}
+	if c.Duration < 0 || c.Duration > 0 && c.Duration+30*time.Second > c.Timeout {
+		return usage("-duration %v: must be positive and leave 30s of -timeout %v for the rest", c.Duration, c.Timeout)
 	}
 	if c.Timeout <= 0 {
 		return usage("-timeout must be positive")

@@ -26,6 +26,8 @@ type Config struct {
 	Scenario string
 	Scheme   string
 	NoPCID   bool
+	Seed     uint64        // torture seed (0: the kernel's default)
+	Duration time.Duration // torture duration (0: a number of steps)
 	Append   string
 	KVM      bool
 	QEMU     string
@@ -69,6 +71,12 @@ func qemuArgs(c Config) []string {
 	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), schemeWord(c.Scheme), c.Append}
 	if c.NoPCID {
 		words = append(words, "nopcid")
+	}
+	if c.Seed != 0 {
+		words = append(words, fmt.Sprintf("seed=%d", c.Seed))
+	}
+	if c.Duration > 0 {
+		words = append(words, "duration="+c.Duration.String())
 	}
 	cmdline := strings.Join(strings.Fields(strings.Join(words, " ")), " ")
 	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
