@@ -80,7 +80,7 @@ func shoot(cpu int, mask uint64, as *mm.AddrSpace) {
 	if mask == 0 {
 		return
 	}
-	rqs[cpu].stats.ShootSent += uint64(bits.OnesCount64(mask &^ (1 << uint(cpu))))
+	rqs[cpu].stats.ShootSent += uint64(bits.OnesCount64(mask)) // this CPU's own call included
 	M.CrossCall(mask, CallShootLazy, uint64(as.Handle()), true)
 }
 
