@@ -173,7 +173,9 @@ func (c *CPU) UseMM(as *mm.AddrSpace, ctx uint64) bool {
 func useMM(cpu int, r *runq, t *Task, h uintptr, ctx uint64) (uintptr, uint64) {
 	mmgrab(cpu, h, ctx, atUseMM)
 	prevH, prevCtx := t.ActiveMM, t.ActiveCtx
-	t.MM, t.MMCtx = h, ctx
+	t.MMCtx = ctx
+	atomic.StoreUintptr(&t.MM, h)
+	mbUseMM(cpu)
 	t.ActiveMM, t.ActiveCtx = h, ctx
 	t.Flags |= taskUseMM
 	if checkMM(cpu, h, ctx, atUseMM) {

@@ -30,6 +30,9 @@ func (c *CPU) Membarrier() {
 		return
 	}
 	n := M.CPUs()
+	// the sequence first: a CPU that starts using the mm after the scan below (kthread_use_mm) then
+	// sees it, and its own barrier counts for it
+	seq := atomic.AddUint64(&mbSeq, 1)
 	var sw [mm.MaxCPUs]uint64
 	var cur [mm.MaxCPUs]uintptr
 	var mask uint64
@@ -42,7 +45,6 @@ func (c *CPU) Membarrier() {
 			}
 		}
 	}
-	seq := atomic.AddUint64(&mbSeq, 1)
 	if !InjectMembarrierNoIPI && mask != 0 {
 		c.r.stats.MembarrierIPIs += uint64(bits.OnesCount64(mask))
 		M.CrossCall(mask, CallMembarrier, seq, true)
@@ -56,6 +58,14 @@ func (c *CPU) Membarrier() {
 			report(chkMembarrier, 0, cpu, t.MM, t.MMCtx, int64(seq))
 		}
 	}
+}
+
+// mbUseMM is the full barrier kthread_use_mm executes after storing tsk->mm (membarrier_update_current_mm
+// and its smp_mb): a membarrier whose scan missed the new mm is covered by it.
+//
+//go:nosplit
+func mbUseMM(cpu int) {
+	mbSeen[cpu].Store(atomic.LoadUint64(&mbSeq))
 }
 
 // ipiMB is ipi_mb on this CPU: a full barrier, recorded.

@@ -111,6 +111,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	t.Metric("full_flushes", float64(tlb.FullFlush))
 	t.Metric("range_flushes", float64(tlb.RangeFlushes))
 	t.Metric("switch_cycles_median", float64(kernel.SwitchCycles(n)))
+	t.Metric("exits", float64(st.Exits))
 	if st.Exits > 0 {
 		t.Metric("exit_cycles_mean", float64(st.ExitCycles/st.Exits))
 	}

@@ -1,0 +1,302 @@
+// Command schemes measures what each lazy-mm scheme costs as CPUs grow and writes docs/BENCHMARKS.md
+// with an SVG chart per figure. For each CPU count it boots the kernel -runs times with the
+// switch-storm and exit-while-lazy scenarios under every scheme, takes the median of each figure over
+// the boots, and reports ratios against refcount in the same run. It also measures the suite's speed:
+// the floor (QEMU start to exit of a kernel that exits at boot), boot to the first protocol line, and
+// the whole matrix at 4 CPUs.
+//
+//	go run ./tools/bench/schemes [-runs 3] [-cpus 1,2,4,8] [-out docs/BENCHMARKS.md] [-svg docs/bench]
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+
+// figure is one benchmark figure, computed from a test's metrics.
+type figure struct {
+	key, title, unit string
+	scenario         string
+	f                func(m map[string]float64) (float64, bool)
+}
+
+func per(num, den string, scale float64) func(map[string]float64) (float64, bool) {
+	return func(m map[string]float64) (float64, bool) {
+		if m[den] == 0 {
+			return 0, false
+		}
+		return m[num] * scale / m[den], true
+	}
+}
+
+var figures = []figure{
+	{"atomics", "mm_count atomics per 1000 context switches", "atomics", "switch-storm", per("mm_count_atomics", "switches", 1000)},
+	{"lines", "cache-line transfers of mm_count per 1000 context switches", "transfers", "switch-storm", per("line_transfers", "switches", 1000)},
+	{"cr3", "CR3 writes per context switch", "writes", "switch-storm", func(m map[string]float64) (float64, bool) {
+		if m["switches"] == 0 {
+			return 0, false
+		}
+		return (m["cr3_flush"] + m["cr3_noflush"]) / m["switches"], true
+	}},
+	{"switchcyc", "median TSC cycles per context switch", "cycles", "switch-storm", func(m map[string]float64) (float64, bool) {
+		v, ok := m["switch_cycles_median"]
+		return v, ok
+	}},
+	{"ipis", "shootdown IPIs per exit (the sender's own call included)", "IPIs", "exit-while-lazy", per("shoot_ipis", "exits", 1)},
+	{"exitcyc", "mean TSC cycles per exit (exit_mm + mmput)", "cycles", "exit-while-lazy", func(m map[string]float64) (float64, bool) {
+		v, ok := m["exit_cycles_mean"]
+		return v, ok
+	}},
+}
+
+type report struct {
+	BootMS int64 `json:"boot_ms"`
+	WallMS int64 `json:"wall_ms"`
+	Tests  []struct {
+		Name     string             `json:"name"`
+		Scheme   string             `json:"scheme"`
+		Scenario string             `json:"scenario"`
+		Outcome  string             `json:"outcome"`
+		Metrics  map[string]float64 `json:"metrics"`
+	} `json:"tests"`
+	Outcome string `json:"outcome"`
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "schemes:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, log io.Writer) error {
+	fs := flag.NewFlagSet("schemes", flag.ContinueOnError)
+	runner := fs.String("runner", "build/amd64/runner", "the runner")
+	kernel := fs.String("kernel", "build/amd64/lazymm.elf", "the kernel image")
+	runs := fs.Int("runs", 3, "boots per CPU count (medians over them)")
+	cpuList := fs.String("cpus", "1,2,4,8", "CPU counts")
+	out := fs.String("out", "docs/BENCHMARKS.md", "the report")
+	svgDir := fs.String("svg", "docs/bench", "where the charts go")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
+	var cpus []int
+	for _, s := range strings.Split(*cpuList, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 32 {
+			return fmt.Errorf("bad -cpus entry %q", s)
+		}
+		cpus = append(cpus, n)
+	}
+	for _, p := range []string{*runner, *kernel} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s: %v (make kernel runner first)", p, err)
+		}
+	}
+	boot := func(args ...string) (*report, error) {
+		f, err := os.CreateTemp("", "lazymm-bench-*.json")
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		defer os.Remove(f.Name())
+		cmd := exec.Command(*runner, append([]string{"-kernel", *kernel, "-json", f.Name(), "-timeout", "300s"}, args...)...)
+		outp, _ := cmd.CombinedOutput()
+		b, err := os.ReadFile(f.Name())
+		var r report
+		if err != nil || json.Unmarshal(b, &r) != nil {
+			return nil, fmt.Errorf("runner %v wrote no report:\n%s", args, outp)
+		}
+		return &r, nil
+	}
+
+	// vals[fig][scheme][cpuIndex] = median over runs
+	vals := map[string]map[string][]float64{}
+	for _, fg := range figures {
+		vals[fg.key] = map[string][]float64{}
+		for _, s := range schemes {
+			vals[fg.key][s] = make([]float64, len(cpus))
+		}
+	}
+	for ci, n := range cpus {
+		samples := map[string]map[string][]float64{} // fig -> scheme -> per run
+		for r := 0; r < *runs; r++ {
+			fmt.Fprintf(log, "%d CPUs, boot %d of %d\n", n, r+1, *runs)
+			rep, err := boot("-cpus", strconv.Itoa(n), "-scheme", "all", "-scenario", "switch-storm,exit-while-lazy")
+			if err != nil {
+				return err
+			}
+			if rep.Outcome != "pass" {
+				return fmt.Errorf("the run at %d CPUs did not pass: a benchmark of failing schemes means nothing", n)
+			}
+			for _, t := range rep.Tests {
+				for _, fg := range figures {
+					if t.Scenario != fg.scenario {
+						continue
+					}
+					if v, ok := fg.f(t.Metrics); ok {
+						if samples[fg.key] == nil {
+							samples[fg.key] = map[string][]float64{}
+						}
+						samples[fg.key][t.Scheme] = append(samples[fg.key][t.Scheme], v)
+					}
+				}
+			}
+		}
+		for _, fg := range figures {
+			for _, s := range schemes {
+				vals[fg.key][s][ci] = median(samples[fg.key][s])
+			}
+		}
+	}
+
+	// suite speed
+	var floor, first, matrix []float64
+	for r := 0; r < *runs; r++ {
+		fmt.Fprintf(log, "suite speed, round %d of %d\n", r+1, *runs)
+		if rep, err := boot("-append", "exit=boot"); err == nil {
+			floor = append(floor, float64(rep.WallMS))
+		}
+		if rep, err := boot("-append", "tests=smoke/goroutines"); err == nil && rep.BootMS > 0 {
+			first = append(first, float64(rep.BootMS))
+		}
+		start := time.Now()
+		if _, err := boot("-cpus", "4", "-matrix"); err != nil {
+			return err
+		}
+		matrix = append(matrix, float64(time.Since(start).Milliseconds()))
+	}
+
+	if err := os.MkdirAll(*svgDir, 0o755); err != nil {
+		return err
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Benchmarks\n\nRegenerated by `make bench` (`go run ./tools/bench/schemes -runs %d -cpus %s`). Every figure is the median over %d boots. The machine: QEMU TCG (`-accel tcg -cpu max`, q35) on the host that ran it, whose cores are shared by every virtual CPU: above as many virtual CPUs as host cores, latencies measure host scheduling. The counters are exact (they count events); the cycle figures are TCG's TSC.\n\n", *runs, *cpuList, *runs)
+	fmt.Fprintf(&md, "## Suite speed\n\n| what | median of %d |\n|---|---|\n| floor: QEMU start to exit of a kernel that exits at boot | %.0f ms |\n| QEMU start to the first protocol line | %.0f ms (%.2f× the floor) |\n| the whole matrix at 4 CPUs (`make run`: the suite, every scheme × scenario, every injected bug) | %.1f s |\n\n",
+		*runs, median(floor), median(first), median(first)/max(median(floor), 1), median(matrix)/1000)
+	fmt.Fprintf(&md, "## Scheme cost as CPUs grow\n\nWorkloads: `switch-storm` (per-switch figures) and `exit-while-lazy` (per-exit figures), under each scheme, at %s CPUs. Each table gives the figure and, in parentheses, its ratio to refcount's at the same CPU count.\n\n", *cpuList)
+	for _, fg := range figures {
+		name := "bench-" + fg.key + ".svg"
+		if err := os.WriteFile(filepath.Join(*svgDir, name), []byte(lineChart(fg.title, fg.unit, cpus, vals[fg.key])), 0o644); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Dir(*out), filepath.Join(*svgDir, name))
+		fmt.Fprintf(&md, "### %s (%s)\n\n![%s](%s)\n\n| scheme |", fg.title, fg.scenario, fg.title, rel)
+		for _, n := range cpus {
+			fmt.Fprintf(&md, " %d CPUs |", n)
+		}
+		md.WriteString("\n|---|" + strings.Repeat("---|", len(cpus)) + "\n")
+		for _, s := range schemes {
+			fmt.Fprintf(&md, "| %s |", s)
+			for ci := range cpus {
+				v, ref := vals[fg.key][s][ci], vals[fg.key]["refcount"][ci]
+				if ref != 0 {
+					fmt.Fprintf(&md, " %s (%.2f×) |", num(v), v/ref)
+				} else {
+					fmt.Fprintf(&md, " %s |", num(v))
+				}
+			}
+			md.WriteString("\n")
+		}
+		md.WriteString("\n")
+	}
+	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "wrote %s and %d charts in %s\n", *out, len(figures), *svgDir)
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v == float64(int64(v)):
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+var colors = []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"}
+
+// lineChart draws one line per scheme over the CPU counts, as a self-contained SVG.
+func lineChart(title, unit string, cpus []int, series map[string][]float64) string {
+	const w, h, left, right, top, bottom = 720, 380, 70, 170, 40, 50
+	maxV := 0.0
+	for _, v := range series {
+		for _, x := range v {
+			maxV = max(maxV, x)
+		}
+	}
+	if maxV == 0 {
+		maxV = 1
+	}
+	x := func(i int) float64 {
+		if len(cpus) == 1 {
+			return left
+		}
+		return left + float64(i)*float64(w-left-right)/float64(len(cpus)-1)
+	}
+	y := func(v float64) float64 { return top + (1-v/maxV)*float64(h-top-bottom) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="14">%s</text>`+"\n", left, esc(title))
+	for k := 0; k <= 4; k++ {
+		v := maxV * float64(k) / 4
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			left, w-right, y(v), y(v), left-6, y(v)+4, esc(num(v)))
+	}
+	for i, n := range cpus {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", x(i), h-bottom+18, n)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">CPUs</text>`+"\n", (left+w-right)/2, h-10)
+	fmt.Fprintf(&b, `<text x="14" y="%d" transform="rotate(-90 14 %d)" text-anchor="middle">%s</text>`+"\n", (top+h-bottom)/2, (top+h-bottom)/2, esc(unit))
+	for si, s := range schemes {
+		v := series[s]
+		var pts []string
+		for i := range v {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v[i])))
+		}
+		c := colors[si%len(colors)]
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", c, strings.Join(pts, " "))
+		for i := range v {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(i), y(v[i]), c)
+		}
+		ly := top + 18*si
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/><text x="%d" y="%d">%s</text>`+"\n",
+			w-right+12, w-right+32, ly, ly, c, w-right+38, ly+4, esc(s))
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
