@@ -15,7 +15,7 @@ export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
 
-.PHONY: all kernel runner run test fuzz setup image iso clean
+.PHONY: all kernel runner run test fuzz setup image iso clean bench soak
 all: kernel runner
 
 kernel: $(KERNEL)
@@ -53,6 +53,16 @@ setup:
 
 run: setup kernel runner
 	$(RUNNER) -arch $(ARCH) -cpus $(CPUS) -kernel $(KERNEL) $(RUNFLAGS)
+
+# make bench: docs/BENCHMARKS.md and its charts (scheme cost vs CPUs, suite speed), ~10 min.
+bench: setup kernel runner
+	go run ./tools/bench/schemes -runs $(RUNS) -cpus 1,2,4,8
+
+# make soak DURATION=10m: torture under every scheme, DURATION each, then every injected bug.
+DURATION ?= 60s
+RUNS     ?= 3
+soak: setup kernel runner
+	tools/bench/soak.sh $(DURATION) $(CPUS)
 
 test: setup kernel
 	go vet ./...

@@ -65,12 +65,25 @@ func (c *CPU) Membarrier() {
 //
 //go:nosplit
 func mbUseMM(cpu int) {
-	mbSeen[cpu].Store(atomic.LoadUint64(&mbSeq))
+	mbRecord(cpu, atomic.LoadUint64(&mbSeq))
+}
+
+// mbRecord notes that cpu executed a full barrier covering membarriers up to seq. Concurrent
+// membarriers' IPIs may arrive out of order: the record only grows.
+//
+//go:nosplit
+func mbRecord(cpu int, seq uint64) {
+	for {
+		old := mbSeen[cpu].Load()
+		if old >= seq || mbSeen[cpu].CompareAndSwap(old, seq) {
+			return
+		}
+	}
 }
 
 // ipiMB is ipi_mb on this CPU: a full barrier, recorded.
 //
 //go:nosplit
 func ipiMB(cpu int, seq uint64) {
-	mbSeen[cpu].Store(seq) // a sequentially consistent store: the full barrier
+	mbRecord(cpu, seq) // a locked compare-and-swap: the full barrier
 }
