@@ -73,6 +73,7 @@ FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./tools/internal/console
 	go test -run '^$$' -fuzz FuzzImage -fuzztime $(FUZZTIME) ./tools/mkimage
+	go test -run '^$$' -fuzz FuzzVMAs -fuzztime $(FUZZTIME) ./mm
 
 image: kernel
 	@go run ./tools/mkimage -check $(KERNEL) && echo "GRUB-bootable multiboot image: $(KERNEL)"

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"lazymm/tools/internal/console"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -169,8 +171,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var results []*Result
 	for _, b := range boots {
 		r, err := Boot(b)
-		if err != nil {
+		if err != nil && len(boots) == 1 {
 			return usage("%v", err)
+		}
+		if err != nil { // one boot of many could not start: say so, and let the others run
+			r = &Result{Run: console.NewRun(), BootMS: -1, ExitStatus: -1}
+			r.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: fmt.Sprintf("the boot for -inject %q did not start: %v", b.Inject, err)})
+			r.Run.Finish()
 		}
 		results = append(results, r)
 	}

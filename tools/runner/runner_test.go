@@ -49,6 +49,12 @@ func TestRunnerOutcomes(t *testing.T) {
 		{"hang", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60", []string{"-timeout", "1s"}, 0, []string{"timeout"}, 10 * time.Second},
 		{"endless line", "head -c 200000 /dev/zero | tr '\\0' x; exit 1", nil, 1, []string{"truncated"}, 0},
 		{"qemu error", "echo 'qemu: could not load kernel' >&2; exit 1", nil, 1, []string{"truncated"}, 0},
+		// one boot per injection, merged into one table; the fake kernel reports the inject it was given
+		{"two injections", injectConsole("poison"), []string{"-inject", "write-after-free,leak-pagetable"}, 0,
+			[]string{"inject/write-after-free", "inject/leak-pagetable", "2 boots, each as expected"}, 0},
+		// the injected bug reported by another check than its detector: caught by luck, not as expected
+		{"caught by luck", injectConsole("stale-tlb"), []string{"-inject", "write-after-free"}, 1,
+			[]string{"caught by luck only"}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,4 +108,18 @@ func TestRunnerUsage(t *testing.T) {
 			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", c.args, rc, errb.String(), c.want)
 		}
 	}
+}
+
+// injectConsole is a fake kernel that runs the injection named on its command line, whose detector is
+// poison, and reports it caught by check.
+func injectConsole(check string) string {
+	return `inj=$(printf '%s\n' "$@" | grep -o 'inject=[a-z-]*' | head -1 | cut -d= -f2)
+cat <<X
+LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
+LZ1 begin name=inject/$inj scheme=- scenario=- inject=$inj expect=fail catch=poison
+LZ1 fail name=inject/$inj check=` + check + ` cpu=0 loc=a detail=d
+LZ1 end name=inject/$inj outcome=fail ms=1
+LZ1 summary tests=1 passed=1 failed=0
+X
+exit 1`
 }
