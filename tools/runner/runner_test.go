@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"lazymm/tools/internal/console"
 )
 
 // fakeQEMU writes a shell script that plays a canned console and exits with a given status, standing in
@@ -122,4 +126,30 @@ LZ1 end name=inject/$inj outcome=fail ms=1
 LZ1 summary tests=1 passed=1 failed=0
 X
 exit 1`
+}
+
+// BenchmarkReport renders the table, the cost table and the JSON report of a 100-test matrix run.
+func BenchmarkReport(b *testing.B) {
+	r := console.NewRun()
+	schemes := []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+	for i := 0; i < 100; i++ {
+		s := schemes[i%len(schemes)]
+		name := fmt.Sprintf("lazy/%s/scenario-%d", s, i)
+		r.Feed(fmt.Sprintf("LZ1 begin name=%s scheme=%s scenario=scenario-%d inject=- expect=pass", name, s, i))
+		r.Feed(fmt.Sprintf("LZ1 metric name=%s switches=1253 lazy_entries=361 mm_count_atomics=%d line_transfers=166 shoot_ipis=3 switch_cycles_median=4134 exit_cycles_mean=120000", name, 300+i))
+		r.Feed(fmt.Sprintf("LZ1 end name=%s outcome=pass ms=30", name))
+	}
+	r.Feed("LZ1 summary tests=100 passed=100 failed=0")
+	r.Finish()
+	res := &Result{Run: r, BootMS: 200, WallMS: 15000, ExitStatus: statusKernelOK, Boots: 1}
+	c := Config{Arch: "amd64", CPUs: 4}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := printTable(io.Discard, c, res, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(makeReport(c, res)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -198,3 +198,25 @@ func TestCatchAndSkip(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFeed parses a long console: the suite's protocol lines, as the runner reads them.
+func BenchmarkFeed(b *testing.B) {
+	var lines []string
+	for i := 0; i < 100; i++ {
+		name := "lazy/refcount/t" + strings.Repeat("x", i%7)
+		lines = append(lines,
+			"LZ1 begin name="+name+" scheme=refcount scenario=switch-storm inject=- expect=pass",
+			"LZ1 metric name="+name+" switches=1253 lazy_entries=361 mm_count_atomics=1388 line_transfers=166 switch_cycles_median=4134",
+			`LZ1 fail name=`+name+` check=freed-mm cpu=1 loc=run.go:80 detail="CPU 1: the NMI handler dereferenced mm 0x216000 (ctx 2), which is freed or reused"`,
+			"LZ1 end name="+name+" outcome=fail ms=56")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewRun()
+		for _, s := range lines {
+			r.Feed(s)
+		}
+		r.Finish()
+	}
+	b.ReportMetric(float64(len(lines)), "lines/op")
+}
