@@ -15,7 +15,7 @@ export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
 
-.PHONY: all kernel runner run test fuzz setup image iso clean bench soak
+.PHONY: all kernel runner run test fuzz setup image iso clean bench soak debug
 all: kernel runner
 
 kernel: $(KERNEL)
@@ -63,6 +63,12 @@ DURATION ?= 60s
 RUNS     ?= 3
 soak: setup kernel runner
 	tools/bench/soak.sh $(DURATION) $(CPUS)
+
+# make debug: QEMU halted with a gdb stub on port 1234 (GDBPORT=), and the gdb command that attaches
+# with the kernel's symbols; DEBUGFLAGS= are runner flags (e.g. -append tests=smoke/gc).
+GDBPORT ?= 1234
+debug: setup kernel runner
+	$(RUNNER) -arch $(ARCH) -cpus $(CPUS) -kernel $(KERNEL) -gdb $(GDBPORT) $(DEBUGFLAGS)
 
 test: setup kernel
 	go vet ./...

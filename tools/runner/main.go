@@ -9,11 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
-
-	"lazymm/tools/internal/console"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -74,6 +73,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
 	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
 	jsonPath := fs.String("json", "", "write a JSON report to FILE")
+	tap := fs.Bool("tap", false, "print TAP version 13 on stdout instead of the table")
+	junit := fs.String("junit", "", "write a JUnit XML report to FILE")
+	results := fs.String("results", "", "keep each boot's console under DIR/<date>-<arch>-<cpus>cpu/, with a summary")
+	parallel := fs.Int("parallel", runtime.NumCPU(), "boots run at once (a matrix run)")
+	shard := fs.String("shard", "", "run only shard i of n of the boots (i/n), to spread a matrix over machines")
+	listOnly := fs.Bool("list", false, "print the boots the run would make, and their kernel command lines, without running them")
+	fs.IntVar(&c.GDB, "gdb", 0, "QEMU waits for gdb on this TCP port (-gdb tcp::PORT -S); the command to attach is printed, and -timeout is 24h")
 	verbose := fs.Bool("v", false, "echo the console to stderr as it arrives")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -159,33 +165,68 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		c.Verbose = stderr
 	}
-	var boots []Config
-	if len(injects) == 0 || *matrix {
-		boots = append(boots, c)
+	si, sn, err := parseShard(*shard)
+	if err != nil {
+		return usage("%v", err)
 	}
-	for _, in := range injects {
-		b := c
-		b.Inject = in
-		boots = append(boots, b)
+	if *parallel < 1 {
+		return usage("-parallel %d: want at least 1", *parallel)
 	}
-	var results []*Result
-	for _, b := range boots {
-		r, err := Boot(b)
-		if err != nil && len(boots) == 1 {
+	boots := plan(c, injects, len(injects) == 0 || *matrix, si, sn)
+	if *listOnly {
+		listPlan(stdout, boots)
+		return 0
+	}
+	if len(boots) == 0 {
+		return usage("-shard %s: this shard has no boot", *shard)
+	}
+	if c.GDB != 0 {
+		if len(boots) > 1 {
+			return usage("-gdb debugs one boot: give no -inject list or -matrix")
+		}
+		boots[0].Timeout = 24 * time.Hour
+		fmt.Fprintf(stderr, "runner: QEMU waits for gdb; attach with:\n  gdb %s -ex 'target remote 127.0.0.1:%d'\n", c.Kernel, c.GDB)
+	}
+	var dir string
+	if *results != "" {
+		if dir, err = resultsDir(*results, c); err != nil {
+			return usage("-results: %v", err)
+		}
+	}
+	var out []*Result
+	if len(boots) == 1 && dir == "" {
+		r, err := Boot(boots[0])
+		if err != nil {
 			return usage("%v", err)
 		}
-		if err != nil { // one boot of many could not start: say so, and let the others run
-			r = &Result{Run: console.NewRun(), BootMS: -1, ExitStatus: -1}
-			r.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: fmt.Sprintf("the boot for -inject %q did not start: %v", b.Inject, err)})
-			r.Run.Finish()
-		}
-		results = append(results, r)
+		out = []*Result{r}
+	} else {
+		out = runBoots(boots, *parallel, dir, stderr)
 	}
-	res := merge(results)
-	fail := printTable(stdout, c, res, newSymbolizer(c.Kernel)) != nil
+	res := merge(out)
+	var fail bool
+	if *tap {
+		writeTAP(stdout, res)
+		fail = !res.Run.Pass()
+	} else {
+		fail = printTable(stdout, c, res, newSymbolizer(c.Kernel)) != nil
+	}
 	if *jsonPath != "" {
 		if err := writeJSON(*jsonPath, makeReport(c, res)); err != nil {
 			return usage("writing -json report: %v", err)
+		}
+	}
+	if *junit != "" {
+		if err := writeJUnit(*junit, c, res); err != nil {
+			return usage("writing -junit report: %v", err)
+		}
+	}
+	if dir != "" {
+		if err := writeSummary(dir, boots, out); err != nil {
+			fmt.Fprintf(stderr, "runner: writing the summary in %s: %v\n", dir, err)
+			fail = true
+		} else {
+			fmt.Fprintf(stderr, "runner: consoles and summary in %s\n", dir)
 		}
 	}
 	if fail || !res.Run.Pass() {

@@ -32,6 +32,8 @@ type Config struct {
 	KVM      bool
 	QEMU     string
 	Verbose  io.Writer // console echo, nil for none
+	Log      io.Writer // the console, kept (a results directory's log), nil for none
+	GDB      int       // QEMU waits for gdb on this TCP port (-s -S), 0 for none
 }
 
 // Result is what one boot produced.
@@ -66,8 +68,8 @@ func merge(rs []*Result) *Result {
 	return m
 }
 
-// qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
-func qemuArgs(c Config) []string {
+// cmdline is the kernel command line of a boot.
+func cmdline(c Config) string {
 	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), schemeWord(c.Scheme), c.Append}
 	if c.NoPCID {
 		words = append(words, "nopcid")
@@ -78,12 +80,20 @@ func qemuArgs(c Config) []string {
 	if c.Duration > 0 {
 		words = append(words, "duration="+c.Duration.String())
 	}
-	cmdline := strings.Join(strings.Fields(strings.Join(words, " ")), " ")
+	return strings.Join(strings.Fields(strings.Join(words, " ")), " ")
+}
+
+// qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
+func qemuArgs(c Config) []string {
+	cmdline := cmdline(c)
 	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
 	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
 	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", smp,
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}
+	if c.GDB != 0 {
+		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", c.GDB), "-S")
+	}
 	if c.CDROM != "" {
 		return append(append(args, "-cdrom", c.CDROM), accelArgs(c)...)
 	}
@@ -153,6 +163,9 @@ loop:
 			}
 			if c.Verbose != nil {
 				fmt.Fprintln(c.Verbose, s)
+			}
+			if c.Log != nil {
+				fmt.Fprintln(c.Log, s)
 			}
 			res.Run.Feed(s)
 			if res.BootMS < 0 && res.Run.ProtocolSeen() {
