@@ -119,7 +119,19 @@ func runBoots(boots []Config, parallel int, dir string, progress io.Writer) []*R
 				failed++
 			}
 			if progress != nil && len(boots) > 1 {
-				fmt.Fprintf(progress, "runner: %d/%d boots done, %d not as expected, %s elapsed (%s)\n", done, len(boots), failed, time.Since(start).Round(time.Second), label(b))
+				el := time.Since(start)
+				eta := time.Duration(float64(el) / float64(done) * float64(len(boots)-done))
+				line := fmt.Sprintf("runner: %d/%d boots done, %d not as expected, %s elapsed, ETA %s (last: %s)",
+					done, len(boots), failed, el.Round(time.Second), eta.Round(time.Second), label(b))
+				if isTerminal(progress) { // one line, rewritten in place
+					end := ""
+					if done == len(boots) {
+						end = "\n"
+					}
+					fmt.Fprintf(progress, "\r\033[K%s%s", line, end)
+				} else {
+					fmt.Fprintln(progress, line)
+				}
 			}
 			mu.Unlock()
 		}()
@@ -170,4 +182,14 @@ func writeSummary(dir string, boots []Config, results []*Result) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644)
+}
+
+// isTerminal reports whether w is a character device (a terminal): progress then rewrites one line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
