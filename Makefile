@@ -60,7 +60,7 @@ bench: setup kernel runner
 
 # make soak DURATION=10m: torture under every scheme, DURATION each, then every injected bug.
 DURATION ?= 60s
-RUNS     ?= 3
+RUNS     ?= 5
 soak: setup kernel runner
 	tools/bench/soak.sh $(DURATION) $(CPUS)
 
