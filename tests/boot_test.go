@@ -232,6 +232,13 @@ func TestInjectedFailures(t *testing.T) {
 			if c.check == "crash" && !strings.Contains(out, "crash dump:") {
 				t.Errorf("no crash dump in the report:\n%s", out)
 			}
+			if c.inject == "fault" { // symbolized, with its source line and the faulting instruction marked
+				for _, want := range []string{"is in main.init.", "(main.go:", "code around it, from the image:", "=> 0x", "MOVQ $0x1, 0(AX)"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("the crash report lacks %q:\n%s", want, out)
+					}
+				}
+			}
 		})
 	}
 }
