@@ -84,6 +84,7 @@ func contextSwitch(cpu int, r *runq, prev, next *Task) {
 		}
 	}
 	atomic.StoreUintptr(&r.curr, next.handle())
+	record(cpu, EvSwitch, next.ID, ctxOf(next.MM), ctxOf(next.ActiveMM))
 	r.swCyc[r.nSw%uint64(len(r.swCyc))] = M.Cycles() - t0
 	r.nSw++
 	M.IRQRestore(fl)
@@ -95,6 +96,7 @@ func contextSwitch(cpu int, r *runq, prev, next *Task) {
 //
 //go:nosplit
 func enterLazy(cpu int, r *runq, h uintptr, ctx uint64, grab bool) {
+	record(cpu, EvLazy, ctx, 0, 0)
 	if cfg.LazyRefcount && grab {
 		mmgrab(cpu, h, ctx, atGrab)
 	}
@@ -132,6 +134,7 @@ func (c *CPU) Exit() {
 	}
 	t0 := M.Cycles()
 	h, ctx := t.MM, t.MMCtx
+	record(c.ID, EvExit, t.ID, ctx, 0)
 	fl := M.IRQSave()
 	exitMM(c.ID, c.r, t)
 	M.IRQRestore(fl)

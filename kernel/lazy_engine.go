@@ -51,13 +51,14 @@ func (t *Task) IsKthread() bool { return t.Flags&taskKthread != 0 }
 
 // runq is one CPU's scheduler state (struct rq, and the per-CPU slots schemes use).
 type runq struct {
-	curr    uintptr // rq->curr
-	prevMM  uintptr // rq->prev_mm: the lazy reference finish_task_switch drops
-	prevCtx uint64
-	hazard  uintptr // the hazard scheme's slot: the mm this CPU may use lazily
-	stats   SchedStats
-	swCyc   [512]uint64 // TSC cycles of the last context switches (ring)
-	nSw     uint64
+	curr     uintptr // rq->curr
+	prevMM   uintptr // rq->prev_mm: the lazy reference finish_task_switch drops
+	prevCtx  uint64
+	hazard   uintptr // the hazard scheme's slot: the mm this CPU may use lazily
+	shotHeld bool    // the last ShootLazy here found something to end
+	stats    SchedStats
+	swCyc    [512]uint64 // TSC cycles of the last context switches (ring)
+	nSw      uint64
 }
 
 // SchedStats counts one CPU's engine work.

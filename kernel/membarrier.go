@@ -45,6 +45,7 @@ func (c *CPU) Membarrier() {
 			}
 		}
 	}
+	record(c.ID, EvMembarrier, mask, 0, 0)
 	if !InjectMembarrierNoIPI && mask != 0 {
 		c.r.stats.MembarrierIPIs += uint64(bits.OnesCount64(mask))
 		M.CrossCall(mask, CallMembarrier, seq, true)

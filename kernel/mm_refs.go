@@ -59,6 +59,7 @@ func mmdrop(cpu int, h uintptr, ctx uint64, where uint8) {
 // CPU's CR3 and frees the root and the struct, then every CPU checks it holds nothing of the mm.
 func mmdropFinal(cpu int, as *mm.AddrSpace) {
 	h := as.Handle()
+	record(cpu, EvFree, as.CtxID, 0, 0)
 	scheme.MMDrop(cpu, as)
 	M.FreePGD(as)
 	M.CrossCall(onlineMask(), CallAuditLazy, uint64(h), true)

@@ -81,6 +81,7 @@ func shoot(cpu int, mask uint64, as *mm.AddrSpace) {
 		return
 	}
 	rqs[cpu].stats.ShootSent += uint64(bits.OnesCount64(mask)) // this CPU's own call included
+	record(cpu, EvShootSend, mask, as.CtxID, 0)
 	M.CrossCall(mask, CallShootLazy, uint64(as.Handle()), true)
 }
 
@@ -103,6 +104,7 @@ func ShootLazy(cpu int, h uintptr) bool {
 	atomic.AddUint64(&r.stats.ShootRecv, 1)
 	held := unlazy(r, h)
 	loaded := atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM) == h
+	r.shotHeld = held || loaded // for the trace (HandleCrossCall records: this frame is deep enough)
 	if !held && !loaded {
 		atomic.AddUint64(&r.stats.ShootUnneeded, 1)
 	}
@@ -157,6 +159,7 @@ func HandleNMI(cpu int) {
 	}
 	r := &rqs[cpu]
 	atomic.AddUint64(&r.stats.NMIs, 1)
+	record(cpu, EvNMI, 0, 0, 0)
 	t := taskAt(atomic.LoadUintptr(&r.curr))
 	if t == nil {
 		return
@@ -178,6 +181,7 @@ func HandleNMI(cpu int) {
 		return
 	}
 	atomic.AddUint64(&r.stats.NMIDerefs, 1)
+	record(cpu, EvNMI, ctx, 1, 0)
 	if checkMM(cpu, h, ctx, atNMI) {
 		_ = atomic.LoadUint64(&mm.At(h).Root) // the walk starts at the mm's page tables
 	}

@@ -33,7 +33,13 @@ func HandleCrossCall(cpu int, op CrossCallOp, arg uint64) bool {
 	case CallCount:
 		atomic.AddUint64(&CrossCallRuns[cpu&63], 1)
 	case CallShootLazy:
-		return ShootLazy(cpu, uintptr(arg))
+		leave := ShootLazy(cpu, uintptr(arg))
+		held := uint64(0)
+		if rqs[cpu].shotHeld {
+			held = 1
+		}
+		record(cpu, EvShootRecv, ctxOf(uintptr(arg)), held, 0)
+		return leave
 	case CallAuditLazy:
 		auditLazy(cpu, uintptr(arg))
 	case CallMembarrier:

@@ -338,3 +338,39 @@ func TestMPTableFallback(t *testing.T) {
 		}
 	}
 }
+
+// -trace: the lazy-mm scenarios' per-CPU events become a Chrome/Perfetto trace of the real run.
+func TestTraceFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.json")
+	rep, out, rc := boot(t, "-cpus", "2", "-scheme", "shootdown", "-scenario", "exit-nmi", "-trace", path)
+	if rc != 0 || rep.Outcome != "pass" {
+		t.Fatalf("rc=%d\n%s", rc, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf struct {
+		TraceEvents []struct {
+			Name, Ph, Cat string
+			TID           int
+		}
+	}
+	if err := json.Unmarshal(b, &tf); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	cpus := map[int]bool{}
+	for _, e := range tf.TraceEvents {
+		seen[e.Ph+":"+e.Cat] = true
+		cpus[e.TID] = true
+	}
+	for _, want := range []string{"X:user", "X:lazy", "i:lazy", "i:ipi", "i:nmi", "i:free", "i:exit"} {
+		if !seen[want] {
+			t.Errorf("no %s event in the trace (have %v)", want, seen)
+		}
+	}
+	if len(cpus) != 2 {
+		t.Errorf("events on CPUs %v, want 2 CPUs", cpus)
+	}
+}

@@ -77,6 +77,12 @@ func Number(v float64) string {
 
 func emit(s string) { Out.WriteString(s) }
 
+// Emit writes protocol lines made elsewhere (a trace dump), each complete with its newline.
+func Emit(s string) { emit(s) }
+
+// Name returns the running test's name.
+func (t *T) Name() string { return t.name }
+
 func (t *T) fail(check string, skip int, format string, args ...any) {
 	loc := "?"
 	if _, file, line, ok := runtime.Caller(skip + 1); ok {

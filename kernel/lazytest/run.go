@@ -32,6 +32,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	m.AuditCR3()
 	kernel.TakeFindings()
 	kernel.ResetEngine(n)
+	kernel.ResetTrace(n)
 	tlb0 := sumTLB(n)
 	ipi0 := sumIPIs(n)
 
@@ -67,6 +68,13 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	}
 	wg.Wait()
 	kernel.EngineOn(false)
+	lines, lost := kernel.TraceLines(t.Name(), n)
+	for _, l := range lines {
+		ktest.Emit(l)
+	}
+	if lost > 0 {
+		t.Metric("trace_events_lost", float64(lost))
+	}
 
 	for _, s := range e.errs {
 		check, detail, ok := strings.Cut(s, "|")

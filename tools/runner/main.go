@@ -73,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.KVM, "kvm", false, "use KVM (needs a usable /dev/kvm)")
 	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
 	jsonPath := fs.String("json", "", "write a JSON report to FILE")
+	tracePath := fs.String("trace", "", "record the lazy-mm scenarios' per-CPU events and write them to FILE as a Chrome/Perfetto trace (JSON)")
 	tap := fs.Bool("tap", false, "print TAP version 13 on stdout instead of the table")
 	junit := fs.String("junit", "", "write a JUnit XML report to FILE")
 	results := fs.String("results", "", "keep each boot's console under DIR/<date>-<arch>-<cpus>cpu/, with a summary")
@@ -165,6 +166,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		c.Verbose = stderr
 	}
+	if *tracePath != "" {
+		c.Append = strings.TrimSpace(c.Append + " trace=1")
+	}
 	si, sn, err := parseShard(*shard)
 	if err != nil {
 		return usage("%v", err)
@@ -215,6 +219,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := writeJSON(*jsonPath, makeReport(c, res)); err != nil {
 			return usage("writing -json report: %v", err)
 		}
+	}
+	if *tracePath != "" {
+		if err := writeTrace(*tracePath, res); err != nil {
+			return usage("writing -trace: %v", err)
+		}
+		fmt.Fprintf(stderr, "runner: trace in %s (open it in ui.perfetto.dev or chrome://tracing)\n", *tracePath)
 	}
 	if *junit != "" {
 		if err := writeJUnit(*junit, c, res); err != nil {

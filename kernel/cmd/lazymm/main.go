@@ -106,6 +106,8 @@ func main() {
 			scenario = v
 		case "scheme":
 			schemes = v
+		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
+			kernel.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
 		case "vdso", "acpi", "nopcid": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them)
 		default:

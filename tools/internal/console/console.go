@@ -40,7 +40,7 @@ func (l Line) Get(key string) string {
 }
 
 var kinds = map[string]bool{"boot": true, "begin": true, "fail": true, "metric": true, "end": true,
-	"crash": true, "regs": true, "bytes": true, "crash-end": true, "summary": true}
+	"crash": true, "regs": true, "bytes": true, "crash-end": true, "summary": true, "trace": true}
 
 // ParseLine parses one line that starts with Tag.
 func ParseLine(s string) (Line, error) {
@@ -123,6 +123,7 @@ type Test struct {
 	MS                                     float64
 	Failures                               []Failure
 	Metrics                                map[string]float64
+	Trace                                  []Line // the test's trace lines (kind trace), in order
 	Raw                                    []string
 	rawBytes                               int
 }
@@ -228,6 +229,12 @@ func (r *Run) Feed(s string) {
 			f.Detail = "(the kernel gave no detail)"
 		}
 		r.AddFailure(f)
+	case "trace":
+		if r.cur == nil || l.Get("name") != r.cur.Name {
+			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: trace of %s, which is not running", r.lineNo, l.Get("name"))})
+			return
+		}
+		r.cur.Trace = append(r.cur.Trace, l)
 	case "metric":
 		dst := r.Metrics
 		if r.cur != nil && l.Get("name") == r.cur.Name {
