@@ -5,6 +5,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	imgpng "image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -372,5 +373,50 @@ func TestTraceFile(t *testing.T) {
 	}
 	if len(cpus) != 2 {
 		t.Errorf("events on CPUs %v, want 2 CPUs", cpus)
+	}
+}
+
+// -report: the HTML page of a real run renders in headless Chromium (Debian's chromium package; CI
+// installs it), and the screenshot is not blank.
+func TestReportRenders(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (apt-get install chromium): the -report page is not rendered here")
+	}
+	dir := t.TempDir()
+	rep, out, rc := boot(t, "-cpus", "2", "-scheme", "refcount,hazard", "-scenario", "exit-nmi,membarrier", "-report", dir)
+	if rc != 0 || rep.Outcome != "pass" {
+		t.Fatalf("rc=%d\n%s", rc, out)
+	}
+	png := filepath.Join(dir, "page.png")
+	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1200,900", "--screenshot="+png,
+		"file://"+filepath.Join(dir, "index.html"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, b)
+	}
+	f, err := os.Open(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := imgpng.Decode(f)
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	// the matrix's green cells and the charts' blue bars must be there: count non-white pixels
+	b := img.Bounds()
+	inked := 0
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r < 0xf000 || g < 0xf000 || bl < 0xf000 {
+				inked++
+			}
+		}
+	}
+	if total := (b.Dx() / 4) * (b.Dy() / 4); inked < total/50 {
+		t.Errorf("the rendered page is nearly blank: %d of %d sampled pixels are not white", inked, total)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -74,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.QEMU, "qemu", "", "QEMU binary (default: qemu-system-<arch> from PATH)")
 	jsonPath := fs.String("json", "", "write a JSON report to FILE")
 	tracePath := fs.String("trace", "", "record the lazy-mm scenarios' per-CPU events and write them to FILE as a Chrome/Perfetto trace (JSON)")
+	reportDir := fs.String("report", "", "write an HTML page with SVG charts of the results matrix and the cost table to DIR/index.html")
 	tap := fs.Bool("tap", false, "print TAP version 13 on stdout instead of the table")
 	junit := fs.String("junit", "", "write a JUnit XML report to FILE")
 	results := fs.String("results", "", "keep each boot's console under DIR/<date>-<arch>-<cpus>cpu/, with a summary")
@@ -225,6 +227,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usage("writing -trace: %v", err)
 		}
 		fmt.Fprintf(stderr, "runner: trace in %s (open it in ui.perfetto.dev or chrome://tracing)\n", *tracePath)
+	}
+	if *reportDir != "" {
+		if err := writeHTMLReport(*reportDir, c, res); err != nil {
+			return usage("writing -report: %v", err)
+		}
+		fmt.Fprintf(stderr, "runner: report in %s\n", filepath.Join(*reportDir, "index.html"))
 	}
 	if *junit != "" {
 		if err := writeJUnit(*junit, c, res); err != nil {

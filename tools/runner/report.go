@@ -196,38 +196,51 @@ var costColumns = []struct {
 	{"exit_cycles_mean", "EXIT_CYC", false},
 }
 
-// printCosts prints, when lazy-mm scenarios ran and passed, what each scheme cost over them: totals of
-// the counters, medians of the per-scenario cycle figures (TSC cycles).
-func printCosts(w io.Writer, res *Result) {
-	type acc struct {
-		sums map[string]float64
-		meds map[string][]float64
-		n    int
-	}
-	var order []string
-	by := map[string]*acc{}
+// costs are the cost table's figures: per scheme, the counters summed and the cycle figures collected
+// over its passing, non-injected scenarios.
+type costs struct {
+	order []string
+	sums  map[string]map[string]float64
+	meds  map[string]map[string][]float64
+	n     map[string]int
+}
+
+func schemeCosts(res *Result) *costs {
+	c := &costs{sums: map[string]map[string]float64{}, meds: map[string]map[string][]float64{}, n: map[string]int{}}
 	for _, t := range res.Run.Tests {
 		if t.Inject != "" || t.Scheme == "" || t.Outcome != "pass" {
 			continue
 		}
-		a := by[t.Scheme]
-		if a == nil {
-			a = &acc{sums: map[string]float64{}, meds: map[string][]float64{}}
-			by[t.Scheme] = a
-			order = append(order, t.Scheme)
+		if c.sums[t.Scheme] == nil {
+			c.sums[t.Scheme], c.meds[t.Scheme] = map[string]float64{}, map[string][]float64{}
+			c.order = append(c.order, t.Scheme)
 		}
-		a.n++
+		c.n[t.Scheme]++
 		for _, col := range costColumns {
 			if v, ok := t.Metrics[col.metric]; ok {
 				if col.sum {
-					a.sums[col.metric] += v
+					c.sums[t.Scheme][col.metric] += v
 				} else {
-					a.meds[col.metric] = append(a.meds[col.metric], v)
+					c.meds[t.Scheme][col.metric] = append(c.meds[t.Scheme][col.metric], v)
 				}
 			}
 		}
 	}
-	if len(order) == 0 {
+	return c
+}
+
+func (c *costs) value(scheme, metric string, sum bool) float64 {
+	if sum {
+		return c.sums[scheme][metric]
+	}
+	return medianOf(c.meds[scheme][metric])
+}
+
+// printCosts prints, when lazy-mm scenarios ran and passed, what each scheme cost over them: totals of
+// the counters, medians of the per-scenario cycle figures (TSC cycles).
+func printCosts(w io.Writer, res *Result) {
+	c := schemeCosts(res)
+	if len(c.order) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\ncost per scheme (counters summed over its passing scenarios; cycles: median over them):")
@@ -237,15 +250,10 @@ func printCosts(w io.Writer, res *Result) {
 		head += "\t" + col.head
 	}
 	fmt.Fprintln(tw, head+"\t")
-	for _, s := range order {
-		a := by[s]
-		row := fmt.Sprintf("%s\t%d", s, a.n)
+	for _, s := range c.order {
+		row := fmt.Sprintf("%s\t%d", s, c.n[s])
 		for _, col := range costColumns {
-			if col.sum {
-				row += fmt.Sprintf("\t%.0f", a.sums[col.metric])
-			} else {
-				row += fmt.Sprintf("\t%.0f", medianOf(a.meds[col.metric]))
-			}
+			row += fmt.Sprintf("\t%.0f", c.value(s, col.metric, col.sum))
 		}
 		fmt.Fprintln(tw, row+"\t")
 	}
