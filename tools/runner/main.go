@@ -82,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	parallel := fs.Int("parallel", runtime.NumCPU(), "boots run at once (a matrix run)")
 	shard := fs.String("shard", "", "run only shard i of n of the boots (i/n), to spread a matrix over machines")
 	listOnly := fs.Bool("list", false, "print the boots the run would make, and their kernel command lines, without running them")
+	fs.StringVar(&c.Console, "console", "", "judge an already running board's console instead of starting QEMU: tcp:HOST:PORT or /dev/ttyUSB0[,BAUD]")
 	fs.IntVar(&c.GDB, "gdb", 0, "QEMU waits for gdb on this TCP port (-gdb tcp::PORT -S); the command to attach is printed, and -timeout is 24h")
 	verbose := fs.Bool("v", false, "echo the console to stderr as it arrives")
 	if err := fs.Parse(args); err != nil {
@@ -139,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if (c.Scenario != "" || c.Scheme != "") && len(injects) > 0 {
 		return usage("-scheme/-scenario and -inject exclude each other: an injection runs the test that must catch it")
 	}
-	if fi, err := os.Stat(c.Kernel); err != nil || fi.IsDir() {
+	if fi, err := os.Stat(c.Kernel); (err != nil || fi.IsDir()) && c.Console == "" { // attached: the image only symbolizes
 		return usage("kernel image %s: not found (build it with `make kernel`)", c.Kernel)
 	}
 	if c.CDROM != "" {
@@ -150,10 +151,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usage("-cdrom boots with the ISO's own command line: -inject, -scenario and -append do not apply")
 		}
 	}
+	if c.Console != "" && (*injectList != "" || *matrix || c.GDB != 0 || c.CDROM != "" || c.Append != "" || c.Scheme != "" ||
+		c.Scenario != "" || c.NoPCID || c.KVM || c.Seed != 0 || c.Duration != 0 || *tracePath != "") {
+		return usage("-console reads a board booted by its own loader: its command line is the loader's, so -inject, -matrix, -scheme, -scenario, -append, -trace, -gdb, -cdrom, -kvm and the torture flags do not apply")
+	}
 	if c.QEMU == "" {
 		c.QEMU = qemuFor[c.Arch]
 	}
-	if p, err := exec.LookPath(c.QEMU); err != nil {
+	if c.Console != "" {
+		c.QEMU = "" // not needed
+	} else if p, err := exec.LookPath(c.QEMU); err != nil {
 		return usage("%s not found: install it (make setup, or apt-get install qemu-system-x86)", c.QEMU)
 	} else {
 		c.QEMU = p
@@ -200,7 +207,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var out []*Result
-	if len(boots) == 1 && dir == "" {
+	if c.Console != "" {
+		r, err := Attach(c)
+		if err != nil {
+			return usage("%v", err)
+		}
+		out = []*Result{r}
+	} else if len(boots) == 1 && dir == "" {
 		r, err := Boot(boots[0])
 		if err != nil {
 			return usage("%v", err)

@@ -34,6 +34,7 @@ type Config struct {
 	Verbose  io.Writer // console echo, nil for none
 	Log      io.Writer // the console, kept (a results directory's log), nil for none
 	GDB      int       // QEMU waits for gdb on this TCP port (-s -S), 0 for none
+	Console  string    // read this running board's console instead of starting QEMU (Attach)
 }
 
 // Result is what one boot produced.
@@ -236,6 +237,8 @@ const (
 // describeExit explains a QEMU exit status in the kernel's terms.
 func describeExit(s int) string {
 	switch {
+	case s == statusAttached:
+		return "attached to a running console: no exit status"
 	case s < 0:
 		return "killed"
 	case s == statusQEMUSelf:
