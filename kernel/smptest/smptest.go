@@ -249,39 +249,47 @@ func Shootdown(t *ktest.T) {
 		t.Fatalf("mmap: %v", err)
 	}
 	defer syscall.Munmap(mem)
-	stale := 0
+	var stale atomic.Int64
 	for round := 0; round < 4; round++ {
 		reader := 1 + round%(n-1)
-		// the reader fills the pages and so caches their translations
-		if err := kernel.RunPinned(reader, func() {
-			for p := 0; p < pages; p++ {
-				word(mem, p).Store(uint64(round + 1))
-			}
-		}); err != nil {
-			t.Fatalf("%v", err)
-		}
-		// CPU 0 drops them
-		if err := kernel.RunPinned(0, func() {
-			if err := syscall.Madvise(mem, syscall.MADV_DONTNEED); err != nil {
-				t.Errorf("madvise: %v", err)
-			}
-		}); err != nil {
-			t.Fatalf("%v", err)
-		}
-		// the reader must see the refault's zeroes
-		if err := kernel.RunPinned(reader, func() {
-			for p := 0; p < pages; p++ {
-				// a whole word: a stale translation reads the old value, or the freed frame's poison
-				// (whose low byte is 0), or whatever reused the frame
-				if word(mem, p).Load() != 0 {
-					stale++
+		// The reader fills the pages (caching their translations), then spins, so that nothing else
+		// runs on its CPU to evict them, while CPU 0 drops the pages; then it must see the refault's
+		// zeroes. A whole word is read: a stale translation reads the old value, or the freed frame's
+		// poison (whose low byte is 0), or whatever reused the frame.
+		var filled, dropped atomic.Bool
+		errc := make(chan error, 2)
+		go func() {
+			errc <- kernel.RunPinned(reader, func() {
+				for p := 0; p < pages; p++ {
+					word(mem, p).Store(uint64(round + 1))
 				}
+				filled.Store(true)
+				for !dropped.Load() {
+				}
+				for p := 0; p < pages; p++ {
+					if word(mem, p).Load() != 0 {
+						stale.Add(1)
+					}
+				}
+			})
+		}()
+		go func() {
+			errc <- kernel.RunPinned(0, func() {
+				for !filled.Load() {
+				}
+				if err := syscall.Madvise(mem, syscall.MADV_DONTNEED); err != nil {
+					t.Errorf("madvise: %v", err)
+				}
+				dropped.Store(true)
+			})
+		}()
+		for k := 0; k < 2; k++ {
+			if err := <-errc; err != nil {
+				t.Fatalf("%v", err)
 			}
-		}); err != nil {
-			t.Fatalf("%v", err)
 		}
 	}
-	t.Check("stale-tlb", stale == 0, "%d of %d page reads after MADV_DONTNEED on CPU 0 saw the old data through a stale translation", stale, 4*pages)
+	t.Check("stale-tlb", stale.Load() == 0, "%d of %d page reads after MADV_DONTNEED on CPU 0 saw the old data through a stale translation", stale.Load(), 4*pages)
 	t.Metric("pages", 4*pages)
 }
 
