@@ -207,6 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var out []*Result
+	runStart := time.Now()
 	if c.Console != "" {
 		r, err := Attach(c)
 		if err != nil {
@@ -223,6 +224,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		out = runBoots(boots, *parallel, dir, stderr)
 	}
 	res := merge(out)
+	if len(out) > 1 {
+		res.WallMS = time.Since(runStart).Milliseconds() // the boots overlap: the run's own time
+	}
 	var fail bool
 	if *tap {
 		writeTAP(stdout, res)

@@ -48,8 +48,9 @@ type Result struct {
 }
 
 // merge joins the results of several boots (the suite and each injection) into one: the tests in
-// boot order, the crash dumps, the boot time of the first, the wall time of all, and the exit status
-// of the first boot that did not come out as expected (else the first's).
+// boot order, the crash dumps, the boot time of the first, the sum of their wall times (the caller
+// replaces it with the run's own when boots overlapped), and the exit status of the first boot that
+// did not come out as expected (else the first's).
 func merge(rs []*Result) *Result {
 	if len(rs) == 1 {
 		rs[0].Boots = 1
