@@ -37,8 +37,9 @@ FORCE:
 
 # setup installs QEMU (and GRUB's image tools, for the GRUB boot test) when missing (Debian/Ubuntu, as
 # root); otherwise says what to install.
-SETUP_TOOLS := $(QEMU_$(ARCH)) grub-mkrescue xorriso mformat
-SETUP_PKGS  := $(PKG_$(ARCH)) grub-pc-bin grub-common xorriso mtools
+# qemu-system-ppc64 too, whatever ARCH: make test boots the POWER platform probe (tests/ppc64_probe_test.go).
+SETUP_TOOLS := $(QEMU_$(ARCH)) qemu-system-ppc64 grub-mkrescue xorriso mformat
+SETUP_PKGS  := $(PKG_$(ARCH)) qemu-system-ppc grub-pc-bin grub-common xorriso mtools
 setup:
 	@missing=; for t in $(SETUP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
