@@ -14,6 +14,12 @@ export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags
 
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
+QEMU_ppc64 := qemu-system-ppc64
+PKG_ppc64  := qemu-system-ppc
+# how the image is made bootable: a multiboot header (amd64); a relocating trampoline segment for
+# QEMU's pseries firmware (ppc64, docs/PPC64.md)
+ENTRY_amd64 := -entry lazymm/arch/amd64.boot32
+ENTRY_ppc64 := -arch ppc64 -entry lazymm/arch/ppc64.boot
 
 .PHONY: all kernel runner run test fuzz setup image iso clean bench soak debug
 all: kernel runner
@@ -26,9 +32,9 @@ $(BUILD):
 
 # Always rebuilt: go build's own cache makes that cheap and keeps make free of Go's dependency graph.
 $(KERNEL): FORCE | $(BUILD)
-	@test "$(ARCH)" = amd64 || { echo "ARCH=$(ARCH): only amd64 boots so far (ppc64 is its own issue)" >&2; exit 2; }
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o $@ ./kernel/cmd/lazymm
-	go run ./tools/mkimage -entry lazymm/arch/amd64.boot32 $@
+	@test -n "$(ENTRY_$(ARCH))" || { echo "ARCH=$(ARCH): want amd64 or ppc64" >&2; exit 2; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -o $@ ./kernel/cmd/lazymm
+	go run ./tools/mkimage $(ENTRY_$(ARCH)) $@
 
 $(RUNNER): FORCE | $(BUILD)
 	go build -o $@ ./tools/runner

@@ -30,6 +30,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	entry := fs.String("entry", "", "`SYMBOL` of the 32-bit multiboot entry, e.g. lazymm/arch/amd64.boot32")
 	out := fs.String("o", "", "write the image to `OUT` instead of rewriting IN in place")
+	arch := fs.String("arch", "amd64", "amd64 (a multiboot header) or ppc64 (a relocating trampoline segment for QEMU's pseries, docs/PPC64.md)")
 	check := fs.Bool("check", false, "only verify that IMAGE carries a valid multiboot header and print it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +60,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if *entry == "" {
 		return fail("-entry SYMBOL is required; %s", usage)
+	}
+	switch *arch {
+	case "amd64":
+	case "ppc64":
+		image, err := os.ReadFile(in)
+		if err != nil {
+			return fail("%v", err)
+		}
+		at, err := PatchPPC64(image, *entry)
+		if err != nil {
+			return fail("%s: %v", in, err)
+		}
+		dst := in
+		if *out != "" {
+			dst = *out
+		}
+		if err := os.WriteFile(dst, image, 0o755); err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintf(stdout, "ppc64 trampoline: entered at %#x, jumps to %s\n", at, *entry)
+		return 0
+	default:
+		return fail("-arch %q: want amd64 or ppc64", *arch)
 	}
 	image, err := os.ReadFile(in)
 	if err != nil {

@@ -1,0 +1,15 @@
+// Package ppc64 is lazymm's 64-bit POWER machine layer. So far it has the boot stub only: QEMU's
+// pseries firmware enters the image through the relocating trampoline tools/mkimage adds
+// (docs/PPC64.md), and boot says on the hypervisor console that the hosted runtime is not ported
+// yet, then powers the machine off. Registering a kernel.Machine, the system-call shim, interrupts,
+// SMP and the MMU are issue 6's and 7's work.
+package ppc64
+
+// boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
+func boot()
+
+// bootAddr returns boot's address, for the image tool's -entry and for tests.
+func bootAddr() uintptr
+
+// EntryPoint is boot's address; referring to it keeps boot in the image.
+var EntryPoint = bootAddr()
