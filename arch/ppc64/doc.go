@@ -4,12 +4,3 @@
 // yet, then powers the machine off. Registering a kernel.Machine, the system-call shim, interrupts,
 // SMP and the MMU are issue 6's and 7's work.
 package ppc64
-
-// boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
-func boot()
-
-// bootAddr returns boot's address, for the image tool's -entry and for tests.
-func bootAddr() uintptr
-
-// EntryPoint is boot's address; referring to it keeps boot in the image.
-var EntryPoint = bootAddr()
