@@ -138,7 +138,11 @@ func (c *CPU) Exit() {
 	fl := M.IRQSave()
 	exitMM(c.ID, c.r, t)
 	M.IRQRestore(fl)
+	last := mm.At(h).Users == 1
 	mmput(c.ID, h, ctx)
+	if InjectMMPutTwice && last {
+		mmput(c.ID, h, ctx) // the struct is still alive if anyone holds mm_count: the count goes below zero
+	}
 	c.r.stats.Exits++
 	c.r.stats.ExitCycles += M.Cycles() - t0
 	t.Flags |= taskDead
@@ -301,3 +305,17 @@ func GrabMM(c *CPU, as *mm.AddrSpace, ctx uint64) { mmgrab(c.ID, as.Handle(), ct
 
 // DropMM: see GrabMM.
 func DropMM(c *CPU, as *mm.AddrSpace, ctx uint64) { mmdrop(c.ID, as.Handle(), ctx, atDrop) }
+
+var delaySink uint64
+
+// DelayIRQs keeps interrupts off on this CPU for about n iterations, so that IPIs aimed at it wait,
+// as behind a long interrupts-off section (the torture scenario's delayed IPI handling).
+//
+//go:nosplit
+func DelayIRQs(n int) {
+	fl := M.IRQSave()
+	for i := 0; i < n; i++ {
+		atomic.AddUint64(&delaySink, 1)
+	}
+	M.IRQRestore(fl)
+}

@@ -71,6 +71,7 @@ var (
 	InjectNMINoCheck        bool // the NMI handler dereferences active_mm without the scheme's check
 	InjectTempMMNoRestore   bool // unuse_temporary_mm does not switch back
 	InjectExitFlushNoUnlazy bool // exit_mmap's flush moves lazy CPUs' CR3 but leaves their active_mm
+	InjectMMPutTwice        bool // the exit of a process's last task drops its mm_users reference twice
 )
 
 // shoot sends the scheme's IPI to the CPUs in mask (this one included, directly): each leaves the mm

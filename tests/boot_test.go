@@ -197,6 +197,7 @@ func TestInjectedFailures(t *testing.T) {
 		{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
 		{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
 		{"membarrier-no-ipi", "membarrier", []string{"executed no barrier"}},
+		{"mmput-twice", "refcount", []string{"mmput on mm", "left the count at -1"}},
 		// freeing the mm forgets a page-table page
 		{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
 		// a page table freed while still linked: the next hardware walk meets its poison and faults

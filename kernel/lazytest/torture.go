@@ -13,8 +13,9 @@ import (
 
 // torture is a seeded random mix of everything the other scenarios do, on every CPU at once: fork,
 // clone into other CPUs' processes, switches between user tasks, kernel threads and idle (lazy
-// entries), exits, NMIs to every CPU, temporary-mm pokes, kthread_use_mm, membarriers, and random
-// delays (which stand for delayed IPI handling and preemption points: the other CPUs run on). Each CPU
+// entries), exits, NMIs to every CPU, temporary-mm pokes, kthread_use_mm, membarriers, interrupts-off
+// windows (IPIs aimed at the CPU wait: delayed IPI handling) and random delays (the other CPUs run on
+// meanwhile, as after a preemption). Each CPU
 // draws from its own generator, seeded by the run's seed and its number, so a seed names a run (the
 // interleaving across CPUs still varies). Boot words seed=N and duration=D (runner -seed, -duration)
 // set them; the default is seed 1, 400 steps per CPU, at most 2 s.
@@ -98,6 +99,8 @@ func torture(e *env, c *kernel.CPU) {
 			}
 		case op == 10: // the registry forgets a process
 			e.reg.drop(c, rng)
+		case op == 11 && rng.IntN(2) == 0: // interrupts off for a while: IPIs aimed at this CPU wait
+			kernel.DelayIRQs(rng.IntN(2000))
 		default:
 			pause(time.Duration(rng.IntN(200)) * time.Microsecond)
 		}

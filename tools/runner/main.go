@@ -31,7 +31,7 @@ var harnessInjections = []string{"panic", "fault", "hang", "no-preempt-signal", 
 var bugInjections = []string{"no-shootdown", "write-after-free",
 	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table",
 	"refcount-no-grab", "shootdown-no-ipi", "mmput-unlazy-skip", "loaded-mm-stale-mask", "hazard-no-scan",
-	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy", "membarrier-no-ipi"}
+	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy", "membarrier-no-ipi", "mmput-twice"}
 
 // scenarios and schemes the kernel runs by name (-scenario, -scheme: lists, or all).
 var (

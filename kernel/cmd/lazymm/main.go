@@ -67,6 +67,8 @@ var injections = map[string]injection{
 	"temporary-mm-no-restore": {scheme: "refcount", scen: "temporary-mm", catch: "cr3-audit", set: &kernel.InjectTempMMNoRestore},
 	"exit-flush-no-unlazy":    {scheme: "exit-flush-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectExitFlushNoUnlazy},
 	"membarrier-no-ipi":       {scheme: "refcount", scen: "membarrier", catch: "membarrier", set: &kernel.InjectMembarrierNoIPI},
+	// the last exit drops mm_users twice: lazy references keep the struct, so the count goes negative
+	"mmput-twice": {scheme: "refcount", scen: "exit-while-lazy", catch: "refcount", set: &kernel.InjectMMPutTwice},
 	"hang": {run: func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
