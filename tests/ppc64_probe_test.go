@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,11 +109,10 @@ func TestPPC64PlatformProbe(t *testing.T) {
 	t.Logf("pseries+VOF: entry, hypervisor console and RTAS power-off in %v (the ppc64 floor)", time.Since(start).Round(time.Millisecond))
 }
 
-// The ppc64 kernel image as far as it goes: the same kernel main built for GOARCH=ppc64, made bootable
-// by mkimage -arch ppc64 (a trampoline segment that relocates the image to its link addresses), boots
-// on pseries+VOF into arch/ppc64's stub, which says loudly that the hosted runtime is not ported yet
-// and powers the machine off.
-func TestPPC64BootStub(t *testing.T) {
+// bootPPC64 builds the kernel for GOARCH=ppc64, makes it bootable with mkimage -arch ppc64 entering at
+// entry, boots it on pseries+VOF and returns its console once it powered off.
+func bootPPC64(t *testing.T, entry string) string {
+	t.Helper()
 	qemu, err := exec.LookPath("qemu-system-ppc64")
 	if err != nil {
 		t.Skip("qemu-system-ppc64 is not installed (make setup installs it)")
@@ -120,7 +120,7 @@ func TestPPC64BootStub(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "lazymm-ppc64.elf")
 	for _, args := range [][]string{
 		{"build", "-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-o", img, "./kernel/cmd/lazymm"},
-		{"run", "./tools/mkimage", "-arch", "ppc64", "-entry", "lazymm/arch/ppc64.boot", img},
+		{"run", "./tools/mkimage", "-arch", "ppc64", "-entry", entry, img},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = ".."
@@ -146,10 +146,46 @@ func TestPPC64BootStub(t *testing.T) {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("the stub did not power off; console: %q", out.String())
+		t.Fatalf("no power-off; console: %q", out.String())
 	}
-	if err != nil || !bytes.Contains(out.Bytes(), []byte("lazymm: ppc64 boot stub reached; the hosted runtime is not ported yet")) {
+	if err != nil {
 		t.Fatalf("QEMU: %v; console: %q", err, out.String())
 	}
-	t.Logf("trampoline, relocation and stub: %v from QEMU start to power-off", time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %v from QEMU start to power-off", entry, time.Since(start).Round(time.Millisecond))
+	return out.String()
+}
+
+// The ppc64 kernel image as far as it goes: the same kernel main built for GOARCH=ppc64, made bootable
+// by mkimage -arch ppc64 (a trampoline segment that relocates the image to its link addresses), boots
+// on pseries+VOF into arch/ppc64's stub, which installs the exception vectors, says loudly that the
+// hosted runtime is not ported yet and powers the machine off.
+func TestPPC64BootStub(t *testing.T) {
+	out := bootPPC64(t, "lazymm/arch/ppc64.boot")
+	if !strings.Contains(out, "lazymm: ppc64 boot stub reached; the hosted runtime is not ported yet") {
+		t.Fatalf("console: %q", out)
+	}
+}
+
+// A trap instruction after the vectors are in place comes back as a crash dump in the console
+// protocol: the program-check vector, the pc, SRR1's trap bit, the GPRs, and the trap's own word.
+func TestPPC64CrashDump(t *testing.T) {
+	out := bootPPC64(t, "lazymm/arch/ppc64.bootFault")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want crash, regs, bytes, crash-end lines; console: %q", out)
+	}
+	for i, want := range []string{"LZ1 crash cpu=0 kind=exception vector=0x0000000000000700 pc=0x", "LZ1 regs gprs=0x", "LZ1 bytes at=0x", "LZ1 crash-end status=0x0000000000000700"} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("line %d %q does not start with %q", i, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[0], "msr=0x0000000000020000") {
+		t.Errorf("SRR1 lacks the trap bit: %q", lines[0])
+	}
+	if !strings.Contains(lines[2], "hex=7fe00008") {
+		t.Errorf("the bytes at pc are not the trap instruction (tw 31,0,0): %q", lines[2])
+	}
+	if n := len(strings.TrimPrefix(lines[1], "LZ1 regs gprs=0x")); n != 32*16 {
+		t.Errorf("%d hex digits of GPRs, want 32 x 16", n)
+	}
 }

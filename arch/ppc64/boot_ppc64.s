@@ -51,3 +51,54 @@ TEXT ·bootAddr(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$·boot(SB), R3
 	MOVD	R3, ret+0(FP)
 	RET
+
+// COPYVEC copies the 64 bytes of vector stub sym to physical address dst and makes them fetchable.
+#define COPYVEC(sym, dst) \
+	MOVD	$sym(SB), R14; \
+	MOVD	$dst, R15; \
+	MOVD	$16, R16; \
+	MOVD	R16, CTR; \
+	MOVWZ	0(R14), R17; \
+	MOVW	R17, 0(R15); \
+	ADD	$4, R14; \
+	ADD	$4, R15; \
+	BC	16, 0, -4(PC); \
+	MOVD	$dst, R15; \
+	DCBST	(R15); \
+	SYNC; \
+	ICBI	(R15); \
+	ADD	$32, R15; \
+	DCBST	(R15); \
+	SYNC; \
+	ICBI	(R15); \
+	SYNC; \
+	ISYNC
+
+// installVectors puts the stubs of trap_ppc64.s at their vectors (the firmware's memory: VOF's
+// client interface is not used after this).
+TEXT ·installVectors(SB),NOSPLIT|NOFRAME,$0
+	COPYVEC(·vec0x200, 0x200)
+	COPYVEC(·vec0x300, 0x300)
+	COPYVEC(·vec0x380, 0x380)
+	COPYVEC(·vec0x400, 0x400)
+	COPYVEC(·vec0x480, 0x480)
+	COPYVEC(·vec0x600, 0x600)
+	COPYVEC(·vec0x700, 0x700)
+	COPYVEC(·vec0x800, 0x800)
+	COPYVEC(·vec0x900, 0x900)
+	COPYVEC(·vec0xc00, 0xc00)
+	COPYVEC(·vec0xf20, 0xf20)
+	RET
+
+// bootFault is an entry for the crash-dump test: vectors installed, then a trap instruction (tw 31,0,0),
+// which must come back as a program-check crash dump.
+TEXT ·bootFault(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$0, R0
+	BL	·installVectors(SB)
+	WORD	$0x7fe00008 // tw 31,0,0: trap always
+	BR	0(PC)
+
+TEXT ·bootFaultAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·bootFault(SB), R3
+	MOVD	R3, ret+0(FP)
+	RET

@@ -295,9 +295,12 @@ func (r *Run) closeCrash() {
 	}
 	h := c.Header
 	detail := "kernel crashed: " + h.Get("kind")
-	if h.Get("kind") == "exception" {
+	switch {
+	case h.Get("kind") == "exception" && h.Get("pc") != "": // ppc64: SRR0, SRR1, DAR, DSISR
+		detail = fmt.Sprintf("CPU exception vector %s at pc=%s (msr=%s dar=%s dsisr=%s)", h.Get("vector"), h.Get("pc"), h.Get("msr"), h.Get("dar"), h.Get("dsisr"))
+	case h.Get("kind") == "exception":
 		detail = fmt.Sprintf("CPU exception %s (vector %s, error %s) at rip=%s cr2=%s", h.Get("name"), h.Get("vector"), h.Get("error"), h.Get("rip"), h.Get("cr2"))
-	} else {
+	default:
 		for _, s := range c.Lines {
 			if strings.HasPrefix(s, "panic: ") || strings.HasPrefix(s, "fatal error: ") {
 				detail = "Go " + s

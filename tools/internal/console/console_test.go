@@ -220,3 +220,19 @@ func BenchmarkFeed(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(lines)), "lines/op")
 }
+
+// A ppc64 crash dump (arch/ppc64/trap_ppc64.s) reads as an exception at its pc.
+func TestPPC64Crash(t *testing.T) {
+	r := feed(`LZ1 begin name=a scheme=- scenario=- inject=- expect=pass
+LZ1 crash cpu=0 kind=exception vector=0x0000000000000700 pc=0x000000000009fb08 msr=0x0000000000020000 dar=0x0000000000000000 dsisr=0x0000000000000000
+LZ1 regs gprs=0x00000000000000000000000000000000
+LZ1 bytes at=0x000000000009fb08 hex=7fe00008480000003c60000a3863fb00
+LZ1 crash-end status=0x0000000000000700`)
+	if len(r.Tests) == 0 || len(r.Tests[0].Failures) == 0 {
+		t.Fatalf("no failure: %+v", r.Tests)
+	}
+	f := r.Tests[0].Failures[0]
+	if f.Check != "crash" || !strings.Contains(f.Detail, "vector 0x0000000000000700 at pc=0x000000000009fb08") || !strings.Contains(f.Detail, "msr=0x0000000000020000") {
+		t.Errorf("failure %+v", f)
+	}
+}
