@@ -99,7 +99,7 @@ func TestRunnerUsage(t *testing.T) {
 		{[]string{"-kernel", kernel, "stray"}, "unexpected argument"},
 		{[]string{"-kernel", filepath.Join(dir, "missing")}, "not found"},
 		{[]string{"-kernel", kernel, "-qemu", filepath.Join(dir, "no-qemu")}, "not found"},
-		{[]string{"-kernel", kernel, "-arch", "ppc64"}, "not implemented"},
+		{[]string{"-kernel", kernel, "-arch", "ppc64"}, "the hosted runtime is not ported"},
 		{[]string{"-kernel", kernel, "-arch", "mips"}, "unknown -arch"},
 		{[]string{"-kernel", kernel, "-cpus", "0"}, "out of range"},
 		{[]string{"-kernel", kernel, "-inject", "gremlins"}, "unknown -inject"},
