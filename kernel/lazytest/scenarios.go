@@ -1,7 +1,6 @@
 package lazytest
 
 import (
-	"sync/atomic"
 	"time"
 
 	"lazymm/kernel"
@@ -59,7 +58,6 @@ func exitWhileLazy(e *env, c *kernel.CPU) { lazyExit(e, c, false) }
 func exitNMI(e *env, c *kernel.CPU) { lazyExit(e, c, true) }
 
 func lazyExit(e *env, c *kernel.CPU, nmis bool) {
-	var done *atomic.Bool
 	if c.ID == 0 {
 		p, t0 := e.newProc(8)
 		e.procs = []*proc{p}
@@ -75,7 +73,6 @@ func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 	if p == nil || me == nil {
 		return
 	}
-	done = &e.flag
 	c.Switch(me)
 	e.touch(c, p)
 	k, err := kernel.NewTask(nil)
@@ -95,10 +92,10 @@ func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 		}
 		c.Switch(e.tasks[0])
 		c.Exit() // the last user: __mmput, and under most schemes __mmdrop
-		done.Store(true)
+		e.flag.Store(true)
 		c.Switch(k)
 	} else {
-		for !done.Load() {
+		for !e.flag.Load() {
 			if nmis {
 				e.nmiAll(c)
 			}
