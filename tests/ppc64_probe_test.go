@@ -157,11 +157,12 @@ func bootPPC64(t *testing.T, entry string) string {
 
 // The ppc64 kernel image as far as it goes: the same kernel main built for GOARCH=ppc64, made bootable
 // by mkimage -arch ppc64 (a trampoline segment that relocates the image to its link addresses), boots
-// on pseries+VOF into arch/ppc64's stub, which installs the exception vectors, says loudly that the
-// hosted runtime is not ported yet and powers the machine off.
+// on pseries+VOF into arch/ppc64's stub, which installs the exception vectors, goes to 64-bit mode and
+// runs Go code (nosplit, on its own stack) that says loudly that the hosted runtime is not ported yet,
+// then powers the machine off.
 func TestPPC64BootStub(t *testing.T) {
 	out := bootPPC64(t, "lazymm/arch/ppc64.boot")
-	if !strings.Contains(out, "lazymm: ppc64 boot stub reached; the hosted runtime is not ported yet") {
+	if !strings.Contains(out, "lazymm: ppc64 boot stub reached in 64-bit mode, running Go code; the hosted runtime is not ported yet") {
 		t.Fatalf("console: %q", out)
 	}
 }

@@ -1,20 +1,5 @@
 #include "textflag.h"
 
-// The message the stub prints, padded to whole doublewords (H_PUT_TERM_CHAR takes 8 bytes from each
-// of r6 and r7, high-order byte first: big-endian memory order).
-DATA stubMsg<>+0(SB)/8, $"lazymm: "
-DATA stubMsg<>+8(SB)/8, $"ppc64 bo"
-DATA stubMsg<>+16(SB)/8, $"ot stub "
-DATA stubMsg<>+24(SB)/8, $"reached;"
-DATA stubMsg<>+32(SB)/8, $" the hos"
-DATA stubMsg<>+40(SB)/8, $"ted runt"
-DATA stubMsg<>+48(SB)/8, $"ime is n"
-DATA stubMsg<>+56(SB)/8, $"ot porte"
-DATA stubMsg<>+64(SB)/8, $"d yet (i"
-DATA stubMsg<>+72(SB)/8, $"ssue 6) "
-DATA stubMsg<>+80(SB)/8, $"       \n"
-GLOBL stubMsg<>(SB), RODATA, $88
-
 // RTAS power-off (QEMU's token 0x2003): token, 2 inputs, 1 output, power-on mask (none), status.
 DATA rtasOff<>+0(SB)/4, $0x2003
 DATA rtasOff<>+4(SB)/4, $2
@@ -24,28 +9,44 @@ DATA rtasOff<>+16(SB)/4, $0
 DATA rtasOff<>+20(SB)/4, $0xffffffff
 GLOBL rtasOff<>(SB), NOPTR, $24
 
-// boot: entered from the trapoline with the image at its link address, MSR 32-bit big-endian real
-// mode. Hypervisor calls (sc 1) may clobber r0 and r3-r12: the loop keeps its state in r14-r16.
+// boot: entered from the trampoline with the image at its link address, MSR 0 (32-bit, big-endian,
+// real mode). It installs the exception vectors and goes to 64-bit mode through rfid. Hypervisor
+// calls (sc 1) may clobber r0 and r3-r12, and Go's assembler builds constants with R0 as zero: R0 is
+// zeroed after each.
 TEXT ·boot(SB),NOSPLIT|NOFRAME,$0
-	MOVD	$stubMsg<>(SB), R14
-	MOVD	$88, R15
-	ADD	R14, R15
-loop:
-	MOVD	$0x58, R3 // H_PUT_TERM_CHAR
-	MOVD	$0, R4    // vterm 0
-	MOVD	$8, R5
-	MOVD	0(R14), R6
-	MOVD	$0, R7
-	WORD	$0x44000022 // sc 1
-	MOVD	$0, R0 // hypervisor calls may clobber r0 and r3-r12
-	ADD	$8, R14
-	CMP	R14, R15
-	BLT	loop
-	MOVD	$0xf000, R3 // H_RTAS
+	MOVD	$0, R0 // Go code takes R0 as zero (the assembler builds constants with it); firmware does not
+	BL	·installVectors(SB)
+	// 64-bit mode: rfid to boot64 with MSR = SF | ME (still real mode, big-endian)
+	MOVD	$·boot64(SB), R3
+	MOVD	R3, SPR(26) // SRR0
+	MOVD	$1, R3
+	SLD	$63, R3
+	OR	$0x1000, R3
+	MOVD	R3, SPR(27) // SRR1
+	WORD	$0x4c000024 // rfid
+
+// boot64: a stack, a stand-in g, then Go (stubMain), then power off.
+TEXT ·boot64(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$0, R0
+	MOVD	$·bootStack+65280(SB), R1 // 256 bytes below the top: Go's fixed frame and alignment
+	MOVD	$·bootG(SB), g
+	BL	·stubMain(SB)
+	MOVD	$0, R0
+	MOVD	$0xf000, R3 // H_RTAS power-off
 	MOVD	$rtasOff<>(SB), R4
 	WORD	$0x44000022
-spin:
-	BR	spin
+	BR	0(PC)
+
+// hvPutChars(hi, lo uint64, n int): H_PUT_TERM_CHAR on vterm 0.
+TEXT ·hvPutChars(SB),NOSPLIT,$0-24
+	MOVD	hi+0(FP), R6
+	MOVD	lo+8(FP), R7
+	MOVD	n+16(FP), R5
+	MOVD	$0x58, R3
+	MOVD	$0, R4
+	WORD	$0x44000022
+	MOVD	$0, R0 // hypervisor calls may clobber r0
+	RET
 
 TEXT ·bootAddr(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$·boot(SB), R3
