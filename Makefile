@@ -84,9 +84,9 @@ test: setup kernel
 # fuzz runs each fuzz target for a bounded time (CI runs it too).
 FUZZTIME ?= 10s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./tools/internal/console
-	go test -run '^$$' -fuzz FuzzImage -fuzztime $(FUZZTIME) ./tools/mkimage
-	go test -run '^$$' -fuzz FuzzVMAs -fuzztime $(FUZZTIME) ./mm
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./tools/internal/console
+	go test -run '^$$' -fuzz FuzzImage -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./tools/mkimage
+	go test -run '^$$' -fuzz FuzzVMAs -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mm
 
 image: kernel
 	@go run ./tools/mkimage -check $(KERNEL) && echo "GRUB-bootable multiboot image: $(KERNEL)"

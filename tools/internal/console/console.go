@@ -139,6 +139,7 @@ type Run struct {
 	rawBytes  int
 	lineNo    int
 	cur       *Test
+	runTest   *Test // the synthetic test failures outside any test go to
 	crash     *Crash
 	finished  bool
 	protoSeen bool
@@ -154,15 +155,13 @@ func (r *Run) running() *Test {
 	if r.cur != nil {
 		return r.cur
 	}
-	// failures outside any test are charged to a synthetic "run" test
-	for _, t := range r.Tests {
-		if t.Name == "run" {
-			return t
-		}
+	// failures outside any test are charged to a synthetic "run" test (one lookup, not a scan per
+	// failure: a long garbled console must not cost quadratic time)
+	if r.runTest == nil {
+		r.runTest = &Test{Name: "run", Expect: "pass", Outcome: "pass", Ended: true, Metrics: map[string]float64{}}
+		r.Tests = append(r.Tests, r.runTest)
 	}
-	t := &Test{Name: "run", Expect: "pass", Outcome: "pass", Ended: true, Metrics: map[string]float64{}}
-	r.Tests = append(r.Tests, t)
-	return t
+	return r.runTest
 }
 
 // AddFailure charges a failure to the running test (or to "run").
