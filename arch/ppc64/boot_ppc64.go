@@ -1,5 +1,7 @@
 package ppc64
 
+import "unsafe"
+
 // boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
 func boot()
 
@@ -48,4 +50,14 @@ func puts(s string) {
 //go:nosplit
 func stubMain() {
 	puts("lazymm: ppc64 boot stub reached in 64-bit mode, running Go code; the hosted runtime is not ported yet (issue 6)\n")
+	// the system-call path the runtime will use: write through sc, and an unknown call
+	msg := "lazymm: ppc64 write(2) through sc and the 0xc00 vector\n"
+	if n, failed := rawSyscall(sysWrite, 1, uint64(uintptr(unsafe.Pointer(unsafe.StringData(msg)))), uint64(len(msg))); failed != 0 || n != uint64(len(msg)) {
+		puts("lazymm: ppc64 write(2) through sc failed\n")
+	}
+	if r, failed := rawSyscall(9999, 0, 0, 0); failed == 1 && r == eNOSYS {
+		puts("lazymm: ppc64 unknown system call: ENOSYS with CR0.SO\n")
+	} else {
+		puts("lazymm: ppc64 unknown system call did not fail with ENOSYS\n")
+	}
 }

@@ -62,8 +62,18 @@ TEXT ·vec0x800(SB),NOSPLIT|NOFRAME,$0
 TEXT ·vec0x900(SB),NOSPLIT|NOFRAME,$0
 	VECTOR(0x900)
 
+// 0xc00 is the system-call vector: the same saves, then scEntry (syscall_ppc64.s) instead of a dump.
 TEXT ·vec0xc00(SB),NOSPLIT|NOFRAME,$0
-	VECTOR(0xc00)
+	MOVD	R0, 128(R0)
+	MOVD	R31, SPR(SPRG3)
+	MOVD	R3, SPR(SPRG0)
+	MOVD	R4, SPR(SPRG1)
+	MOVD	CTR, R4
+	MOVD	R4, SPR(SPRG2)
+	MOVD	$0, R0
+	MOVD	$·scEntry(SB), R3
+	MOVD	R3, CTR
+	BR	(CTR)
 
 TEXT ·vec0xf20(SB),NOSPLIT|NOFRAME,$0
 	VECTOR(0xf20)
