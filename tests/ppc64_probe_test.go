@@ -76,16 +76,27 @@ func probeELF() []byte {
 }
 
 func TestPPC64PlatformProbe(t *testing.T) {
-	qemu, err := exec.LookPath("qemu-system-ppc64")
-	if err != nil {
-		t.Skip("qemu-system-ppc64 is not installed (make setup installs it)")
-	}
 	elf := filepath.Join(t.TempDir(), "probe.elf")
 	if err := os.WriteFile(elf, probeELF(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	out, took := runPseries(t, elf, 20*time.Second, "the probe did not power the machine off (RTAS power-off)")
+	if out != "LZ! " {
+		t.Errorf("console %q, want %q: the entry at the lowest loaded address or H_PUT_TERM_CHAR changed", out, "LZ! ")
+	}
+	t.Logf("pseries+VOF: entry, hypervisor console and RTAS power-off in %v (the ppc64 floor)", took.Round(time.Millisecond))
+}
+
+// runPseries boots img on pseries+VOF and returns its console once the machine powered off, and how
+// long that took; it fails the test with hang when the machine is still up after limit.
+func runPseries(t *testing.T, img string, limit time.Duration, hang string) (string, time.Duration) {
+	t.Helper()
+	qemu, err := exec.LookPath("qemu-system-ppc64")
+	if err != nil {
+		t.Skip("qemu-system-ppc64 is not installed (make setup installs it)")
+	}
 	cmd := exec.Command(qemu, "-machine", "pseries,x-vof=on", "-cpu", "power9", "-m", "512", "-nodefaults",
-		"-display", "none", "-serial", "stdio", "-no-reboot", "-kernel", elf)
+		"-display", "none", "-serial", "stdio", "-no-reboot", "-kernel", img)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	start := time.Now()
@@ -96,25 +107,21 @@ func TestPPC64PlatformProbe(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err = <-done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(limit):
 		cmd.Process.Kill()
-		t.Fatalf("the probe did not power the machine off (RTAS power-off); console: %q", out.String())
+		t.Fatalf("%s; console: %q", hang, out.String())
 	}
 	if err != nil {
 		t.Fatalf("QEMU: %v; console: %q", err, out.String())
 	}
-	if out.String() != "LZ! " {
-		t.Errorf("console %q, want %q: the entry at the lowest loaded address or H_PUT_TERM_CHAR changed", out.String(), "LZ! ")
-	}
-	t.Logf("pseries+VOF: entry, hypervisor console and RTAS power-off in %v (the ppc64 floor)", time.Since(start).Round(time.Millisecond))
+	return out.String(), time.Since(start)
 }
 
 // bootPPC64 builds the kernel for GOARCH=ppc64, makes it bootable with mkimage -arch ppc64 entering at
 // entry, boots it on pseries+VOF and returns its console once it powered off.
 func bootPPC64(t *testing.T, entry string) string {
 	t.Helper()
-	qemu, err := exec.LookPath("qemu-system-ppc64")
-	if err != nil {
+	if _, err := exec.LookPath("qemu-system-ppc64"); err != nil {
 		t.Skip("qemu-system-ppc64 is not installed (make setup installs it)")
 	}
 	img := filepath.Join(t.TempDir(), "lazymm-ppc64.elf")
@@ -132,27 +139,9 @@ func bootPPC64(t *testing.T, entry string) string {
 			t.Fatalf("go %v: %v\n%s", args, err, b)
 		}
 	}
-	cmd := exec.Command(qemu, "-machine", "pseries,x-vof=on", "-cpu", "power9", "-m", "512", "-nodefaults",
-		"-display", "none", "-serial", "stdio", "-no-reboot", "-kernel", img)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("no power-off; console: %q", out.String())
-	}
-	if err != nil {
-		t.Fatalf("QEMU: %v; console: %q", err, out.String())
-	}
-	t.Logf("%s: %v from QEMU start to power-off", entry, time.Since(start).Round(time.Millisecond))
-	return out.String()
+	out, took := runPseries(t, img, 30*time.Second, "no power-off")
+	t.Logf("%s: %v from QEMU start to power-off", entry, took.Round(time.Millisecond))
+	return out
 }
 
 // The ppc64 kernel image as far as it goes: the same kernel main built for GOARCH=ppc64, made bootable

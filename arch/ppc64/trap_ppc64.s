@@ -20,9 +20,10 @@
 
 #define HCALL WORD $0x44000022; MOVD $0, R0
 
-// VECTOR(n) is the body of the stub copied to vector n: no relative branches, so it runs wherever it is
-// copied; r0 goes to 0x80 (below the first vector), r31, r3, r4 and CTR to SPRG3, 0, 1 and 2.
-#define VECTOR(n) \
+// SAVE(target) is the common part of every vector stub: no relative branches, so it runs wherever it is
+// copied; r0 goes to 0x80 (below the first vector), r31, r3, r4 and CTR to SPRG3, 0, 1 and 2, and CTR
+// then holds target. VECTOR(n) goes on to trapCommon with the vector in r3.
+#define SAVE(target) \
 	MOVD	R0, 128(R0); \
 	MOVD	R31, SPR(SPRG3); \
 	MOVD	R3, SPR(SPRG0); \
@@ -30,8 +31,11 @@
 	MOVD	CTR, R4; \
 	MOVD	R4, SPR(SPRG2); \
 	MOVD	$0, R0; \
-	MOVD	$·trapCommon(SB), R3; \
-	MOVD	R3, CTR; \
+	MOVD	$target(SB), R4; \
+	MOVD	R4, CTR
+
+#define VECTOR(n) \
+	SAVE(·trapCommon); \
 	MOVD	$n, R3; \
 	BR	(CTR)
 
@@ -64,15 +68,7 @@ TEXT ·vec0x900(SB),NOSPLIT|NOFRAME,$0
 
 // 0xc00 is the system-call vector: the same saves, then scEntry (syscall_ppc64.s) instead of a dump.
 TEXT ·vec0xc00(SB),NOSPLIT|NOFRAME,$0
-	MOVD	R0, 128(R0)
-	MOVD	R31, SPR(SPRG3)
-	MOVD	R3, SPR(SPRG0)
-	MOVD	R4, SPR(SPRG1)
-	MOVD	CTR, R4
-	MOVD	R4, SPR(SPRG2)
-	MOVD	$0, R0
-	MOVD	$·scEntry(SB), R3
-	MOVD	R3, CTR
+	SAVE(·scEntry)
 	BR	(CTR)
 
 TEXT ·vec0xf20(SB),NOSPLIT|NOFRAME,$0
@@ -112,13 +108,6 @@ GLOBL strEnd<>(SB), RODATA, $24
 DATA strNL<>+0(SB)/8, $"\n       "
 GLOBL strNL<>(SB), RODATA, $8
 
-DATA rtasOffT<>+0(SB)/4, $0x2003
-DATA rtasOffT<>+4(SB)/4, $2
-DATA rtasOffT<>+8(SB)/4, $1
-DATA rtasOffT<>+12(SB)/4, $0
-DATA rtasOffT<>+16(SB)/4, $0
-DATA rtasOffT<>+20(SB)/4, $0xffffffff
-GLOBL rtasOffT<>(SB), NOPTR, $24
 
 // out prints R22 bytes (1..16) from the doublewords in R23 and R24 (high-order byte first).
 #define OUT(n) MOVD $0x58, R3; MOVD $0, R4; MOVD $n, R5; MOVD R23, R6; MOVD R24, R7; HCALL
@@ -257,8 +246,4 @@ gprs:
 	BL	·hex16(SB)
 	STR8(strNL<>, 0, 1)
 
-	MOVD	$0xf000, R3
-	MOVD	$rtasOffT<>(SB), R4
-	HCALL
-hang:
-	BR	hang
+	BR	·powerOff(SB)
