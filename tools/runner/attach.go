@@ -41,16 +41,7 @@ loop:
 			if !ok {
 				break loop
 			}
-			if c.Verbose != nil {
-				fmt.Fprintln(c.Verbose, s)
-			}
-			if c.Log != nil {
-				fmt.Fprintln(c.Log, s)
-			}
-			res.Run.Feed(s)
-			if res.BootMS < 0 && res.Run.ProtocolSeen() {
-				res.BootMS = time.Since(start).Milliseconds()
-			}
+			res.feed(c, s, start)
 			if res.Run.Summary != nil {
 				break loop // the kernel is done; the board may go on printing (or reset)
 			}

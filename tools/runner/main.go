@@ -225,7 +225,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	res := merge(out)
 	if len(out) > 1 {
-		res.WallMS = time.Since(runStart).Milliseconds() // the boots overlap: the run's own time
+		res.WallMS = time.Since(runStart).Milliseconds() // the run's own time: its boots overlap
 	}
 	var fail bool
 	if *tap {

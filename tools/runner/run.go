@@ -48,9 +48,8 @@ type Result struct {
 }
 
 // merge joins the results of several boots (the suite and each injection) into one: the tests in
-// boot order, the crash dumps, the boot time of the first, the sum of their wall times (the caller
-// replaces it with the run's own when boots overlapped), and the exit status of the first boot that
-// did not come out as expected (else the first's).
+// boot order, the crash dumps, the boot time of the first, and the exit status of the first boot that
+// did not come out as expected (else the first's). The caller sets the wall time: the boots overlap.
 func merge(rs []*Result) *Result {
 	if len(rs) == 1 {
 		rs[0].Boots = 1
@@ -62,7 +61,6 @@ func merge(rs []*Result) *Result {
 	for _, r := range rs {
 		m.Run.Tests = append(m.Run.Tests, r.Run.Tests...)
 		m.Run.Crashes = append(m.Run.Crashes, r.Run.Crashes...)
-		m.WallMS += r.WallMS
 		if !picked && !r.Run.Pass() {
 			m.ExitStatus, picked = r.ExitStatus, true
 		}
@@ -163,16 +161,7 @@ loop:
 			if !ok {
 				break loop
 			}
-			if c.Verbose != nil {
-				fmt.Fprintln(c.Verbose, s)
-			}
-			if c.Log != nil {
-				fmt.Fprintln(c.Log, s)
-			}
-			res.Run.Feed(s)
-			if res.BootMS < 0 && res.Run.ProtocolSeen() {
-				res.BootMS = time.Since(start).Milliseconds()
-			}
+			res.feed(c, s, start)
 		case <-ctx.Done():
 			timedOut = true
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -196,6 +185,21 @@ loop:
 	checkCPUs(c, res)
 	res.Run.Finish()
 	return res, nil
+}
+
+// feed takes one console line of a run that started at start: echoed (-v), kept (-results), parsed,
+// and the first protocol line's time noted as the boot time.
+func (res *Result) feed(c Config, s string, start time.Time) {
+	if c.Verbose != nil {
+		fmt.Fprintln(c.Verbose, s)
+	}
+	if c.Log != nil {
+		fmt.Fprintln(c.Log, s)
+	}
+	res.Run.Feed(s)
+	if res.BootMS < 0 && res.Run.ProtocolSeen() {
+		res.BootMS = time.Since(start).Milliseconds()
+	}
 }
 
 // readLines splits the console into lines; an endless line is cut at MaxLine+1 bytes (so it reads as
