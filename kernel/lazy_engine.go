@@ -3,7 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"sync/atomic"
 	"unsafe"
 
@@ -228,22 +227,14 @@ func EngineStats(n int) SchedStats {
 	return s
 }
 
-// SwitchCycles returns the median TSC cycles of the recent context switches of CPUs [0, n).
-func SwitchCycles(n int) uint64 {
+// SwitchSamples returns the TSC cycles of the recent context switches of CPUs [0, n).
+func SwitchSamples(n int) []uint64 {
 	var v []uint64
 	for c := 0; c < n; c++ {
 		r := &rqs[c]
-		k := r.nSw
-		if k > uint64(len(r.swCyc)) {
-			k = uint64(len(r.swCyc))
-		}
-		v = append(v, r.swCyc[:k]...)
+		v = append(v, r.swCyc[:min(r.nSw, uint64(len(r.swCyc)))]...)
 	}
-	if len(v) == 0 {
-		return 0
-	}
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-	return v[len(v)/2]
+	return v
 }
 
 // ResetEngine clears the per-CPU state and counters before a scenario.

@@ -39,6 +39,16 @@ type Paging interface {
 	TLBStats(cpu int) mm.TLBStats
 }
 
+// TLBTotals sums the TLB counters of CPUs [0, n).
+func TLBTotals(n int) mm.TLBStats {
+	var s mm.TLBStats
+	for cpu := 0; cpu < n; cpu++ {
+		x := M.TLBStats(cpu)
+		s.Add(&x)
+	}
+	return s
+}
+
 var errNoPaging = errors.New("not on bare metal: no MMU to drive")
 
 func (hosted) PCID() (bool, bool)                                { return false, false }

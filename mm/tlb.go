@@ -66,6 +66,20 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.LeftLazy += o.LeftLazy
 }
 
+// Sub takes o from s (for the counts of an interval: the end's totals minus the start's).
+func (s *TLBStats) Sub(o *TLBStats) {
+	s.IPIsSent -= o.IPIsSent
+	s.IPIsRecv -= o.IPIsRecv
+	s.LazySkipped -= o.LazySkipped
+	s.RangeFlushes -= o.RangeFlushes
+	s.FullFlush -= o.FullFlush
+	s.PagesFlushed -= o.PagesFlushed
+	s.CR3Flush -= o.CR3Flush
+	s.CR3NoFlush -= o.CR3NoFlush
+	s.LazyCatchups -= o.LazyCatchups
+	s.LeftLazy -= o.LeftLazy
+}
+
 // TLB is every CPU's state, indexed by CPU.
 var TLB [MaxCPUs]TLBState
 

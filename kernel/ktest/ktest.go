@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,16 @@ func (t *T) Skipf(format string, args ...any) {
 	t.skipped = fmt.Sprintf(format, args...)
 	t.mu.Unlock()
 	runtime.Goexit()
+}
+
+// Median returns the median of v (0 for none), leaving v as it is.
+func Median(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]uint64(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
 
 // Metric reports one figure of the test.

@@ -33,7 +33,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	kernel.TakeFindings()
 	kernel.ResetEngine(n)
 	kernel.ResetTrace(n)
-	tlb0 := sumTLB(n)
+	tlb0 := kernel.TLBTotals(n)
 	ipi0 := sumIPIs(n)
 
 	e := &env{t: t, n: n, bar: barrier{n: n}, procs: make([]*proc, n)}
@@ -100,8 +100,8 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	}
 
 	st := kernel.EngineStats(n)
-	tlb := sumTLB(n)
-	tlb.sub(&tlb0)
+	tlb := kernel.TLBTotals(n)
+	tlb.Sub(&tlb0)
 	ipi := sumIPIs(n)
 	t.Metric("cpus", float64(n))
 	t.Metric("switches", float64(st.Switches))
@@ -118,7 +118,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	t.Metric("cr3_noflush", float64(tlb.CR3NoFlush))
 	t.Metric("full_flushes", float64(tlb.FullFlush))
 	t.Metric("range_flushes", float64(tlb.RangeFlushes))
-	t.Metric("switch_cycles_median", float64(kernel.SwitchCycles(n)))
+	t.Metric("switch_cycles_median", float64(ktest.Median(kernel.SwitchSamples(n))))
 	t.Metric("exits", float64(st.Exits))
 	if st.Exits > 0 {
 		t.Metric("exit_cycles_mean", float64(st.ExitCycles/st.Exits))
@@ -127,25 +127,6 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	t.Metric("token_reads", float64(e.reads.Load()))
 	t.Metric("membarriers", float64(st.Barriers))
 	t.Metric("membarrier_ipis", float64(st.MembarrierIPIs))
-}
-
-type tlbStats struct{ mm.TLBStats }
-
-func sumTLB(n int) tlbStats {
-	var s tlbStats
-	for c := 0; c < n; c++ {
-		x := kernel.M.TLBStats(c)
-		s.Add(&x)
-	}
-	return s
-}
-
-func (s *tlbStats) sub(o *tlbStats) {
-	s.IPIsRecv -= o.IPIsRecv
-	s.CR3Flush -= o.CR3Flush
-	s.CR3NoFlush -= o.CR3NoFlush
-	s.FullFlush -= o.FullFlush
-	s.RangeFlushes -= o.RangeFlushes
 }
 
 func sumIPIs(n int) kernel.IPICounts {

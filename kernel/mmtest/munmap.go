@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,7 +141,7 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	before := mc.Memory(true)
 	liveBefore := mm.LiveAddrSpaces()
 	mc.AuditCR3() // forget what earlier tests left in the audit records
-	stats0 := sumStats(n)
+	stats0 := kernel.TLBTotals(n)
 
 	as, err := mc.NewMM()
 	if err != nil {
@@ -288,8 +287,8 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	}
 	t.Check(DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
 
-	st := sumStats(n)
-	st.sub(&stats0)
+	st := kernel.TLBTotals(n)
+	st.Sub(&stats0)
 	t.Metric("cpus", float64(n))
 	t.Metric("ipis", float64(st.IPIsRecv))
 	t.Metric("lazy_skipped", float64(st.LazySkipped))
@@ -302,41 +301,8 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	t.Metric("left_lazy", float64(st.LeftLazy))
 	t.Metric("cr3_audits", float64(runs))
 	ns := func(c uint64) float64 { return float64(c) * 1e9 / float64(mc.TSCHz()) }
-	t.Metric("shootdown_1p_cycles", float64(median(cycles[1])))
-	t.Metric("shootdown_64p_cycles", float64(median(cycles[pages])))
-	t.Metric("shootdown_1p_us", ns(median(cycles[1]))/1e3)
-	t.Metric("shootdown_64p_us", ns(median(cycles[pages]))/1e3)
-}
-
-type stats struct{ mm.TLBStats }
-
-func sumStats(n int) stats {
-	var s stats
-	for cpu := 0; cpu < n; cpu++ {
-		x := m().TLBStats(cpu)
-		s.Add(&x)
-	}
-	return s
-}
-
-func (s *stats) sub(o *stats) {
-	s.IPIsSent -= o.IPIsSent
-	s.IPIsRecv -= o.IPIsRecv
-	s.LazySkipped -= o.LazySkipped
-	s.RangeFlushes -= o.RangeFlushes
-	s.FullFlush -= o.FullFlush
-	s.PagesFlushed -= o.PagesFlushed
-	s.CR3Flush -= o.CR3Flush
-	s.CR3NoFlush -= o.CR3NoFlush
-	s.LazyCatchups -= o.LazyCatchups
-	s.LeftLazy -= o.LeftLazy
-}
-
-func median(v []uint64) uint64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]uint64(nil), v...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	t.Metric("shootdown_1p_cycles", float64(ktest.Median(cycles[1])))
+	t.Metric("shootdown_64p_cycles", float64(ktest.Median(cycles[pages])))
+	t.Metric("shootdown_1p_us", ns(ktest.Median(cycles[1]))/1e3)
+	t.Metric("shootdown_64p_us", ns(ktest.Median(cycles[pages]))/1e3)
 }

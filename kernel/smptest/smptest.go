@@ -6,7 +6,6 @@ package smptest
 import (
 	"fmt"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -115,7 +114,7 @@ func pingPong(t *ktest.T) {
 			all = append(all, rtt...)
 		}
 	}
-	med := median(all)
+	med := ktest.Median(all)
 	t.Metric("rtt_cycles_median", float64(med))
 	t.Metric("rtt_ns_median", float64(med)*1e9/float64(m().TSCHz()))
 	t.Metric("round_trips", float64(len(all)))
@@ -203,7 +202,7 @@ func crossCall(t *ktest.T) {
 			t.Check("crosscall", got == 1, "round %d: CPU %d ran the cross-call %d times", round, i, got)
 		}
 	}
-	med := median(lat)
+	med := ktest.Median(lat)
 	t.Metric("all_cpus_cycles_median", float64(med))
 	t.Metric("all_cpus_ns_median", float64(med)*1e9/float64(m().TSCHz()))
 }
@@ -350,13 +349,4 @@ func gcLoad(t *ktest.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	t.Metric("num_gc", float64(ms.NumGC))
-}
-
-func median(v []uint64) uint64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]uint64(nil), v...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
