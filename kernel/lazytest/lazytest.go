@@ -129,6 +129,48 @@ func (e *env) thread(c *kernel.CPU, p *proc) *kernel.Task {
 	return t
 }
 
+// shareProc, run by CPU 0 before a barrier, makes a process with one thread per CPU: e.procs[0], and
+// e.tasks[cpu] for each CPU's thread (CPU 0's is the first); e.flag is lowered.
+func (e *env) shareProc(c *kernel.CPU, pages int) {
+	p, t0 := e.newProc(pages)
+	e.procs = []*proc{p}
+	e.tasks = make([]*kernel.Task, e.n)
+	e.tasks[0] = t0
+	for i := 1; i < e.n && p != nil; i++ {
+		e.tasks[i] = e.thread(c, p)
+	}
+	e.flag.Store(false)
+}
+
+// exitAllHere, on CPU 0, runs every thread of the shared process p and lets it exit, the other CPUs'
+// threads first (they migrate here; with touch each reads p once more), CPU 0's last: that exit is the
+// last mmput (__mmput, and under most schemes __mmdrop). Then it raises e.flag.
+func (e *env) exitAllHere(c *kernel.CPU, p *proc, touch bool) {
+	for i := 1; i < e.n; i++ {
+		c.Switch(e.tasks[i])
+		if touch {
+			e.touch(c, p)
+		}
+		c.Exit()
+	}
+	c.Switch(e.tasks[0])
+	c.Exit()
+	e.flag.Store(true)
+}
+
+// userRun runs a task of a new two-page process on c and lets it exit, which ends whatever the CPU
+// borrowed lazily; false when the process could not be made.
+func (e *env) userRun(c *kernel.CPU) bool {
+	q, tq := e.newProc(2)
+	if q == nil {
+		return false
+	}
+	c.Switch(tq)
+	e.touch(c, q)
+	c.Exit()
+	return true
+}
+
 // touch reads every token page of p through the MMU: the current task must be p's.
 func (e *env) touch(c *kernel.CPU, p *proc) {
 	for i := 0; i < p.pages; i++ {

@@ -59,14 +59,7 @@ func exitNMI(e *env, c *kernel.CPU) { lazyExit(e, c, true) }
 
 func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 	if c.ID == 0 {
-		p, t0 := e.newProc(8)
-		e.procs = []*proc{p}
-		e.tasks = make([]*kernel.Task, e.n)
-		e.tasks[0] = t0
-		for i := 1; i < e.n && p != nil; i++ {
-			e.tasks[i] = e.thread(c, p)
-		}
-		e.flag.Store(false)
+		e.shareProc(c, 8)
 	}
 	e.bar.wait()
 	p, me := e.procs[0], e.tasks[c.ID]
@@ -85,14 +78,7 @@ func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 	}
 	e.bar.wait()
 	if c.ID == 0 {
-		for i := 1; i < e.n; i++ { // the other threads exit here
-			c.Switch(e.tasks[i])
-			e.touch(c, p)
-			c.Exit()
-		}
-		c.Switch(e.tasks[0])
-		c.Exit() // the last user: __mmput, and under most schemes __mmdrop
-		e.flag.Store(true)
+		e.exitAllHere(c, p, true)
 		c.Switch(k)
 	} else {
 		for !e.flag.Load() {
@@ -115,12 +101,7 @@ func lazyExit(e *env, c *kernel.CPU, nmis bool) {
 	// a freed mm, were a reference missing)
 	for i := 1; i <= e.n; i++ {
 		if c.ID == i%e.n {
-			q, tq := e.newProc(2)
-			if q != nil {
-				c.Switch(tq)
-				e.touch(c, q)
-				c.Exit()
-			}
+			e.userRun(c)
 		}
 		e.bar.wait()
 	}
@@ -174,13 +155,9 @@ func kthreadUseMM(e *env, c *kernel.CPU) {
 		spin(500)
 	}
 	e.bar.wait()
-	q, tq := e.newProc(2)
-	if q == nil {
+	if !e.userRun(c) {
 		return
 	}
-	c.Switch(tq)
-	e.touch(c, q)
-	c.Exit()
 	if c.ID == kc {
 		c.Switch(e.tasks[1])
 		c.ExitKthread()
@@ -205,14 +182,7 @@ func temporaryMM(e *env, c *kernel.CPU) {
 			}
 			e.poke = as
 		}
-		p, t0 := e.newProc(4)
-		e.procs = []*proc{p}
-		e.tasks = make([]*kernel.Task, e.n)
-		e.tasks[0] = t0
-		for i := 1; i < e.n && p != nil; i++ {
-			e.tasks[i] = e.thread(c, p)
-		}
-		e.flag.Store(false)
+		e.shareProc(c, 4)
 	}
 	e.bar.wait()
 	p, me := e.procs[0], e.tasks[c.ID]
@@ -236,13 +206,7 @@ func temporaryMM(e *env, c *kernel.CPU) {
 		}
 	}
 	if c.ID == 0 {
-		for i := 1; i < e.n; i++ {
-			c.Switch(e.tasks[i])
-			c.Exit()
-		}
-		c.Switch(e.tasks[0])
-		c.Exit()
-		e.flag.Store(true)
+		e.exitAllHere(c, p, false)
 		c.Switch(k)
 	} else {
 		for !e.flag.Load() {
@@ -256,13 +220,9 @@ func temporaryMM(e *env, c *kernel.CPU) {
 		kernel.M.FreeMM(e.poke)
 	}
 	e.bar.wait()
-	q, tq := e.newProc(2)
-	if q == nil {
+	if !e.userRun(c) {
 		return
 	}
-	c.Switch(tq)
-	e.touch(c, q)
-	c.Exit()
 	c.Switch(k)
 	c.ExitKthread()
 }
@@ -295,14 +255,7 @@ func forkExitStorm(e *env, c *kernel.CPU) {
 // CPU that ran the process across a membarrier must have executed its barrier.
 func membarrierScenario(e *env, c *kernel.CPU) {
 	if c.ID == 0 {
-		p, t0 := e.newProc(2)
-		e.procs = []*proc{p}
-		e.tasks = make([]*kernel.Task, e.n)
-		e.tasks[0] = t0
-		for i := 1; i < e.n && p != nil; i++ {
-			e.tasks[i] = e.thread(c, p)
-		}
-		e.flag.Store(false)
+		e.shareProc(c, 2)
 	}
 	e.bar.wait()
 	p, me := e.procs[0], e.tasks[c.ID]
