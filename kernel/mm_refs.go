@@ -24,34 +24,37 @@ func countAtomic(cpu int, as *mm.AddrSpace) {
 	}
 }
 
+// addRef is every refcount operation's common part: the mm checked (freed-mm), delta added to
+// mm_users (users) or mm_count, the atomic accounted, and a count that fell below zero or rose from
+// zero reported (refcount). ok is false when the mm was not valid or the count went wrong.
+//
+//go:nosplit
+func addRef(cpu int, h uintptr, ctx uint64, where uint8, users bool, delta int64) (n int64, ok bool) {
+	if !checkMM(cpu, h, ctx, where) {
+		return 0, false
+	}
+	as := mm.At(h)
+	countAtomic(cpu, as)
+	p := &as.Count
+	if users {
+		p = &as.Users
+	}
+	if n = atomic.AddInt64(p, delta); n < 0 || delta > 0 && n <= 1 {
+		report(chkRefcount, where, cpu, h, ctx, n)
+		return n, false
+	}
+	return n, true
+}
+
 // mmgrab takes an mm_count reference.
 //
 //go:nosplit
-func mmgrab(cpu int, h uintptr, ctx uint64, where uint8) {
-	if !checkMM(cpu, h, ctx, where) {
-		return
-	}
-	as := mm.At(h)
-	countAtomic(cpu, as)
-	if n := atomic.AddInt64(&as.Count, 1); n <= 1 {
-		report(chkRefcount, where, cpu, h, ctx, n)
-	}
-}
+func mmgrab(cpu int, h uintptr, ctx uint64, where uint8) { addRef(cpu, h, ctx, where, false, 1) }
 
 // mmdrop drops an mm_count reference; the last one frees the mm (thread context, interrupts on).
 func mmdrop(cpu int, h uintptr, ctx uint64, where uint8) {
-	if !checkMM(cpu, h, ctx, where) {
-		return
-	}
-	as := mm.At(h)
-	countAtomic(cpu, as)
-	n := atomic.AddInt64(&as.Count, -1)
-	if n < 0 {
-		report(chkRefcount, where, cpu, h, ctx, n)
-		return
-	}
-	if n == 0 {
-		mmdropFinal(cpu, as)
+	if n, ok := addRef(cpu, h, ctx, where, false, -1); ok && n == 0 {
+		mmdropFinal(cpu, mm.At(h))
 	}
 }
 
@@ -66,16 +69,7 @@ func mmdropFinal(cpu int, as *mm.AddrSpace) {
 }
 
 // mmget takes an mm_users reference (a new thread, kthread_use_mm's caller).
-func mmget(cpu int, h uintptr, ctx uint64) {
-	if !checkMM(cpu, h, ctx, atGet) {
-		return
-	}
-	as := mm.At(h)
-	countAtomic(cpu, as)
-	if n := atomic.AddInt64(&as.Users, 1); n <= 1 {
-		report(chkRefcount, atGet, cpu, h, ctx, n)
-	}
-}
+func mmget(cpu int, h uintptr, ctx uint64) { addRef(cpu, h, ctx, atGet, true, 1) }
 
 // mmgetNotZero is mmget_not_zero: a reference only while the mm still has users.
 func mmgetNotZero(cpu int, h uintptr, ctx uint64) bool {
@@ -95,20 +89,11 @@ func mmgetNotZero(cpu int, h uintptr, ctx uint64) bool {
 	}
 }
 
-// mmput drops an mm_users reference; the last one runs __mmput.
+// mmput drops an mm_users reference; the last one runs __mmput: the scheme's hook, exit_mmap, then
+// the users' mm_count reference goes.
 func mmput(cpu int, h uintptr, ctx uint64) {
-	if !checkMM(cpu, h, ctx, atPut) {
-		return
-	}
-	as := mm.At(h)
-	countAtomic(cpu, as)
-	n := atomic.AddInt64(&as.Users, -1)
-	if n < 0 {
-		report(chkRefcount, atPut, cpu, h, ctx, n)
-		return
-	}
-	if n == 0 {
-		// __mmput: the scheme's hook, exit_mmap, then the users' mm_count reference goes
+	if n, ok := addRef(cpu, h, ctx, atPut, true, -1); ok && n == 0 {
+		as := mm.At(h)
 		scheme.MMPut(cpu, as)
 		M.ExitMMap(as, cfg.ExitUnlazy)
 		mmdrop(cpu, h, ctx, atDrop)
