@@ -45,9 +45,6 @@ func taskAt(h uintptr) *Task {
 //go:nosplit
 func (t *Task) handle() uintptr { return uintptr(unsafe.Pointer(t)) }
 
-// IsKthread reports whether t is a kernel thread.
-func (t *Task) IsKthread() bool { return t.Flags&taskKthread != 0 }
-
 // runq is one CPU's scheduler state (struct rq, and the per-CPU slots schemes use).
 type runq struct {
 	curr     uintptr // rq->curr
