@@ -53,7 +53,7 @@ func build(dir string) error {
 	}
 	kernel = filepath.Join(dir, "lazymm.elf")
 	if err := run([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "build",
-		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
+		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
 		return err
 	}
 	return run(nil, "run", "./tools/mkimage", "-entry", "lazymm/arch/amd64.boot32", kernel)

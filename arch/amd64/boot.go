@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // Boot: bootMain runs on the boot stack before the Go runtime exists (g is nil, nothing may allocate or
@@ -15,7 +16,6 @@ const (
 
 var (
 	bareMetal  bool
-	onlineCPUs = 1
 	hasRDRAND  bool
 	memBytes   uint64
 	cmdlineBuf [1024]byte
@@ -33,9 +33,9 @@ func imageEnd() uintptr
 func bootMain(magic, info uintptr) uintptr {
 	consoleInit()
 	if magic != multibootMagic {
-		kputs("lazymm: not started by a multiboot loader (magic ")
-		kputhex(uint64(magic))
-		kputs(")\n")
+		shim.Puts("lazymm: not started by a multiboot loader (magic ")
+		shim.PutHex(uint64(magic))
+		shim.Puts(")\n")
 		machineExit(exitCrashBase + 31)
 	}
 	bareMetal = true
@@ -44,7 +44,7 @@ func bootMain(magic, info uintptr) uintptr {
 	if cmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
 		machineExit(0)
 	}
-	dropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
+	shim.DropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
 	skipShootdown = cmdlineHas("inject=no-shootdown")
 	writeAfterFree = cmdlineHas("inject=write-after-free")
 	skipFlushIPI = cmdlineHas("inject=skip-flush-ipi")
@@ -63,7 +63,12 @@ func bootMain(magic, info uintptr) uintptr {
 	_, _, ecx, _ := cpuid(1, 0)
 	hasRDRAND = ecx&(1<<30) != 0
 	timeInit()
-	startFirstThread() // before the APs exist: they must find the runtime's main thread running here
+	// The runtime's main thread, before the APs exist: they must find it running here. Its FS base is
+	// the one boot64 loaded: the runtime's arch_prctl replaces it, but if this thread is switched out
+	// before that (another CPU may steal it), the switch must not load a zero FS base, or the next
+	// kernel entry faults reading g at FS-8 in Go's ABI wrapper.
+	t := shim.StartFirstThread(uint64(uintptr(unsafe.Pointer(&bootTLS[1]))))
+	fxsave(t.FP.Addr()) // a valid initial FPU state (FNINIT, default MXCSR)
 	findCPUs()
 	if cmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
 		skipAP = firmwareCPUs - 1 // the last AP is never started
@@ -189,7 +194,7 @@ func buildPageTables() {
 func allocTable() uint64 {
 	f, ok := frames.Alloc(mm.PageTable)
 	if !ok {
-		kputs("lazymm: out of memory building page tables\n")
+		shim.Puts("lazymm: out of memory building page tables\n")
 		machineExit(exitCrashBase + 31)
 	}
 	mm.ZeroFrame(f)
@@ -240,7 +245,7 @@ func initialStack() uintptr {
 	}
 	*(*byte)(ptr(s)) = 0
 	for i := range atRandom {
-		atRandom[i] = byte(random64())
+		atRandom[i] = byte(shim.Random64())
 	}
 
 	sp := (strs - 8*(uintptr(argc)+16)) &^ 15

@@ -3,10 +3,14 @@
 // kernel sees it only through kernel.Machine.
 package amd64
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"lazymm/shim"
+)
 
 const (
-	maxCPUs  = 32
+	maxCPUs  = shim.MaxCPUs
 	istSize  = 16 << 10 // each IST stack
 	kstkSize = 32 << 10 // each CPU's syscall stack
 
@@ -18,18 +22,14 @@ const (
 // percpu is reached through GS base (the runtime never touches GS on linux/amd64). The first fields are
 // read by trap_amd64.s at fixed offsets.
 type percpu struct {
-	self    uintptr // 0
-	scratch uintptr // 8: caller's RSP at SYSCALL
-	kstack  uintptr // 16: top of the syscall stack
-	curFX   uintptr // 24: FXSAVE area of the thread whose registers are live
-	id      uint64  // 32
-	nmiFX   uintptr // 40: FXSAVE area of NMI entries, which may nest inside any other entry
-	cur     int32   // index into threads of the running thread, -1 when idle
-	idle    bool    // halted in the idle loop: interrupts must not switch threads
-	ticks   uint64  // this CPU's LAPIC ticks
-	sliceAt uint64  // tick at which the current thread's time slice ends
-	idleFX  [512 + 16]byte
-	nmiArea [512 + 16]byte
+	self    uintptr     // 0
+	scratch uintptr     // 8: caller's RSP at SYSCALL
+	kstack  uintptr     // 16: top of the syscall stack
+	curFX   uintptr     // 24: FXSAVE area of the thread whose registers are live
+	id      uint64      // 32
+	nmiFX   uintptr     // 40: FXSAVE area of NMI entries, which may nest inside any other entry
+	idleFX  shim.FPArea // FXSAVE area while idle
+	nmiArea shim.FPArea
 
 	arrived uint32 // the CPU reached apMain (the boot CPU: always)
 	pong    int32  // a test IPI received here is bounced back to this CPU (PingPong); -1 none
@@ -76,11 +76,6 @@ func (p *pseudoDesc) set(base uintptr, size uintptr) {
 	}
 }
 
-//go:nosplit
-func alignFX(p *[512 + 16]byte) uintptr {
-	return (uintptr(unsafe.Pointer(&p[0])) + 15) &^ 15
-}
-
 // setupCPU loads this CPU's GDT slot, TSS with IST stacks, the shared IDT, GS base and syscall MSRs.
 //
 //go:nosplit
@@ -89,10 +84,10 @@ func setupCPU(id int) {
 	c.self = uintptr(unsafe.Pointer(c))
 	c.id = uint64(id)
 	c.kstack = uintptr(unsafe.Pointer(&kstk[id][0])) + kstkSize
-	c.cur = -1
+	shim.InitCPU(id)
 	c.pong = -1
-	c.curFX = alignFX(&c.idleFX)
-	c.nmiFX = alignFX(&c.nmiArea)
+	c.curFX = c.idleFX.Addr()
+	c.nmiFX = c.nmiArea.Addr()
 
 	gdt[0] = 0
 	gdt[1] = 0x00af9a000000ffff // 64-bit code, DPL 0

@@ -8,6 +8,7 @@ import (
 
 	"lazymm/kernel"
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // Inter-processor interrupts: reschedule (wake an idle CPU), cross-call (smp_call_function_many),
@@ -55,7 +56,7 @@ func sendIPIAllButSelf(kind int) {
 	if kind == ipiNMI {
 		low = lapic.ICR_DLV_NMI | lapic.ICR_DST_REST
 	}
-	atomic.AddUint64(&ipiSent[kind][thisCPU().id], uint64(onlineCPUs-1))
+	atomic.AddUint64(&ipiSent[kind][thisCPU().id], uint64(shim.OnlineCPUs-1))
 	icrSend(0, low)
 	irqRestore(fl)
 }
@@ -64,7 +65,7 @@ func sendIPIAllButSelf(kind int) {
 //
 //go:nosplit
 func sendIPIMask(mask uint64, kind int) {
-	for i := 0; i < onlineCPUs; i++ {
+	for i := 0; i < shim.OnlineCPUs; i++ {
 		if mask&(1<<uint(i)) != 0 {
 			sendIPI(i, kind)
 		}
@@ -151,7 +152,7 @@ func crossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
 //
 //go:nosplit
 func postCall(mask uint64, op uint32, arg uint64, wait bool) {
-	mask &= 1<<uint(onlineCPUs) - 1
+	mask &= 1<<uint(shim.OnlineCPUs) - 1
 	fl := irqSave() // stay on this CPU, and poll our own slot while waiting
 	c := thisCPU()
 	me := int(c.id)
@@ -159,7 +160,7 @@ func postCall(mask uint64, op uint32, arg uint64, wait bool) {
 		runCrossCall(c)
 		pause()
 	}
-	for i := 0; i < onlineCPUs; i++ {
+	for i := 0; i < shim.OnlineCPUs; i++ {
 		if mask&(1<<uint(i)) == 0 || i == me {
 			continue
 		}
@@ -177,7 +178,7 @@ func postCall(mask uint64, op uint32, arg uint64, wait bool) {
 	}
 	atomic.StoreUint32(&callLock, 0)
 	if wait {
-		for i := 0; i < onlineCPUs; i++ {
+		for i := 0; i < shim.OnlineCPUs; i++ {
 			if mask&(1<<uint(i)) != 0 && i != me {
 				for atomic.LoadUint64(&cpus[i].callDone) != atomic.LoadUint64(&cpus[i].callSeq) {
 					runCrossCall(c)
@@ -189,27 +190,6 @@ func postCall(mask uint64, op uint32, arg uint64, wait bool) {
 	irqRestore(fl)
 }
 
-// kickIdle wakes a halted CPU that may run t: its home CPU if idle, else any idle CPU it may use.
-//
-//go:nosplit
-func kickIdle(t *thread) {
-	me := int(thisCPU().id)
-	target := -1
-	if home := int(t.cpu); home != me && cpus[home].idle {
-		target = home
-	} else if home != me {
-		for i := 0; i < onlineCPUs; i++ {
-			if i != me && cpus[i].idle && allowed(t, i) {
-				target = i
-				break
-			}
-		}
-	}
-	if target >= 0 {
-		sendIPI(target, ipiResched)
-	}
-}
-
 func irqSave() uint64
 func irqRestore(flags uint64)
 func currentCPU() int
@@ -217,7 +197,7 @@ func currentCPU() int
 // pingPong bounces test IPIs between this CPU and to; the caller is pinned here.
 func pingPong(to, rounds int) ([]uint64, error) {
 	me := currentCPU()
-	if to == me || to < 0 || to >= onlineCPUs {
+	if to == me || to < 0 || to >= shim.OnlineCPUs {
 		return nil, fmt.Errorf("ping-pong from cpu %d to cpu %d: not another online CPU", me, to)
 	}
 	atomic.StoreInt32(&cpus[to].pong, int32(me))

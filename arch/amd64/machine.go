@@ -7,6 +7,7 @@ import (
 
 	"lazymm/kernel"
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // machine is kernel.Machine on bare-metal amd64. It is registered only when bootMain ran, so the same
@@ -26,20 +27,12 @@ func init() {
 
 func (machine) Arch() string    { return "amd64" }
 func (machine) BareMetal() bool { return true }
-func (machine) CPUs() int       { return onlineCPUs }
+func (machine) CPUs() int       { return shim.OnlineCPUs }
 func (machine) MemMB() int      { return int(memBytes >> 20) }
 func (machine) Cmdline() string { return string(cmdlineBuf[:cmdlineLen]) }
 func (machine) Exit(status int) { os.Exit(status) }
 
-func (machine) SyscallCounts() map[int]uint64 {
-	m := make(map[int]uint64)
-	for nr := range syscallCounts {
-		if n := syscallCounts[nr]; n != 0 {
-			m[nr] = n
-		}
-	}
-	return m
-}
+func (machine) SyscallCounts() map[int]uint64 { return shim.SyscallCounts() }
 
 // ResidentFrames counts frames in use: the image, page tables, kernel objects and the runtime's memory.
 func (machine) ResidentFrames() uint64 {
@@ -69,7 +62,7 @@ func (machine) IPICounts(cpu int) kernel.IPICounts {
 	}
 }
 
-func (machine) CPUOnline(cpu int) bool                    { return cpu < onlineCPUs }
+func (machine) CPUOnline(cpu int) bool                    { return cpu < shim.OnlineCPUs }
 func (machine) PingPong(to, rounds int) ([]uint64, error) { return pingPong(to, rounds) }
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // kernel.Paging on amd64: thread-context wrappers that take interrupts off (the frame allocator's
@@ -49,7 +50,7 @@ func (machine) SetPCID(on bool) error {
 	if on {
 		arg = 1
 	}
-	postCall(1<<uint(onlineCPUs)-1, callSetPCID, arg, true)
+	postCall(1<<uint(shim.OnlineCPUs)-1, callSetPCID, arg, true)
 	unlockMM(fl)
 	return nil
 }
@@ -110,7 +111,7 @@ func exitMMap(as *mm.AddrSpace) {
 //go:nosplit
 func freePGD(as *mm.AddrSpace) {
 	mm.Retire(as)
-	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)
+	postCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
 	mm.FreeAddrSpace(&frames, as, &zapped, 0)
 	zapped.FreeAll(&frames)
 }
@@ -232,12 +233,12 @@ func (machine) IRQSave() uint64 { return irqSave() }
 func (machine) IRQRestore(fl uint64) { irqRestore(fl) }
 
 func (machine) AuditCR3() ([]string, uint64) {
-	postCall(1<<uint(onlineCPUs)-1, callAudit, 0, true)
+	postCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
 	var out []string
 	var runs uint64
 	why := map[uint32]string{auditNotLive: "is not the root of a live address space", auditMismatch: "is not the root of the mm the CPU's TLB state says is loaded"}
 	from := map[uint32]string{auditTimer: "timer", auditCall: "cross-call"}
-	for cpu := 0; cpu < onlineCPUs; cpu++ {
+	for cpu := 0; cpu < shim.OnlineCPUs; cpu++ {
 		a := &audit[cpu]
 		runs += atomic.LoadUint64(&a.runs)
 		bad := atomic.LoadUint64(&a.bad)

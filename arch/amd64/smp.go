@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
+	"lazymm/shim"
 )
 
 // SMP bring-up, as Linux's do_boot_cpu: find the CPUs in the ACPI MADT, then start every AP with
@@ -96,7 +97,7 @@ func findCPUs() {
 		cpuSource = srcMPTable
 		return
 	}
-	kputs("lazymm: neither an ACPI MADT nor an MP table: only the boot CPU runs\n")
+	shim.Puts("lazymm: neither an ACPI MADT nor an MP table: only the boot CPU runs\n")
 }
 
 //go:nosplit
@@ -206,7 +207,7 @@ func identityMap(pa uintptr) {
 //
 //go:nosplit
 func startAPs() {
-	onlineCPUs = 1
+	shim.OnlineCPUs = 1
 	if firmwareCPUs == 1 {
 		return
 	}
@@ -248,7 +249,7 @@ func startAPs() {
 	for n < firmwareCPUs && atomic.LoadUint32(&cpus[n].arrived) != 0 {
 		n++
 	}
-	onlineCPUs = n
+	shim.OnlineCPUs = n
 	atomic.StoreUint32(&smpReady, 1)
 }
 
@@ -272,7 +273,7 @@ func icrSend(apicID uint32, low uint32) {
 
 // apMain is where each AP arrives from ap64, on its own stack, g nil, interrupts off. It joins only
 // if it is within the contiguous prefix of CPUs the boot CPU settled on; a latecomer beyond a CPU that
-// never came up parks, so "online" always means CPUs 0..onlineCPUs-1.
+// never came up parks, so "online" always means CPUs 0..shim.OnlineCPUs-1.
 //
 //go:nosplit
 func apMain(idx int) {
@@ -283,14 +284,12 @@ func apMain(idx int) {
 	for atomic.LoadUint32(&smpReady) == 0 {
 		pause()
 	}
-	if idx >= onlineCPUs {
+	if idx >= shim.OnlineCPUs {
 		haltForever()
 	}
 	lapicStart()
-	lockKernel()
 	f := (*Frame)(ptr(c.kstack - unsafe.Sizeof(Frame{})))
-	switchAway(f) // idles until a thread is runnable here, then loads it into f
-	unlockKernel()
+	shim.Idle(f) // until a thread is runnable here; then it is loaded into f
 	enterFrame(f)
 }
 

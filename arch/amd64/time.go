@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
+	"lazymm/shim"
 )
 
 // Time: the TSC is the clock (calibrated once against the PIT), the LAPIC timer ticks at hz for
@@ -12,7 +13,6 @@ import (
 // done here directly.
 const (
 	hz          = 1000
-	sliceTicks  = 4 // a thread runs at most this many ticks while others wait
 	lapicTMRDiv = 0x3e0
 	lapicTMRIni = 0x380
 	lapicTMRCur = 0x390
@@ -141,29 +141,15 @@ func readRTC() int64 {
 	return days*86400 + hour*3600 + min*60 + sec
 }
 
-// timerTick counts the LAPIC tick without the kernel lock and says whether the lock is needed: on the
-// boot CPU, which wakes the sleepers whose deadline passed, and on a CPU whose running thread's slice
-// is over while other threads wait. An idle CPU's tick costs no lock.
+// timerTick is the LAPIC tick without the kernel lock: the shim counts it (and says whether its
+// locked part, shim.TimerInterrupt, has work), then the periodic CR3 audit.
 //
 //go:nosplit
 func timerTick(c *percpu) bool {
-	c.ticks++
+	need := shim.Tick()
 	lapicEOI()
 	periodicAudit(c)
-	return c.id == 0 || c.cur >= 0 && !c.idle && c.ticks >= c.sliceAt && atomic.LoadInt32(&nRunnable) > 0
-}
-
-// timerInterrupt is the locked part of the tick: wake sleepers (boot CPU) and preempt.
-//
-//go:nosplit
-func timerInterrupt(f *Frame) {
-	c := thisCPU()
-	if c.id == 0 {
-		wakeExpired(rdtsc())
-	}
-	if !c.idle && c.cur >= 0 && c.ticks >= c.sliceAt {
-		yieldCPU(f)
-	}
+	return need
 }
 
 //go:nosplit

@@ -7,6 +7,7 @@ import (
 
 	"lazymm/kernel"
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // The x86 half of the TLB-shootdown protocol (mm/tlb.go makes the decisions): CR3 writes with PCIDs and
@@ -150,7 +151,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	f := &flushInfos[me]
 	*f = mm.NewFlush(as, g.Start, g.End, g.FreedTables, me)
 	f.Unlazy = g.Unlazy
-	targets, lazy := mm.IPITargets(f, me, onlineCPUs)
+	targets, lazy := mm.IPITargets(f, me, shim.OnlineCPUs)
 	s.Stats.LazySkipped += uint64(bits.OnesCount64(lazy))
 	if skipFlushIPI {
 		targets = 0
@@ -248,7 +249,7 @@ func auditCR3(cpu int, from uint32) {
 //
 //go:nosplit
 func periodicAudit(c *percpu) {
-	if c.ticks%auditEvery == 0 {
+	if shim.CPUs[c.id].Ticks%auditEvery == 0 {
 		auditCR3(int(c.id), auditTimer)
 	}
 }

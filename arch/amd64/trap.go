@@ -4,16 +4,11 @@ import (
 	"unsafe"
 
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
-// Frame is what trapCommon pushes: general registers (last pushed first), the vector and error code,
-// and the hardware interrupt frame. SYSCALL entries build the same shape with vector 0x100.
-type Frame struct {
-	R15, R14, R13, R12, R11, R10, R9, R8 uint64
-	RBP, RDI, RSI, RDX, RCX, RBX, RAX    uint64
-	Vector, Err                          uint64
-	RIP, CS, RFLAGS, RSP, SS             uint64
-}
+// Frame is what trapCommon pushes (the layout is the shim's: shim/frame_amd64.go).
+type Frame = shim.Frame
 
 const (
 	vecNMI      = 2
@@ -46,26 +41,26 @@ func trap(f *Frame) {
 		ipiInterrupt(f)
 		return
 	case vecTimer:
-		if c := thisCPU(); !timerTick(c) && !signalPending(c) {
+		if !timerTick(thisCPU()) && !shim.SignalPending() {
 			return
 		}
 	}
-	if !lockKernelFrom(f) {
+	if !shim.LockKernelFrom() {
 		crash(f) // a fault inside the kernel itself: nothing to recover
 	}
 	switch {
 	case f.Vector == vecSyscall:
-		syscallDispatch(f)
+		shim.Syscall(f)
 	case f.Vector == vecTimer:
-		timerInterrupt(f)
+		shim.TimerInterrupt(f)
 	case f.Vector == vecSpurious:
-	case f.Vector == vecPF && (pageFault(f) || nilFault(f)):
+	case f.Vector == vecPF && (pageFault(f) || shim.NilFault(readCR2())):
 	default:
 		crash(f)
 	}
-	deliverSignals(f)
+	shim.DeliverSignals(f)
 	trapInjected()
-	unlockKernel()
+	shim.UnlockKernel()
 }
 
 var vecNames = [32]string{"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
@@ -77,70 +72,70 @@ var vecNames = [32]string{"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM"
 //go:nosplit
 func crash(f *Frame) {
 	c := thisCPU()
-	consoleLockForce() // held to the end: nothing else prints over a crash dump
-	kputs("\nLZ1 crash cpu=")
-	kputdec(c.id)
-	kputs(" kind=exception vector=")
-	kputdec(f.Vector)
-	kputs(" name=")
+	shim.ConsoleLockForce() // held to the end: nothing else prints over a crash dump
+	shim.Puts("\nLZ1 crash cpu=")
+	shim.PutDec(c.id)
+	shim.Puts(" kind=exception vector=")
+	shim.PutDec(f.Vector)
+	shim.Puts(" name=")
 	if f.Vector < 32 {
-		kputs(vecNames[f.Vector])
+		shim.Puts(vecNames[f.Vector])
 	} else {
-		kputs("irq")
+		shim.Puts("irq")
 	}
-	kputs(" error=")
-	kputhex(f.Err)
-	kputs(" rip=")
-	kputhex(f.RIP)
-	kputs(" rsp=")
-	kputhex(f.RSP)
-	kputs(" cr2=")
-	kputhex(readCR2())
-	kputs(" cr3=")
-	kputhex(readCR3())
-	kputs(" tid=")
-	if c.cur >= 0 {
-		kputdec(uint64(threads[c.cur].tid))
+	shim.Puts(" error=")
+	shim.PutHex(f.Err)
+	shim.Puts(" rip=")
+	shim.PutHex(f.RIP)
+	shim.Puts(" rsp=")
+	shim.PutHex(f.RSP)
+	shim.Puts(" cr2=")
+	shim.PutHex(readCR2())
+	shim.Puts(" cr3=")
+	shim.PutHex(readCR3())
+	shim.Puts(" tid=")
+	if tid, ok := shim.CurrentTID(); ok {
+		shim.PutDec(uint64(tid))
 	} else {
-		kputs("-")
+		shim.Puts("-")
 	}
-	kputs("\nLZ1 regs rax=")
-	kputhex(f.RAX)
-	kputs(" rbx=")
-	kputhex(f.RBX)
-	kputs(" rcx=")
-	kputhex(f.RCX)
-	kputs(" rdx=")
-	kputhex(f.RDX)
-	kputs(" rsi=")
-	kputhex(f.RSI)
-	kputs(" rdi=")
-	kputhex(f.RDI)
-	kputs(" rbp=")
-	kputhex(f.RBP)
-	kputs(" r8=")
-	kputhex(f.R8)
-	kputs("\nLZ1 regs r9=")
-	kputhex(f.R9)
-	kputs(" r10=")
-	kputhex(f.R10)
-	kputs(" r11=")
-	kputhex(f.R11)
-	kputs(" r12=")
-	kputhex(f.R12)
-	kputs(" r13=")
-	kputhex(f.R13)
-	kputs(" r14=")
-	kputhex(f.R14)
-	kputs(" r15=")
-	kputhex(f.R15)
-	kputs(" rflags=")
-	kputhex(f.RFLAGS)
-	kputs(" cs=")
-	kputhex(f.CS)
-	kputs("\nLZ1 bytes at=")
-	kputhex(f.RIP)
-	kputs(" hex=")
+	shim.Puts("\nLZ1 regs rax=")
+	shim.PutHex(f.RAX)
+	shim.Puts(" rbx=")
+	shim.PutHex(f.RBX)
+	shim.Puts(" rcx=")
+	shim.PutHex(f.RCX)
+	shim.Puts(" rdx=")
+	shim.PutHex(f.RDX)
+	shim.Puts(" rsi=")
+	shim.PutHex(f.RSI)
+	shim.Puts(" rdi=")
+	shim.PutHex(f.RDI)
+	shim.Puts(" rbp=")
+	shim.PutHex(f.RBP)
+	shim.Puts(" r8=")
+	shim.PutHex(f.R8)
+	shim.Puts("\nLZ1 regs r9=")
+	shim.PutHex(f.R9)
+	shim.Puts(" r10=")
+	shim.PutHex(f.R10)
+	shim.Puts(" r11=")
+	shim.PutHex(f.R11)
+	shim.Puts(" r12=")
+	shim.PutHex(f.R12)
+	shim.Puts(" r13=")
+	shim.PutHex(f.R13)
+	shim.Puts(" r14=")
+	shim.PutHex(f.R14)
+	shim.Puts(" r15=")
+	shim.PutHex(f.R15)
+	shim.Puts(" rflags=")
+	shim.PutHex(f.RFLAGS)
+	shim.Puts(" cs=")
+	shim.PutHex(f.CS)
+	shim.Puts("\nLZ1 bytes at=")
+	shim.PutHex(f.RIP)
+	shim.Puts(" hex=")
 	const digits = "0123456789abcdef"
 	for i := uint64(0); i < 16; i++ {
 		pa, ok := mm.Translate(readCR3()&^0xfff, uintptr(f.RIP+i))
@@ -152,9 +147,9 @@ func crash(f *Frame) {
 		putc(digits[b&15])
 	}
 	status := exitCrashBase + f.Vector&31
-	kputs("\nLZ1 crash-end status=")
-	kputdec(status)
-	kputs("\n")
+	shim.Puts("\nLZ1 crash-end status=")
+	shim.PutDec(status)
+	shim.Puts("\n")
 	machineExit(int(status))
 }
 

@@ -2,6 +2,7 @@ package amd64
 
 import (
 	"lazymm/mm"
+	"lazymm/shim"
 )
 
 // The hosted runtime's memory: mmap reserves virtual ranges (VMAs), pages are allocated on first touch
@@ -54,19 +55,19 @@ var (
 func pageAlign(n uintptr) uintptr { return (n + 0xfff) &^ 0xfff }
 
 //go:nosplit
-func mmap(addr, n uintptr, prot, flags uint32, fd int64) int64 {
+func mmap(addr, n uintptr, prot, flags uint32) int64 {
 	const mapFixed, mapAnon = 0x10, 0x20
 	if flags&mapAnon == 0 {
 		return -19 // ENODEV: only anonymous memory
 	}
 	if n == 0 || addr&0xfff != 0 {
-		return -eINVAL
+		return -shim.EINVAL
 	}
 	n = pageAlign(n)
 	switch {
 	case flags&mapFixed != 0:
 		if addr < mmapLo || addr+n > mmapHi || addr+n < addr || inUserRange(addr, n) {
-			return -eINVAL
+			return -shim.EINVAL
 		}
 		dropPages(addr, addr+n)
 	case addr >= mmapLo && addr+n <= mmapHi && addr+n > addr && !inUserRange(addr, n) && !vmas.Overlaps(addr, addr+n):
@@ -74,12 +75,12 @@ func mmap(addr, n uintptr, prot, flags uint32, fd int64) int64 {
 	default:
 		a, ok := vmas.FindFree(n, mmapAnyLo, mmapHi)
 		if !ok {
-			return -eNOMEM
+			return -shim.ENOMEM
 		}
 		addr = a
 	}
 	if !vmas.Set(addr, addr+n, prot&protMask) {
-		return -eNOMEM
+		return -shim.ENOMEM
 	}
 	return int64(addr)
 }
@@ -87,7 +88,7 @@ func mmap(addr, n uintptr, prot, flags uint32, fd int64) int64 {
 //go:nosplit
 func munmap(addr, n uintptr) int64 {
 	if addr&0xfff != 0 || n == 0 {
-		return -eINVAL
+		return -shim.EINVAL
 	}
 	n = pageAlign(n)
 	dropPages(addr, addr+n)
@@ -114,8 +115,8 @@ func dropPages(start, end uintptr) {
 		return
 	}
 	flushTLB(start, end)
-	if onlineCPUs > 1 && !skipShootdown {
-		others := (uint64(1)<<uint(onlineCPUs) - 1) &^ (1 << thisCPU().id)
+	if shim.OnlineCPUs > 1 && !skipShootdown {
+		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
 		postCall(others, callFlushTLB, 0, true)
 	}
 	first, ok := pendingFree.First()
@@ -190,17 +191,17 @@ func pageFault(f *Frame) bool {
 	if level, table := poisonWalk(va); level >= 0 {
 		// the freed-page-table detector, in trap context: a fail line for the running test (the
 		// runner charges name=- to it), then the crash dump
-		consoleLockAcquire()
-		kputs("LZ1 fail name=- check=poison-walk cpu=")
-		kputdec(thisCPU().id)
-		kputs(" loc=pageFault detail=\"the page walk for ")
-		kputhex(uint64(va))
-		kputs(" went through freed page-table frame ")
-		kputhex(table)
-		kputs(" (level ")
-		kputdec(uint64(level))
-		kputs(" below the root; its poisoned entries are not present)\"\n")
-		consoleLockRelease()
+		shim.ConsoleLock()
+		shim.Puts("LZ1 fail name=- check=poison-walk cpu=")
+		shim.PutDec(thisCPU().id)
+		shim.Puts(" loc=pageFault detail=\"the page walk for ")
+		shim.PutHex(uint64(va))
+		shim.Puts(" went through freed page-table frame ")
+		shim.PutHex(table)
+		shim.Puts(" (level ")
+		shim.PutDec(uint64(level))
+		shim.Puts(" below the root; its poisoned entries are not present)\"\n")
+		shim.ConsoleUnlock()
 		return false
 	}
 	if inUserRange(va, 1) {
@@ -210,11 +211,11 @@ func pageFault(f *Frame) bool {
 		return true
 	}
 	if _, inVMA := vmas.Find(va); inVMA && frames.Count(mm.Free) == 0 {
-		consoleLockAcquire() // say why before the crash dump: the fault itself was legitimate
-		kputs("lazymm: out of physical memory demand-paging ")
-		kputhex(uint64(va))
-		kputs("\n")
-		consoleLockRelease()
+		shim.ConsoleLock() // say why before the crash dump: the fault itself was legitimate
+		shim.Puts("lazymm: out of physical memory demand-paging ")
+		shim.PutHex(uint64(va))
+		shim.Puts("\n")
+		shim.ConsoleUnlock()
 	}
 	return false
 }

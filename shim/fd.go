@@ -1,4 +1,4 @@
-package amd64
+package shim
 
 // File descriptors: 0-2 are the console; the runtime's netpoller creates one epoll instance and one
 // eventfd (netpollBreak), and sleeps in epoll_pwait until a timer is due or the eventfd is written.
@@ -136,22 +136,22 @@ func epollReady(e *fileDesc, out uintptr, max int64) int64 {
 //go:nosplit
 func epollWait(f *Frame, epfd int64, out uintptr, max int64, timeoutMS int64) {
 	if fdKind(epfd) != fdEpoll || max <= 0 {
-		f.RAX = errno(eINVAL)
+		f.setRet(-eINVAL)
 		return
 	}
 	if !userOK(out, uintptr(12*max)) {
-		f.RAX = errno(eFAULT)
+		f.setRet(-eFAULT)
 		return
 	}
 	if n := epollReady(&fds[epfd], out, max); n > 0 || timeoutMS == 0 {
-		f.RAX = uint64(n)
+		f.setRet(n)
 		return
 	}
 	var deadline uint64
 	if timeoutMS > 0 {
-		deadline = rdtsc() + nsToTSC(uint64(timeoutMS)*1e6) + 1
+		deadline = archCycles() + archNsToCycles(uint64(timeoutMS)*1e6) + 1
 	}
-	f.RAX = 0
+	f.setRet(0)
 	block(f, waitEpoll, uintptr(epfd), deadline)
 }
 

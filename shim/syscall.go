@@ -1,46 +1,12 @@
-package amd64
+package shim
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // The system-call shim: the Linux calls the hosted Go runtime makes, served in ring 0. The table in
 // docs/SYSCALLS.md lists every call as implemented, accepted as a no-op (and why), or ENOSYS.
-const (
-	sysRead           = 0
-	sysWrite          = 1
-	sysClose          = 3
-	sysMmap           = 9
-	sysMprotect       = 10
-	sysMunmap         = 11
-	sysRtSigaction    = 13
-	sysRtSigprocmask  = 14
-	sysRtSigreturn    = 15
-	sysSchedYield     = 24
-	sysMadvise        = 28
-	sysNanosleep      = 35
-	sysGetpid         = 39
-	sysClone          = 56
-	sysExit           = 60
-	sysFcntl          = 72
-	sysSigaltstack    = 131
-	sysPrctl          = 157
-	sysArchPrctl      = 158
-	sysGettid         = 186
-	sysFutex          = 202
-	sysSchedSetaff    = 203
-	sysSchedGetaff    = 204
-	sysClockGettime   = 228
-	sysClockNanosleep = 230
-	sysExitGroup      = 231
-	sysEpollCtl       = 233
-	sysTgkill         = 234
-	sysOpenat         = 257
-	sysEpollPwait     = 281
-	sysEventfd2       = 290
-	sysEpollCreate1   = 291
-	sysPrlimit64      = 302
-	sysGetrandom      = 318
-	maxSyscall        = 512
-)
 
 const (
 	eNOENT    = 2
@@ -54,21 +20,27 @@ const (
 	eTIMEDOUT = 110
 )
 
+// The errors the arch's memory calls (archMmap, ...) return, negated.
+const (
+	EINVAL = eINVAL
+	ENOMEM = eNOMEM
+)
+
 var (
 	syscallCounts [maxSyscall]uint64
 	enosysSeen    [maxSyscall]bool
 )
 
-// syscallDispatch runs one system call of the running thread: number in RAX, arguments in RDI, RSI,
-// RDX, R10, R8, R9, result (or -errno) back in RAX.
+// Syscall runs one system call of the running thread, with the arch's register convention (the
+// Frame methods of frame_<arch>.go). The caller holds the kernel lock.
 //
 //go:nosplit
-func syscallDispatch(f *Frame) {
-	nr := f.RAX
+func Syscall(f *Frame) {
+	nr := f.nr()
 	if nr < maxSyscall {
 		atomic.AddUint64(&syscallCounts[nr], 1)
 	}
-	a0, a1, a2, a3 := f.RDI, f.RSI, f.RDX, f.R10
+	a0, a1, a2, a3 := f.args()
 	var r int64
 	switch nr {
 	case sysWrite:
@@ -78,20 +50,18 @@ func syscallDispatch(f *Frame) {
 	case sysClose:
 		r = closeFD(int64(a0))
 	case sysMmap:
-		r = mmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3), int64(f.R8))
+		r = archMmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3))
 	case sysMunmap:
-		r = munmap(uintptr(a0), uintptr(a1))
+		r = archMunmap(uintptr(a0), uintptr(a1))
 	case sysMadvise:
-		r = madvise(uintptr(a0), uintptr(a1), int64(a2))
-	case sysArchPrctl:
-		r = archPrctl(a0, a1)
+		r = archMadvise(uintptr(a0), uintptr(a1), int64(a2))
 	case sysClockGettime:
 		r = clockGettime(int64(a0), uintptr(a1))
 	case sysClone:
-		// Go passes CLONE_SETTLS (0x80000) with the TLS base in R8.
-		r = cloneThread(f, a1, f.R8, a0&0x80000 != 0)
+		const cloneSetTLS = 0x80000 // amd64's runtime passes it; ppc64's needs no TLS register
+		r = cloneThread(f, a1, f.cloneTLS(), a0&cloneSetTLS != 0)
 	case sysExit:
-		f.RAX = 0
+		f.setRet(0)
 		exitThread(f)
 		return
 	case sysExitGroup:
@@ -106,7 +76,7 @@ func syscallDispatch(f *Frame) {
 		nanosleep(f, uintptr(a2))
 		return
 	case sysSchedYield:
-		f.RAX = 0
+		f.setRet(0)
 		yieldCPU(f)
 		return
 	case sysEpollPwait:
@@ -131,7 +101,7 @@ func syscallDispatch(f *Frame) {
 		r = tgkill(int64(a1), int64(a2))
 	case sysRtSigreturn:
 		if !rtSigreturn(f) {
-			crash(f)
+			archCrash(f)
 		}
 		return
 	case sysOpenat:
@@ -149,33 +119,33 @@ func syscallDispatch(f *Frame) {
 	case sysPrlimit64, sysPrctl, sysMprotect:
 		r = -eNOSYS // the runtime tolerates these failing (rlimit raise, VMA names)
 	default:
+		var ok bool
+		if r, ok = sysArch(f, nr, a0, a1); ok {
+			break
+		}
 		if nr < maxSyscall && !enosysSeen[nr] {
 			enosysSeen[nr] = true
-			consoleLockAcquire()
-			kputs("lazymm: unimplemented syscall ")
-			kputdec(nr)
-			kputs(" -> ENOSYS\n")
-			consoleLockRelease()
+			ConsoleLock()
+			Puts("lazymm: unimplemented syscall ")
+			PutDec(nr)
+			Puts(" -> ENOSYS\n")
+			ConsoleUnlock()
 		}
 		r = -eNOSYS
 	}
-	f.RAX = uint64(r)
+	f.setRet(r)
 }
 
-// User memory: the runtime shares the kernel's address space, so a user pointer is dereferenced after
-// making sure its pages are present (demand-faulting them in here rather than faulting in the kernel).
+// userOK says whether the runtime's pointer p may be dereferenced for n bytes: the runtime shares
+// the kernel's address space, so it is a user pointer only in that the arch may have to page it in
+// first (rather than fault in the kernel).
 //
 //go:nosplit
 func userOK(p, n uintptr) bool {
 	if p == 0 || p+n < p {
 		return false
 	}
-	for va := p &^ 0xfff; va < p+n; va += 0x1000 {
-		if !ensurePage(va, true) {
-			return false
-		}
-	}
-	return true
+	return archUserOK(p, n)
 }
 
 // stderrPanic notices the start of a fatal Go error on fd 2 and opens a crash block (docs/PROTOCOL.md),
@@ -210,15 +180,15 @@ func sysWriteFD(fd int64, p uintptr, n int64) int64 {
 	case fd == 1 || fd == 2:
 		if fd == 2 && !inPanic && (hasPrefix(p, n, "panic: ") || hasPrefix(p, n, "fatal error: ") || hasPrefix(p, n, "fatal: ")) {
 			inPanic = true
-			consoleLockAcquire()
-			kputs("LZ1 crash cpu=")
-			kputdec(thisCPU().id)
-			kputs(" kind=panic tid=")
-			kputdec(uint64(curThread().tid))
-			kputs("\n")
-			consoleLockRelease()
+			ConsoleLock()
+			Puts("LZ1 crash cpu=")
+			PutDec(uint64(thisCPU().ID))
+			Puts(" kind=panic tid=")
+			PutDec(uint64(curThread().tid))
+			Puts("\n")
+			ConsoleUnlock()
 		}
-		consoleWrite(p, int(n))
+		ConsoleWrite(p, int(n))
 		return n
 	case isEventfd(fd):
 		return eventfdWrite(fd, p, n)
@@ -251,27 +221,16 @@ func fcntl(fd int64) int64 {
 //go:nosplit
 func exitGroup(status int) {
 	if inPanic {
-		consoleLockAcquire()
-		kputs("\nLZ1 crash-end status=")
-		kputdec(uint64(status))
-		kputs("\n")
-		consoleLockRelease()
+		ConsoleLock()
+		Puts("\nLZ1 crash-end status=")
+		PutDec(uint64(status))
+		Puts("\n")
+		ConsoleUnlock()
 	}
 	if status < 0 || status > 63 {
 		status = 63
 	}
-	machineExit(status)
-}
-
-//go:nosplit
-func archPrctl(code, addr uint64) int64 {
-	const archSetFS = 0x1002
-	if code != archSetFS {
-		return -eINVAL
-	}
-	curThread().fsBase = addr
-	wrmsr(msrFSBase, addr)
-	return 0
+	archExit(status)
 }
 
 //go:nosplit
@@ -279,11 +238,11 @@ func clockGettime(clock int64, ts uintptr) int64 {
 	if !userOK(ts, 16) {
 		return -eFAULT
 	}
-	ns := nanotime()
+	ns := archNanotime()
 	const clockRealtime = 0
 	sec := int64(ns / 1e9)
 	if clock == clockRealtime {
-		sec += bootUnix
+		sec += archWallOffset()
 	}
 	*(*int64)(ptr(ts)) = sec
 	*(*int64)(ptr(ts + 8)) = int64(ns % 1e9)
@@ -291,7 +250,7 @@ func clockGettime(clock int64, ts uintptr) int64 {
 }
 
 //go:nosplit
-func timespecToTSC(ts uintptr) (uint64, bool) {
+func timespecToCycles(ts uintptr) (uint64, bool) {
 	if !userOK(ts, 16) {
 		return 0, false
 	}
@@ -303,18 +262,18 @@ func timespecToTSC(ts uintptr) (uint64, bool) {
 	if sec > 1<<30 {
 		sec = 1 << 30
 	}
-	return nsToTSC(uint64(sec)*1e9 + uint64(nsec)), true
+	return archNsToCycles(uint64(sec)*1e9 + uint64(nsec)), true
 }
 
 //go:nosplit
 func nanosleep(f *Frame, ts uintptr) {
-	d, ok := timespecToTSC(ts)
+	d, ok := timespecToCycles(ts)
 	if !ok {
-		f.RAX = errno(eFAULT)
+		f.setRet(-eFAULT)
 		return
 	}
-	f.RAX = 0
-	block(f, waitSleep, 0, rdtsc()+d+1)
+	f.setRet(0)
+	block(f, waitSleep, 0, archCycles()+d+1)
 }
 
 // futex implements FUTEX_WAIT (with relative timeout) and FUTEX_WAKE, the two the runtime uses.
@@ -323,25 +282,25 @@ func nanosleep(f *Frame, ts uintptr) {
 func futex(f *Frame, addr uintptr, op uint64, val uint32, timeout uintptr) {
 	const futexWait, futexWake = 0, 1
 	if !userOK(addr, 4) {
-		f.RAX = errno(eFAULT)
+		f.setRet(-eFAULT)
 		return
 	}
 	switch op {
 	case futexWait:
 		if atomic.LoadUint32((*uint32)(ptr(addr))) != val {
-			f.RAX = errno(eAGAIN)
+			f.setRet(-eAGAIN)
 			return
 		}
 		var deadline uint64
 		if timeout != 0 {
-			d, ok := timespecToTSC(timeout)
+			d, ok := timespecToCycles(timeout)
 			if !ok {
-				f.RAX = errno(eINVAL)
+				f.setRet(-eINVAL)
 				return
 			}
-			deadline = rdtsc() + d + 1
+			deadline = archCycles() + d + 1
 		}
-		f.RAX = 0
+		f.setRet(0)
 		block(f, waitFutex, addr, deadline)
 	case futexWake:
 		n := int64(0)
@@ -352,9 +311,9 @@ func futex(f *Frame, addr uintptr, op uint64, val uint32, timeout uintptr) {
 				n++
 			}
 		}
-		f.RAX = uint64(n)
+		f.setRet(n)
 	default:
-		f.RAX = errno(eNOSYS)
+		f.setRet(-eNOSYS)
 	}
 }
 
@@ -363,7 +322,7 @@ func schedGetaffinity(size, mask uintptr) int64 {
 	if size < 8 || !userOK(mask, 8) {
 		return -eINVAL
 	}
-	*(*uint64)(ptr(mask)) = 1<<uint(onlineCPUs) - 1
+	*(*uint64)(ptr(mask)) = 1<<uint(OnlineCPUs) - 1
 	return 8
 }
 
@@ -396,17 +355,15 @@ func sigprocmask(how int64, set, old uintptr) int64 {
 var rngState uint64
 
 //go:nosplit
-func random64() uint64 {
-	if hasRDRAND {
-		for i := 0; i < 10; i++ {
-			if v, ok := rdrand(); ok {
-				return v
-			}
+func Random64() uint64 {
+	for i := 0; i < 10; i++ {
+		if v, ok := archRandom(); ok {
+			return v
 		}
 	}
-	// xorshift64* seeded from the TSC where RDRAND is missing
+	// xorshift64* seeded from the cycle counter where the CPU has no random-number instruction
 	if rngState == 0 {
-		rngState = rdtsc() | 1
+		rngState = archCycles() | 1
 	}
 	rngState ^= rngState >> 12
 	rngState ^= rngState << 25
@@ -423,7 +380,7 @@ func getrandom(p, n uintptr) int64 {
 		return -eFAULT
 	}
 	for i := uintptr(0); i < n; i += 8 {
-		v := random64()
+		v := Random64()
 		for j := uintptr(0); j < 8 && i+j < n; j++ {
 			*(*byte)(ptr(p + i + j)) = byte(v >> (8 * j))
 		}
@@ -431,7 +388,16 @@ func getrandom(p, n uintptr) int64 {
 	return int64(n)
 }
 
-// errno is -e as the unsigned register value a failing system call returns.
-//
 //go:nosplit
-func errno(e int64) uint64 { return uint64(-e) }
+func ptr(p uintptr) unsafe.Pointer { return unsafe.Add(nil, p) }
+
+// SyscallCounts is how often each system call was made (for the run's report; not trap context).
+func SyscallCounts() map[int]uint64 {
+	m := make(map[int]uint64)
+	for nr := range syscallCounts {
+		if n := atomic.LoadUint64(&syscallCounts[nr]); n != 0 {
+			m[nr] = n
+		}
+	}
+	return m
+}

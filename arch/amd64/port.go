@@ -1,0 +1,94 @@
+package amd64
+
+import (
+	_ "unsafe" // for go:linkname
+
+	"lazymm/shim"
+)
+
+// The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
+
+//go:linkname archCPUID lazymm/shim.archCPUID
+//go:nosplit
+func archCPUID() int { return int(thisCPU().id) }
+
+//go:linkname archPutc lazymm/shim.archPutc
+//go:nosplit
+func archPutc(c byte) { putc(c) }
+
+//go:linkname archPause lazymm/shim.archPause
+//go:nosplit
+func archPause() { pause() }
+
+//go:linkname archIdle lazymm/shim.archIdle
+//go:nosplit
+func archIdle() { stihlt() }
+
+//go:linkname archKick lazymm/shim.archKick
+//go:nosplit
+func archKick(cpu int) { sendIPI(cpu, ipiResched) }
+
+//go:linkname archPollCalls lazymm/shim.archPollCalls
+//go:nosplit
+func archPollCalls() { runCrossCall(thisCPU()) }
+
+//go:linkname archCycles lazymm/shim.archCycles
+//go:nosplit
+func archCycles() uint64 { return rdtsc() }
+
+//go:linkname archNsToCycles lazymm/shim.archNsToCycles
+//go:nosplit
+func archNsToCycles(ns uint64) uint64 { return nsToTSC(ns) }
+
+//go:linkname archNanotime lazymm/shim.archNanotime
+//go:nosplit
+func archNanotime() uint64 { return nanotime() }
+
+//go:linkname archWallOffset lazymm/shim.archWallOffset
+//go:nosplit
+func archWallOffset() int64 { return bootUnix }
+
+// archSwitchTo makes t's FXSAVE area the one the exit path restores and loads its FS base.
+//
+//go:linkname archSwitchTo lazymm/shim.archSwitchTo
+//go:nosplit
+func archSwitchTo(t *shim.Thread) {
+	c := thisCPU()
+	if t == nil {
+		c.curFX = c.idleFX.Addr()
+		return
+	}
+	c.curFX = t.FP.Addr()
+	wrmsr(msrFSBase, t.TLS)
+}
+
+//go:linkname archRandom lazymm/shim.archRandom
+//go:nosplit
+func archRandom() (uint64, bool) {
+	if !hasRDRAND {
+		return 0, false
+	}
+	return rdrand()
+}
+
+// These are the arch's own functions, linked under the port's names (no extra frame on the trap
+// path, whose nosplit stack budget is tight).
+//
+//go:linkname machineExit lazymm/shim.archExit
+//go:linkname crash lazymm/shim.archCrash
+//go:linkname mmap lazymm/shim.archMmap
+//go:linkname munmap lazymm/shim.archMunmap
+//go:linkname madvise lazymm/shim.archMadvise
+
+// archUserOK pages in [p, p+n) (demand paging in the kernel's own address space).
+//
+//go:linkname archUserOK lazymm/shim.archUserOK
+//go:nosplit
+func archUserOK(p, n uintptr) bool {
+	for va := p &^ 0xfff; va < p+n; va += 0x1000 {
+		if !ensurePage(va, true) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,56 @@
+package shim
+
+// The port: what an arch package (arch/<arch>) provides to the shim. They are called from trap
+// context, where an interface or a func value (an indirect call) is not allowed and where the trap-path
+// check must be able to follow every call, so they are plain functions declared here without a body
+// and defined by the arch package under these names (`//go:linkname archPutc lazymm/shim.archPutc`),
+// the way the runtime provides sync's runtime_Semacquire. All must be nosplit.
+
+// archCPUID is this CPU's index (0 is the boot CPU).
+func archCPUID() int
+
+// archPutc writes one byte to the console; the caller holds the console lock.
+func archPutc(c byte)
+
+// archPause is the spin-wait hint.
+func archPause()
+
+// archIdle waits for an interrupt with interrupts enabled and returns with them disabled again.
+func archIdle()
+
+// archKick sends a reschedule interrupt to cpu, which is idle.
+func archKick(cpu int)
+
+// archPollCalls runs the cross-calls posted to this CPU: a CPU spinning on the kernel lock must
+// still answer, the holder may be waiting for it (a TLB shootdown).
+func archPollCalls()
+
+// archCycles reads the cycle counter the deadlines use (TSC, timebase).
+func archCycles() uint64
+
+// archNsToCycles converts a duration to cycles.
+func archNsToCycles(ns uint64) uint64
+
+// archNanotime is CLOCK_MONOTONIC in nanoseconds; archWallOffset is CLOCK_REALTIME minus it, in
+// seconds.
+func archNanotime() uint64
+func archWallOffset() int64
+
+// archSwitchTo makes t's floating-point area and TLS base the live ones on this CPU (nil: idle).
+func archSwitchTo(t *Thread)
+
+// archRandom returns hardware randomness if the CPU has it.
+func archRandom() (uint64, bool)
+
+// archExit ends the machine with status.
+func archExit(status int)
+
+// archCrash prints the crash dump of f and ends the machine.
+func archCrash(f *Frame)
+
+// The runtime's memory: mmap, munmap and madvise of anonymous memory, and whether the user range
+// [p, p+n) is accessible (paging it in if the arch pages on demand).
+func archMmap(addr, n uintptr, prot, flags uint32) int64
+func archMunmap(addr, n uintptr) int64
+func archMadvise(addr, n uintptr, advice int64) int64
+func archUserOK(p, n uintptr) bool
