@@ -132,3 +132,40 @@ func SignalPending() bool {
 	c := thisCPU()
 	return c.Cur >= 0 && atomic.LoadUint64(&threads[c.Cur].pending)&^threads[c.Cur].sigmask != 0
 }
+
+// takeSignal takes the running thread's lowest pending, unblocked signal that has a handler; nil when
+// there is none (SIG_DFL and SIG_IGN are nothing the runtime asked for: dropped).
+//
+//go:nosplit
+func takeSignal() (*Thread, int, *sigaction) {
+	c := thisCPU()
+	if c.Cur < 0 {
+		return nil, 0, nil
+	}
+	t := &threads[c.Cur]
+	ready := atomic.LoadUint64(&t.pending) &^ t.sigmask
+	if ready == 0 {
+		return nil, 0, nil
+	}
+	sig := 1
+	for ready&1 == 0 {
+		ready >>= 1
+		sig++
+	}
+	atomic.AndUint64(&t.pending, ^uint64(1<<uint(sig-1)))
+	a := &sigactions[sig]
+	if a.handler <= 1 {
+		return nil, 0, nil
+	}
+	return t, sig, a
+}
+
+// blockDuringHandler masks what the handler runs with: its sa_mask and, without SA_NODEFER, sig.
+//
+//go:nosplit
+func blockDuringHandler(t *Thread, sig int, a *sigaction) {
+	t.sigmask |= a.mask
+	if a.flags&saNoDefer == 0 {
+		t.sigmask |= 1 << uint(sig-1)
+	}
+}

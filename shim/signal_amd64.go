@@ -1,7 +1,5 @@
 package shim
 
-import "sync/atomic"
-
 // Signal delivery, as Linux's x86-64 setup_rt_frame / rt_sigreturn do it.
 
 // The x86-64 signal frame (arch/x86/include/uapi/asm/ucontext.h, sigcontext.h).
@@ -17,23 +15,8 @@ const (
 //
 //go:nosplit
 func DeliverSignals(f *Frame) {
-	c := thisCPU()
-	if c.Cur < 0 {
-		return
-	}
-	t := &threads[c.Cur]
-	ready := atomic.LoadUint64(&t.pending) &^ t.sigmask
-	if ready == 0 {
-		return
-	}
-	sig := 1
-	for ready&1 == 0 {
-		ready >>= 1
-		sig++
-	}
-	atomic.AndUint64(&t.pending, ^uint64(1<<uint(sig-1)))
-	a := &sigactions[sig]
-	if a.handler <= 1 { // SIG_DFL / SIG_IGN: nothing the runtime asked for
+	t, sig, a := takeSignal()
+	if t == nil {
 		return
 	}
 	sp := uintptr(f.RSP) - 128 // below the interrupted code's red zone
@@ -75,10 +58,7 @@ func DeliverSignals(f *Frame) {
 	*(*uint64)(ptr(uc + ucMask)) = t.sigmask
 	*(*uint64)(ptr(frame)) = a.restorer
 
-	t.sigmask |= a.mask
-	if a.flags&saNoDefer == 0 {
-		t.sigmask |= 1 << uint(sig-1)
-	}
+	blockDuringHandler(t, sig, a)
 	f.RIP = a.handler
 	f.RSP = uint64(frame)
 	f.RDI, f.RSI, f.RDX, f.RAX = uint64(sig), uint64(info), uint64(uc), 0

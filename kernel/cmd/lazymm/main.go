@@ -39,7 +39,7 @@ var injections = map[string]injection{
 	"fault": {run: func(*ktest.T) {
 		*(*uint64)(unsafe.Add(nil, badAddress)) = 1 // not mapped: a page fault at a bad address
 	}},
-	// the arch layer drops SIGURG (see arch/amd64/signal.go): the preemption test must not pass
+	// the shim drops SIGURG (see shim/signal.go): the preemption test must not pass
 	"no-preempt-signal": {run: smoke.Preempt},
 	// the arch layer never starts the last AP: the online check must name it
 	"ap-missing": {run: smptest.Online, catch: "cpu-online"},
