@@ -38,6 +38,10 @@ func (k Kind) String() string {
 	return "?"
 }
 
+// Frames is the machine's physical memory; the arch layer sets it up at boot from the firmware's
+// memory map.
+var Frames Allocator
+
 // Allocator hands out 4 KiB frames with next-fit over a per-frame kind table. One instance serves the
 // whole machine; a spinlock makes it safe from any CPU with interrupts off.
 //

@@ -48,9 +48,8 @@ func archExit(status int)
 // archCrash prints the crash dump of f and ends the machine.
 func archCrash(f *Frame)
 
-// The runtime's memory: mmap, munmap and madvise of anonymous memory, and whether the user range
-// [p, p+n) is accessible (paging it in if the arch pages on demand).
-func archMmap(addr, n uintptr, prot, flags uint32) int64
-func archMunmap(addr, n uintptr) int64
-func archMadvise(addr, n uintptr, advice int64) int64
-func archUserOK(p, n uintptr) bool
+// archLeaf is the last-level page-table entry mapping a runtime page to frame with prot (mm.Prot*).
+func archLeaf(frame uint64, prot uint32) uint64
+
+// archShootdown flushes the translations of [start, end) on this CPU and, if remote, on every other.
+func archShootdown(start, end uintptr, remote bool)

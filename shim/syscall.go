@@ -50,11 +50,11 @@ func Syscall(f *Frame) {
 	case sysClose:
 		r = closeFD(int64(a0))
 	case sysMmap:
-		r = archMmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3))
+		r = mmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3))
 	case sysMunmap:
-		r = archMunmap(uintptr(a0), uintptr(a1))
+		r = munmap(uintptr(a0), uintptr(a1))
 	case sysMadvise:
-		r = archMadvise(uintptr(a0), uintptr(a1), int64(a2))
+		r = madvise(uintptr(a0), uintptr(a1), int64(a2))
 	case sysClockGettime:
 		r = clockGettime(int64(a0), uintptr(a1))
 	case sysClone:
@@ -137,15 +137,20 @@ func Syscall(f *Frame) {
 }
 
 // userOK says whether the runtime's pointer p may be dereferenced for n bytes: the runtime shares
-// the kernel's address space, so it is a user pointer only in that the arch may have to page it in
-// first (rather than fault in the kernel).
+// the kernel's address space, so it is a user pointer only in that its pages are made present first
+// (demand-faulted in here rather than faulting in the kernel).
 //
 //go:nosplit
 func userOK(p, n uintptr) bool {
 	if p == 0 || p+n < p {
 		return false
 	}
-	return archUserOK(p, n)
+	for va := p &^ 0xfff; va < p+n; va += 0x1000 {
+		if !EnsurePage(va, true) {
+			return false
+		}
+	}
+	return true
 }
 
 // stderrPanic notices the start of a fatal Go error on fd 2 and opens a crash block (docs/PROTOCOL.md),

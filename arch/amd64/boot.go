@@ -45,8 +45,8 @@ func bootMain(magic, info uintptr) uintptr {
 		machineExit(0)
 	}
 	shim.DropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
-	skipShootdown = cmdlineHas("inject=no-shootdown")
-	writeAfterFree = cmdlineHas("inject=write-after-free")
+	shim.SkipShootdown = cmdlineHas("inject=no-shootdown")
+	shim.WriteAfterFree = cmdlineHas("inject=write-after-free")
 	skipFlushIPI = cmdlineHas("inject=skip-flush-ipi")
 	skipLazyCatchup = cmdlineHas("inject=skip-lazy-catchup")
 	skipExitFlush = cmdlineHas("inject=skip-exit-flush")
@@ -77,12 +77,12 @@ func bootMain(magic, info uintptr) uintptr {
 	return initialStack()
 }
 
-// readMultiboot copies the command line and turns the memory map into free frames.
+// readMultiboot copies the command line and turns the memory map into free mm.Frames.
 //
 //go:nosplit
 func readMultiboot(info uintptr) {
 	flags := *(*uint32)(ptr(info))
-	frames.Init(frameKinds[:])
+	mm.Frames.Init(frameKinds[:])
 	if flags&(1<<2) != 0 { // cmdline: QEMU puts the kernel's path first, GRUB 2 does not; the kernel's
 		// own words are all key=value, so a first word without '=' is the path and is dropped
 		s := uintptr(*(*uint32)(ptr(info + 16)))
@@ -116,20 +116,20 @@ func readMultiboot(info uintptr) {
 				last = uint64(len(frameKinds))
 			}
 			if last > first {
-				frames.SetRange(first, last-first, mm.Free)
+				mm.Frames.SetRange(first, last-first, mm.Free)
 				memBytes += (last - first) << 12
 				addRAM(first<<12, last<<12)
 			}
 		}
 	} else if flags&1 != 0 { // only mem_upper (KiB above 1 MiB)
 		upper := uint64(*(*uint32)(ptr(info + 8)))
-		frames.SetRange(0x100, upper>>2, mm.Free)
+		mm.Frames.SetRange(0x100, upper>>2, mm.Free)
 		memBytes = upper << 10
 		addRAM(1<<20, 1<<20+upper<<10)
 	}
-	frames.SetRange(0, 0x100, mm.Reserved) // real-mode memory, BIOS, the loader's info
+	mm.Frames.SetRange(0, 0x100, mm.Reserved) // real-mode memory, BIOS, the loader's info
 	img := (uint64(imageEnd()) + 0xfff) >> 12
-	frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
+	mm.Frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
 }
 
 //go:nosplit
@@ -192,7 +192,7 @@ func buildPageTables() {
 
 //go:nosplit
 func allocTable() uint64 {
-	f, ok := frames.Alloc(mm.PageTable)
+	f, ok := mm.Frames.Alloc(mm.PageTable)
 	if !ok {
 		shim.Puts("lazymm: out of memory building page tables\n")
 		machineExit(exitCrashBase + 31)

@@ -36,7 +36,7 @@ func (machine) SyscallCounts() map[int]uint64 { return shim.SyscallCounts() }
 
 // ResidentFrames counts frames in use: the image, page tables, kernel objects and the runtime's memory.
 func (machine) ResidentFrames() uint64 {
-	return frames.Count(mm.Image) + frames.Count(mm.PageTable) + frames.Count(mm.MMTable) + frames.Count(mm.Runtime) + frames.Count(mm.Object)
+	return mm.Frames.Count(mm.Image) + mm.Frames.Count(mm.PageTable) + mm.Frames.Count(mm.MMTable) + mm.Frames.Count(mm.Runtime) + mm.Frames.Count(mm.Object)
 }
 
 func (machine) CPU() int            { return currentCPU() }
@@ -79,12 +79,12 @@ func (machine) CPUSource() string {
 func (machine) Memory(drain bool) kernel.MemReport {
 	fl := irqSave() // the allocator's lock is also taken in trap context on this CPU
 	if drain {
-		frames.Drain()
+		mm.Frames.Drain()
 	}
-	n, v := frames.Violations()
+	n, v := mm.Frames.Violations()
 	var counts [mm.NumKinds]uint64
 	for k := range counts {
-		counts[k] = frames.Count(mm.Kind(k))
+		counts[k] = mm.Frames.Count(mm.Kind(k))
 	}
 	irqRestore(fl)
 	r := kernel.MemReport{Frames: map[string]uint64{}, Violations: n}

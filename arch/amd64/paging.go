@@ -57,7 +57,7 @@ func (machine) SetPCID(on bool) error {
 
 func (machine) NewMM() (*mm.AddrSpace, error) {
 	fl := lockMM()
-	as, ok := mm.NewAddrSpace(&frames)
+	as, ok := mm.NewAddrSpace(&mm.Frames)
 	unlockMM(fl)
 	if !ok {
 		return nil, fmt.Errorf("new address space: out of frames or more than %d live", mm.MaxAddrSpaces)
@@ -96,12 +96,12 @@ func exitMMap(as *mm.AddrSpace) {
 	if leakTables {
 		leak = 1
 	}
-	as.ExitTables(&frames, &zapped, leak)
+	as.ExitTables(&mm.Frames, &zapped, leak)
 	g := mm.Gather{Start: 0, End: mm.FlushAll, FreedTables: true, Unlazy: exitUnlazy}
 	if !skipExitFlush {
 		flushMMRange(as, &g)
 	}
-	zapped.FreeAll(&frames)
+	zapped.FreeAll(&mm.Frames)
 }
 
 // freePGD is __mmdrop's end (mm_free_pgd, free_mm): take the mm out of the live table, audit every
@@ -112,15 +112,15 @@ func exitMMap(as *mm.AddrSpace) {
 func freePGD(as *mm.AddrSpace) {
 	mm.Retire(as)
 	postCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
-	mm.FreeAddrSpace(&frames, as, &zapped, 0)
-	zapped.FreeAll(&frames)
+	mm.FreeAddrSpace(&mm.Frames, as, &zapped, 0)
+	zapped.FreeAll(&mm.Frames)
 }
 
 func (machine) AllocFrames(n int, k mm.Kind) ([]uint64, error) {
 	f := make([]uint64, 0, n)
 	for len(f) < n {
 		fl := irqSave()
-		x, ok := frames.Alloc(k)
+		x, ok := mm.Frames.Alloc(k)
 		if ok {
 			mm.ZeroFrame(x)
 		}
@@ -137,14 +137,14 @@ func (machine) AllocFrames(n int, k mm.Kind) ([]uint64, error) {
 func (machine) FreeFrames(f []uint64) {
 	for _, x := range f {
 		fl := irqSave()
-		frames.Free(x)
+		mm.Frames.Free(x)
 		irqRestore(fl)
 	}
 }
 
 func (machine) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error {
 	fl := lockMM()
-	ok := as.Map(&frames, va, frame, write)
+	ok := as.Map(&mm.Frames, va, frame, write)
 	unlockMM(fl)
 	if !ok {
 		return fmt.Errorf("map %#x: outside the user range, already mapped, or out of frames", va)
@@ -155,7 +155,7 @@ func (machine) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error
 func (machine) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 	fl := lockMM()
 	var g mm.Gather
-	g.Add(start, end, as.Unmap(&frames, start, end, &zapped))
+	g.Add(start, end, as.Unmap(&mm.Frames, start, end, &zapped))
 	flushMMRange(as, &g)
 	if freeLinkedTable {
 		freeLinkedTable = false
@@ -194,7 +194,7 @@ func freeLiveTable(as *mm.AddrSpace, va uintptr) {
 		}
 		t = e & pteAddr
 	}
-	frames.Free(t >> 12)
+	mm.Frames.Free(t >> 12)
 	g := mm.Gather{Start: 0, End: mm.FlushAll, FreedTables: true}
 	flushMMRange(as, &g)
 }

@@ -3,6 +3,7 @@ package amd64
 import (
 	_ "unsafe" // for go:linkname
 
+	"lazymm/mm"
 	"lazymm/shim"
 )
 
@@ -76,19 +77,30 @@ func archRandom() (uint64, bool) {
 //
 //go:linkname machineExit lazymm/shim.archExit
 //go:linkname crash lazymm/shim.archCrash
-//go:linkname mmap lazymm/shim.archMmap
-//go:linkname munmap lazymm/shim.archMunmap
-//go:linkname madvise lazymm/shim.archMadvise
 
-// archUserOK pages in [p, p+n) (demand paging in the kernel's own address space).
+// archLeaf is the shim's leaf entry for a runtime page: global, NX unless executable.
 //
-//go:linkname archUserOK lazymm/shim.archUserOK
+//go:linkname archLeaf lazymm/shim.archLeaf
 //go:nosplit
-func archUserOK(p, n uintptr) bool {
-	for va := p &^ 0xfff; va < p+n; va += 0x1000 {
-		if !ensurePage(va, true) {
-			return false
-		}
+func archLeaf(frame uint64, prot uint32) uint64 {
+	pte := frame<<12 | ptePresent | globalBits()
+	if prot&mm.ProtWrite != 0 {
+		pte |= pteWrite
 	}
-	return true
+	if prot&mm.ProtExec == 0 {
+		pte |= pteNX
+	}
+	return pte
+}
+
+// archShootdown flushes [start, end) here and, when remote is set, on every other CPU.
+//
+//go:linkname archShootdown lazymm/shim.archShootdown
+//go:nosplit
+func archShootdown(start, end uintptr, remote bool) {
+	flushTLB(start, end)
+	if shim.OnlineCPUs > 1 && remote {
+		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
+		postCall(others, callFlushTLB, 0, true)
+	}
 }

@@ -225,7 +225,7 @@ func auditCR3(cpu int, from uint32) {
 	as, live := mm.LiveRoot(root)
 	why := uint32(0)
 	switch {
-	case !live || frames.KindOf(root>>12) != mm.PageTable && frames.KindOf(root>>12) != mm.MMTable:
+	case !live || mm.Frames.KindOf(root>>12) != mm.PageTable && mm.Frames.KindOf(root>>12) != mm.MMTable:
 		why = auditNotLive
 	default:
 		if l := mm.TLB[cpu].Loaded(); l != nil && l != as {
@@ -237,7 +237,7 @@ func auditCR3(cpu int, from uint32) {
 	}
 	atomic.AddUint64(&a.bad, 1)
 	if atomic.LoadUint32(&a.why) == 0 {
-		a.root, a.kind, a.from = root, frames.KindOf(root>>12), from
+		a.root, a.kind, a.from = root, mm.Frames.KindOf(root>>12), from
 		atomic.StoreUint32(&a.why, why)
 	}
 	writeCR3(kernelRoot) // PCID 0 (or no PCID)
@@ -263,7 +263,7 @@ func periodicAudit(c *percpu) {
 func poisonWalk(va uintptr) (level int, table uint64) {
 	t := readCR3() & pteAddr
 	for level = 0; level < mm.PT.Levels; level++ {
-		if frames.KindOf(t>>12) == mm.Quarantined {
+		if mm.Frames.KindOf(t>>12) == mm.Quarantined {
 			return level, t >> 12
 		}
 		e := (*[512]uint64)(mm.Phys(t))[(va>>(12+9*(3-uint(level))))&511]
