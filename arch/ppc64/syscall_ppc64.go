@@ -2,22 +2,10 @@ package ppc64
 
 import "unsafe"
 
-// scFrame is the system call in progress, as scEntry (syscall_ppc64.s) saves it; the field offsets
-// are the assembly's.
-type scFrame struct {
-	nr          uint64 // 0
-	a0, a1, a2  uint64 // 8, 16, 24
-	a3, a4, a5  uint64 // 32, 40, 48
-	ret         uint64 // 56
-	err         bool   // 64: ret is an errno (CR0.SO)
-	sp, pc, msr uint64 // 72, 80, 88
-	lr, g       uint64 // 96, 104
-}
-
-var (
-	scf     scFrame
-	scStack [16 << 10]byte
-)
+// The system calls, with the Linux ppc64 convention: sc lands at 0xc00, trapEntry saves the Frame and
+// trap passes it here. The number is in r0, the arguments in r3-r8; the result goes back in r3 and, on
+// error, r3 holds the positive errno with CR0.SO set (SO clear otherwise). The Frame's PC is already
+// the instruction after sc.
 
 const (
 	sysWrite = 4 // Linux ppc64 numbers
@@ -27,31 +15,30 @@ const (
 
 func rawSyscall(nr, a0, a1, a2 uint64) (r uint64, failed uint64)
 
-// scDispatch runs the call in scf: so far write(1|2) to the hypervisor console; every other number
+// scDispatch serves the call in f: so far write(1|2) to the hypervisor console; every other number
 // fails with ENOSYS. The shim of arch/amd64 (syscall.go) is what the runtime needs; its arch-neutral
-// core moves here in issue 6.
+// core moves to a shared package next.
 //
 //go:nosplit
-func scDispatch() {
-	f := &scf
-	f.err = false
-	switch f.nr {
+func scDispatch(f *Frame) {
+	ret, errno := uint64(0), uint64(0)
+	switch f.GPR[0] {
 	case sysWrite:
-		if f.a0 != 1 && f.a0 != 2 {
-			f.ret, f.err = eBADF, true
-			return
+		fd, p, n := f.GPR[3], unsafe.Add(nil, uintptr(f.GPR[4])), int(f.GPR[5])
+		if fd != 1 && fd != 2 {
+			errno = eBADF
+			break
 		}
-		n := int(f.a2)
-		for i := 0; i < n; i += 16 {
-			k := min(n-i, 16)
-			var w [2]uint64
-			for j := 0; j < k; j++ {
-				w[j/8] |= uint64(*(*byte)(unsafe.Add(nil, uintptr(f.a1)+uintptr(i+j)))) << (56 - 8*(j%8))
-			}
-			hvPutChars(w[0], w[1], k)
-		}
-		f.ret = uint64(n)
+		putMem(p, n)
+		ret = uint64(n)
 	default:
-		f.ret, f.err = eNOSYS, true
+		errno = eNOSYS
+	}
+	if errno != 0 {
+		f.GPR[3] = errno
+		f.CR |= crSO
+	} else {
+		f.GPR[3] = ret
+		f.CR &^= crSO
 	}
 }

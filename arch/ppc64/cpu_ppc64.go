@@ -1,0 +1,197 @@
+package ppc64
+
+import "unsafe"
+
+// The per-CPU area, the timebase and the interrupt-enable helpers (cpu_ppc64.s).
+//
+// SPRG3 holds this CPU's percpu address from boot on; SPRG1 and SPRG2 are the vector stubs' and
+// trapEntry's first scratch (r3 and r4, until the area is reachable). Nothing global is scratch on the
+// trap path, so further CPUs only need their own setupCPU.
+
+const (
+	maxCPUs    = 64
+	kstackSize = 16 << 10 // each CPU's trap stack
+	nstackSize = 8 << 10  // each CPU's stack for an entry nested in trap context (a fault in the kernel)
+	fpAreaSize = int(unsafe.Sizeof(FPState{})) + 16
+
+	// msrKernel is the MSR of the boot stub and of trap context: 64-bit, machine checks on, FP, VMX
+	// and VSX available (trap's Go code may use them: its entry saved them); real mode, big-endian,
+	// EE off.
+	msrSF     = 1 << 63
+	msrVEC    = 1 << 25
+	msrVSX    = 1 << 23
+	msrEE     = 1 << 15
+	msrFP     = 1 << 13
+	msrME     = 1 << 12
+	msrKernel = msrSF | msrVEC | msrVSX | msrFP | msrME
+)
+
+// percpu is this CPU's area, reached through SPRG3. The fields up to poison are read by trap_ppc64.s
+// (through go_asm.h, so the offsets follow the struct; layout_ppc64.go pins them): self 0, scratch 8,
+// kstack 56, curFP 64, g 72, id 80, depth 88, nstack 96, nestFP 104, poison 112. Keep them first.
+// Fields for Go code only follow; the scheduler's go at the end.
+type percpu struct {
+	self uintptr // 0: this struct's address
+	// scratch is trapEntry's, before the frame exists: [0] the vector (8), [1] the interrupted r1
+	// (16), [2] r5 (24), [3] CR (32), [4] the FPState this entry saved into (40), [5] spare (48).
+	scratch [6]uint64
+	kstack  uintptr // 56: top of this CPU's trap stack (16-byte aligned)
+	curFP   uintptr // 64: FPState of the thread whose registers are live (like amd64's curFX)
+	g       uintptr // 72: the stand-in g for trap context (zero stackguard)
+	id      uint64  // 80
+	depth   uint64  // 88: trap nesting: 0 outside trap context, 1 in it, 2 in a fault inside it
+	nstack  uintptr // 96: top of the stack of an entry nested in trap context (depth 1 -> 2)
+	nestFP  uintptr // 104: the FPState such a nested entry saves into (the thread's stays intact)
+	poison  uint64  // 112: test only: nonzero makes the exit path scramble every register first
+
+	ticks     uint64 // decrementer interrupts taken on this CPU
+	decPeriod uint32 // the decrementer's re-arm value in timebase ticks; 0: leave it idle
+	clobber   bool   // test only (bootClobber): trap adds 1 to r20 in the frame on each tick
+	kfault    bool   // test only (bootKernelFault): trap faults (tw) on the next sc
+}
+
+var (
+	cpus [maxCPUs]percpu
+
+	kstk   [maxCPUs][kstackSize]byte
+	nstk   [maxCPUs][nstackSize]byte
+	trapG  [maxCPUs][1024]byte          // stand-in g per CPU for trap context: zero stackguard
+	fpArea [maxCPUs][2][fpAreaSize]byte // per CPU: the boot thread's FPState, the nested entry's
+
+	// tbFreq is the timebase frequency in Hz: the device tree's /cpus/<first cpu>/timebase-frequency
+	// when VOF answers at boot (readTimebaseFreq), else POWER's and QEMU pseries' 512 MHz.
+	tbFreq uint64 = 512000000
+)
+
+//go:nosplit
+func align16(p *[fpAreaSize]byte) uintptr {
+	return (uintptr(unsafe.Pointer(&p[0])) + 15) &^ 15
+}
+
+// setupCPU fills CPU id's area and points SPRG3 at it. The boot CPU's boot64 has set SPRG3 already;
+// setting it again is harmless.
+//
+//go:nosplit
+func setupCPU(id int) {
+	c := &cpus[id]
+	c.self = uintptr(unsafe.Pointer(c))
+	c.id = uint64(id)
+	c.kstack = (uintptr(unsafe.Pointer(&kstk[id][0])) + kstackSize) &^ 15
+	c.nstack = (uintptr(unsafe.Pointer(&nstk[id][0])) + nstackSize) &^ 15
+	c.g = uintptr(unsafe.Pointer(&trapG[id][0]))
+	c.curFP = align16(&fpArea[id][0])
+	c.nestFP = align16(&fpArea[id][1])
+	c.depth = 0
+	setSPRG3(c.self)
+}
+
+//go:nosplit
+func thisCPU() *percpu { return (*percpu)(unsafe.Add(nil, getSPRG3())) }
+
+// In cpu_ppc64.s.
+func getSPRG3() uintptr
+func setSPRG3(p uintptr)
+
+// setDecrementer writes DEC: a decrementer interrupt comes when it passes zero (goes negative) while
+// MSR.EE is on, and stays pending until DEC is written again. QEMU 7.2's pseries turns the large
+// decrementer on for POWER9 (LPCR.LD: mfdec reads back sign-extended 64 bits, as observed); a
+// positive count below 2^31, which is all this takes, works the same with and without it. 0x7fffffff
+// parks it for about 4 s at 512 MHz.
+func setDecrementer(ticks uint32)
+
+// readTB returns the timebase (mfspr 268).
+func readTB() uint64
+
+// irqEnable and irqDisable set and clear MSR.EE (mtmsrd L=1). irqSave clears it and returns its former
+// state (MSR & EE) for irqRestore.
+func irqEnable()
+func irqDisable()
+func irqSave() uint64
+func irqRestore(flags uint64)
+
+// readMSR returns the MSR (mfmsr).
+func readMSR() uint64
+
+// idleWait waits for an interrupt: H_CEDE, the PAPR idle call, which sets MSR.EE and sleeps in one
+// step (no lost wake-up between enabling and waiting), so the interrupt runs trap right after the
+// call returns. Then EE is cleared again. Call it with EE off. (QEMU 7.2 also halts on `wait` with
+// EE on, but that leaves a window between mtmsrd and wait; H_CEDE is what Linux uses on pseries.)
+func idleWait()
+
+// syncICache makes n bytes of code just written at p visible to instruction fetch.
+func syncICache(p uintptr, n uintptr)
+
+// ofCall calls the Open Firmware client interface (VOF's prom entry, r5 at boot) with the argument
+// array at args; it returns the interface's r3 (0: done, -1: failed).
+func ofCall(entry, args uintptr) int64
+
+// trapAlways runs tw 31,0,0: a program-check interrupt (vector 0x700, SRR1's trap bit).
+func trapAlways()
+
+// promEntry is r5 at boot: VOF's client-interface entry; VOF is gone once installVectors overwrote
+// low memory.
+var promEntry uint64
+
+// ofArgs is the client interface's argument array: service, nargs, nret, then args and returns, all
+// 32-bit big-endian cells.
+var ofArgs [16]uint32
+
+// cstr copies s, NUL-terminated, to buf and returns its address.
+//
+//go:nosplit
+func cstr(buf *[32]byte, s string) uint32 {
+	n := copy(buf[:len(buf)-1], s)
+	buf[n] = 0
+	return uint32(uintptr(unsafe.Pointer(&buf[0])))
+}
+
+// of runs service with nargs of a0..a3 and one return value, which it returns; ok is false if the
+// interface itself failed.
+//
+//go:nosplit
+func of(name *[32]byte, service string, nargs int, a0, a1, a2, a3 uint32) (ret uint32, ok bool) {
+	a := &ofArgs
+	a[0] = cstr(name, service)
+	a[1] = uint32(nargs)
+	a[2] = 1
+	a[3], a[4], a[5], a[6] = a0, a1, a2, a3
+	a[3+nargs] = 0xffffffff
+	if ofCall(uintptr(promEntry), uintptr(unsafe.Pointer(a))) != 0 {
+		return 0, false
+	}
+	return a[3+nargs], true
+}
+
+// readTimebaseFreq reads /cpus/<first child>/timebase-frequency through VOF's client interface
+// (finddevice, child, getprop), before installVectors overwrites the firmware. On any failure tbFreq
+// keeps its default (512 MHz, QEMU's pseries and POWER8/9 hardware).
+//
+//go:nosplit
+func readTimebaseFreq() (fromDT bool) {
+	if promEntry == 0 {
+		return false
+	}
+	var name, path, prop [32]byte
+	var val [2]uint32
+	cpusNode, ok := of(&name, "finddevice", 1, cstr(&path, "/cpus"), 0, 0, 0)
+	if !ok || cpusNode == 0 || cpusNode == 0xffffffff {
+		return false
+	}
+	cpu, ok := of(&name, "child", 1, cpusNode, 0, 0, 0)
+	if !ok || cpu == 0 || cpu == 0xffffffff {
+		return false
+	}
+	n, ok := of(&name, "getprop", 4, cpu, cstr(&prop, "timebase-frequency"), uint32(uintptr(unsafe.Pointer(&val[0]))), 8)
+	if !ok || (n != 4 && n != 8) {
+		return false
+	}
+	f := uint64(val[0])
+	if n == 8 {
+		f = f<<32 | uint64(val[1])
+	}
+	if f < 1000000 {
+		return false
+	}
+	tbFreq = f
+	return true
+}

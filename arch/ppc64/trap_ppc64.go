@@ -1,0 +1,165 @@
+package ppc64
+
+import "unsafe"
+
+// trap is the Go side of trapEntry (trap_ppc64.s): one function for every exception, interrupt and
+// sc, in trap context (MSR.EE off, this CPU's trap stack, g = percpu.g). Like amd64's trap it gets the
+// interrupted thread's Frame; whatever Frame and percpu.curFP it leaves are what rfid resumes. Nothing
+// on this path may allocate, grow the stack, call indirectly or take runtime locks: it is all nosplit
+// and works on fixed storage.
+
+const (
+	vecSysReset = 0x100
+	vecMCheck   = 0x200
+	vecDSI      = 0x300
+	vecDSeg     = 0x380
+	vecISI      = 0x400
+	vecISeg     = 0x480
+	vecExternal = 0x500
+	vecAlign    = 0x600
+	vecProgram  = 0x700
+	vecFPUnavl  = 0x800
+	vecDec      = 0x900
+	vecDoorbell = 0xa00
+	vecSyscall  = 0xc00
+	vecTrace    = 0xd00
+	vecPerfMon  = 0xf00
+	vecVSXUnavl = 0xf20
+	vecFacUnavl = 0xf40
+
+	crSO = 0x10000000 // CR0.SO in the 32-bit CR image: the Linux ppc64 system-call error flag
+)
+
+// vectors are the interrupt vectors installVectors fills. Hypervisor interrupts (0x980, 0xe00-0xea0)
+// go to the hypervisor, not to a pseries guest.
+var vectors = [...]uint32{vecSysReset, vecMCheck, vecDSI, vecDSeg, vecISI, vecISeg, vecExternal,
+	vecAlign, vecProgram, vecFPUnavl, vecDec, vecDoorbell, vecSyscall, vecTrace, vecPerfMon,
+	vecVSXUnavl, vecFacUnavl}
+
+func trapEntryAddr() uintptr
+
+// installVectors writes each vector's stub (trap_ppc64.s: mtspr SPRG1,r3; li r3,vector; ba
+// trapEntry) into the firmware's low memory. VOF's client interface is gone after this.
+//
+//go:nosplit
+func installVectors() {
+	entry := trapEntryAddr()
+	if entry >= 1<<25 || entry&3 != 0 {
+		puts("lazymm: ppc64 trapEntry lies above 32 MiB: the vectors' ba cannot reach it\n")
+		powerOff()
+	}
+	for _, v := range vectors {
+		p := (*[3]uint32)(unsafe.Add(nil, uintptr(v)))
+		p[0] = 0x7c7143a6 // mtspr SPRG1, r3
+		p[1] = 0x38600000 | v
+		p[2] = 0x48000002 | uint32(entry)
+		syncICache(uintptr(v), 12)
+	}
+}
+
+//go:nosplit
+func trap(f *Frame) {
+	c := thisCPU()
+	if c.depth > 1 {
+		crash(c, f) // a fault inside trap context: nothing to recover
+	}
+	switch f.Vector {
+	case vecSyscall:
+		if c.kfault {
+			trapAlways() // test only: a fault in trap context must still give a dump
+		}
+		scDispatch(f)
+	case vecDec:
+		decTick(c, f)
+	default:
+		crash(c, f)
+	}
+}
+
+// decTick counts the tick and re-arms the decrementer (or parks it at its maximum when no period is
+// set: it then stays quiet for seconds).
+//
+//go:nosplit
+func decTick(c *percpu, f *Frame) {
+	c.ticks++
+	if c.decPeriod != 0 {
+		setDecrementer(c.decPeriod)
+	} else {
+		setDecrementer(0x7fffffff)
+	}
+	if c.clobber {
+		f.GPR[20]++ // test only: a lost register the check must see
+	}
+}
+
+// crash prints the crash dump of the console protocol (the runner parses it) and powers off:
+//
+//	LZ1 crash cpu=N kind=exception vector=0x... pc=0x... msr=0x... dar=0x... dsisr=0x...
+//	LZ1 regs gprs=0x<r0..r31, 16 hex digits each>
+//	LZ1 bytes at=0x<pc> hex=<the 16 bytes at pc>
+//	LZ1 crash-end status=0x<vector>
+//
+// RTAS power-off cannot carry a status to QEMU's exit code: the crash-end line is the verdict.
+//
+//go:nosplit
+func crash(c *percpu, f *Frame) {
+	puts("LZ1 crash cpu=")
+	putDec(c.id)
+	puts(" kind=exception vector=0x")
+	putHex(f.Vector)
+	puts(" pc=0x")
+	putHex(f.PC)
+	puts(" msr=0x")
+	putHex(f.MSR)
+	puts(" dar=0x")
+	putHex(f.DAR)
+	puts(" dsisr=0x")
+	putHex(f.DSISR)
+	puts("\nLZ1 regs gprs=0x")
+	for i := range f.GPR {
+		putHex(f.GPR[i])
+	}
+	puts("\nLZ1 bytes at=0x")
+	putHex(f.PC)
+	puts(" hex=")
+	at := uintptr(f.PC) & 0x0fffffff &^ 3 // real mode: keep it inside memory
+	for i := uintptr(0); i < 16; i += 8 {
+		putHex(uint64(*(*uint32)(unsafe.Add(nil, at+i)))<<32 | uint64(*(*uint32)(unsafe.Add(nil, at+i+4))))
+	}
+	puts("\nLZ1 crash-end status=0x")
+	putHex(f.Vector)
+	puts("\n")
+	powerOff()
+}
+
+// putHex prints v as 16 hex digits.
+//
+//go:nosplit
+func putHex(v uint64) {
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[v&15]
+		v >>= 4
+	}
+	putMem(unsafe.Pointer(&b[0]), len(b))
+}
+
+// putDec prints v in decimal.
+//
+//go:nosplit
+func putDec(v uint64) {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	putMem(unsafe.Pointer(&b[i]), len(b)-i)
+}
+
+// powerOff ends the machine through RTAS (boot_ppc64.s).
+func powerOff()
