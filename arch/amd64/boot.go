@@ -15,15 +15,11 @@ const (
 )
 
 var (
-	bareMetal  bool
-	hasRDRAND  bool
-	memBytes   uint64
-	cmdlineBuf [1024]byte
-	cmdlineLen int
-	mainStack  [256 << 10]byte
-	atRandom   [16]byte
-	ramRanges  [32][2]uint64 // [start, end) of usable RAM from the memory map
-	nRAM       int
+	bareMetal bool
+	hasRDRAND bool
+	memBytes  uint64
+	ramRanges [32][2]uint64 // [start, end) of usable RAM from the memory map
+	nRAM      int
 )
 
 // imageEnd is the end of the loaded image (runtime.end: past bss and noptrbss).
@@ -41,19 +37,19 @@ func bootMain(magic, info uintptr) uintptr {
 	bareMetal = true
 	ebdaBase = uintptr(*(*uint16)(ptr(0x40e))) << 4 // BIOS data area, on page 0: read before it is unmapped
 	readMultiboot(info)
-	if cmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
+	if shim.CmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
 		machineExit(0)
 	}
-	shim.DropPreemptSignals = cmdlineHas("inject=no-preempt-signal")
-	shim.SkipShootdown = cmdlineHas("inject=no-shootdown")
-	shim.WriteAfterFree = cmdlineHas("inject=write-after-free")
-	skipFlushIPI = cmdlineHas("inject=skip-flush-ipi")
-	skipLazyCatchup = cmdlineHas("inject=skip-lazy-catchup")
-	skipExitFlush = cmdlineHas("inject=skip-exit-flush")
-	leakTables = cmdlineHas("inject=leak-pagetable")
-	freeLinkedTable = cmdlineHas("inject=free-linked-table")
+	shim.DropPreemptSignals = shim.CmdlineHas("inject=no-preempt-signal")
+	shim.SkipShootdown = shim.CmdlineHas("inject=no-shootdown")
+	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
+	skipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
+	skipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
+	skipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
+	leakTables = shim.CmdlineHas("inject=leak-pagetable")
+	freeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
 	detectPaging()
-	if cmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
+	if shim.CmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
 		hasPCID = false
 	}
 	buildPageTables()
@@ -70,11 +66,15 @@ func bootMain(magic, info uintptr) uintptr {
 	t := shim.StartFirstThread(uint64(uintptr(unsafe.Pointer(&bootTLS[1]))))
 	fxsave(t.FP.Addr()) // a valid initial FPU state (FNINIT, default MXCSR)
 	findCPUs()
-	if cmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
+	if shim.CmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
 		skipAP = firmwareCPUs - 1 // the last AP is never started
 	}
 	startAPs()
-	return initialStack()
+	aux := [...][2]uintptr{{0, 0}}
+	if !shim.CmdlineHas("vdso=off") {
+		aux[0] = [2]uintptr{shim.AuxSysinfoEhdr, buildVDSO()}
+	}
+	return shim.InitialStack(aux[:])
 }
 
 // readMultiboot copies the command line and turns the memory map into free mm.Frames.
@@ -96,9 +96,8 @@ func readMultiboot(info uintptr) {
 		for *(*byte)(ptr(s + i)) == ' ' {
 			i++
 		}
-		for ; *(*byte)(ptr(s + i)) != 0 && cmdlineLen < len(cmdlineBuf); i++ {
-			cmdlineBuf[cmdlineLen] = *(*byte)(ptr(s + i))
-			cmdlineLen++
+		for ; *(*byte)(ptr(s + i)) != 0; i++ {
+			shim.CmdlineAppend(*(*byte)(ptr(s + i)))
 		}
 	}
 	if flags&(1<<6) != 0 { // memory map
@@ -203,91 +202,3 @@ func allocTable() uint64 {
 
 //go:nosplit
 func tab(frame uint64) *[512]uint64 { return (*[512]uint64)(mm.Phys(frame << 12)) }
-
-// initialStack lays out what Linux gives a static executable: argc, argv (the boot command line's
-// words), envp, auxv (AT_PAGESZ, AT_RANDOM, AT_SYSINFO_EHDR for the vDSO unless vdso=off), strings on
-// top.
-//
-//go:nosplit
-func initialStack() uintptr {
-	top := uintptr(unsafe.Pointer(&mainStack[0])) + uintptr(len(mainStack))
-	// strings: "lazymm\0" then the command line with spaces turned into NULs
-	strs := top - 2048
-	name := "lazymm"
-	s := strs
-	for i := 0; i < len(name); i++ {
-		*(*byte)(ptr(s)) = name[i]
-		s++
-	}
-	*(*byte)(ptr(s)) = 0
-	s++
-	var argv [32]uintptr
-	argc := 1
-	argv[0] = strs
-	inWord := false
-	for i := 0; i < cmdlineLen; i++ {
-		b := cmdlineBuf[i]
-		if b == ' ' {
-			if inWord {
-				*(*byte)(ptr(s)) = 0
-				s++
-				inWord = false
-			}
-			continue
-		}
-		if !inWord && argc < len(argv) {
-			argv[argc] = s
-			argc++
-			inWord = true
-		}
-		*(*byte)(ptr(s)) = b
-		s++
-	}
-	*(*byte)(ptr(s)) = 0
-	for i := range atRandom {
-		atRandom[i] = byte(shim.Random64())
-	}
-
-	sp := (strs - 8*(uintptr(argc)+16)) &^ 15
-	w := (*[48]uintptr)(ptr(sp))
-	k := 0
-	w[k] = uintptr(argc)
-	k++
-	for i := 0; i < argc; i++ {
-		w[k] = argv[i]
-		k++
-	}
-	w[k] = 0 // end of argv
-	k++
-	w[k] = 0 // empty environment
-	k++
-	const auxNull, auxPagesz, auxRandom, auxSysinfoEhdr = 0, 6, 25, 33
-	w[k], w[k+1] = auxPagesz, 4096
-	w[k+2], w[k+3] = auxRandom, uintptr(unsafe.Pointer(&atRandom[0]))
-	k += 4
-	if !cmdlineHas("vdso=off") {
-		w[k], w[k+1] = auxSysinfoEhdr, buildVDSO()
-		k += 2
-	}
-	w[k], w[k+1] = auxNull, 0
-	return sp
-}
-
-// cmdlineHas reports whether word is one of the boot command line's words.
-//
-//go:nosplit
-func cmdlineHas(word string) bool {
-	for start := 0; start+len(word) <= cmdlineLen; start++ {
-		if start > 0 && cmdlineBuf[start-1] != ' ' {
-			continue
-		}
-		i := 0
-		for i < len(word) && cmdlineBuf[start+i] == word[i] {
-			i++
-		}
-		if i == len(word) && (start+i == cmdlineLen || cmdlineBuf[start+i] == ' ') {
-			return true
-		}
-	}
-	return false
-}

@@ -29,7 +29,7 @@ func (machine) Arch() string    { return "amd64" }
 func (machine) BareMetal() bool { return true }
 func (machine) CPUs() int       { return shim.OnlineCPUs }
 func (machine) MemMB() int      { return int(memBytes >> 20) }
-func (machine) Cmdline() string { return string(cmdlineBuf[:cmdlineLen]) }
+func (machine) Cmdline() string { return shim.Cmdline() }
 func (machine) Exit(status int) { os.Exit(status) }
 
 func (machine) SyscallCounts() map[int]uint64 { return shim.SyscallCounts() }

@@ -89,7 +89,7 @@ var (
 func findCPUs() {
 	apicIDs[0] = lapicRead(lapic.LAPIC_ID) >> 24
 	firmwareCPUs = 1
-	if !cmdlineHas("acpi=off") && readMADT() {
+	if !shim.CmdlineHas("acpi=off") && readMADT() {
 		cpuSource = srcMADT
 		return
 	}
