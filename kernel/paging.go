@@ -11,6 +11,9 @@ import (
 // (mm/tlb.go's decisions, the arch's CR3 writes, INVLPGs and IPIs). Every method acts on the calling
 // CPU; the caller is pinned (Pin, RunPinned).
 type Paging interface {
+	// AddressSpaces is nil when the arch has test address spaces (NewMM and the rest below), else why
+	// not: the tests that need them are then skipped with that reason.
+	AddressSpaces() error
 	PCID() (supported, on bool) // the CPU has PCIDs; they are in use
 	SetPCID(on bool) error      // every CPU to InitMM, PCIDs on or off, every TLB flushed
 	NewMM() (*mm.AddrSpace, error)
@@ -51,20 +54,25 @@ func TLBTotals(n int) mm.TLBStats {
 
 var errNoPaging = errors.New("not on bare metal: no MMU to drive")
 
-func (hosted) PCID() (bool, bool)                                { return false, false }
-func (hosted) SetPCID(bool) error                                { return errNoPaging }
-func (hosted) NewMM() (*mm.AddrSpace, error)                     { return nil, errNoPaging }
-func (hosted) FreeMM(*mm.AddrSpace)                              {}
-func (hosted) ExitMMap(*mm.AddrSpace, bool)                      {}
-func (hosted) FreePGD(*mm.AddrSpace)                             {}
-func (hosted) IRQSave() uint64                                   { return 0 }
-func (hosted) IRQRestore(uint64)                                 {}
-func (hosted) AllocFrames(int, mm.Kind) ([]uint64, error)        { return nil, errNoPaging }
-func (hosted) FreeFrames([]uint64)                               {}
-func (hosted) Map(*mm.AddrSpace, uintptr, uint64, bool) error    { return errNoPaging }
-func (hosted) Unmap(*mm.AddrSpace, uintptr, uintptr) []uint64    { return nil }
-func (hosted) Protect(*mm.AddrSpace, uintptr, uintptr, bool) int { return 0 }
-func (hosted) SwitchMM(*mm.AddrSpace)                            {}
-func (hosted) EnterLazy()                                        {}
-func (hosted) AuditCR3() ([]string, uint64)                      { return nil, 0 }
-func (hosted) TLBStats(int) mm.TLBStats                          { return mm.TLBStats{} }
+// NoPaging is Paging for a machine without test address spaces (the host; an arch whose MMU half is
+// still to come): AddressSpaces says why, every other call fails with that reason or does nothing.
+type NoPaging struct{ Reason error }
+
+func (p NoPaging) AddressSpaces() error                            { return p.Reason }
+func (NoPaging) PCID() (bool, bool)                                { return false, false }
+func (p NoPaging) SetPCID(bool) error                              { return p.Reason }
+func (p NoPaging) NewMM() (*mm.AddrSpace, error)                   { return nil, p.Reason }
+func (NoPaging) FreeMM(*mm.AddrSpace)                              {}
+func (NoPaging) ExitMMap(*mm.AddrSpace, bool)                      {}
+func (NoPaging) FreePGD(*mm.AddrSpace)                             {}
+func (NoPaging) IRQSave() uint64                                   { return 0 }
+func (NoPaging) IRQRestore(uint64)                                 {}
+func (p NoPaging) AllocFrames(int, mm.Kind) ([]uint64, error)      { return nil, p.Reason }
+func (NoPaging) FreeFrames([]uint64)                               {}
+func (p NoPaging) Map(*mm.AddrSpace, uintptr, uint64, bool) error  { return p.Reason }
+func (NoPaging) Unmap(*mm.AddrSpace, uintptr, uintptr) []uint64    { return nil }
+func (NoPaging) Protect(*mm.AddrSpace, uintptr, uintptr, bool) int { return 0 }
+func (NoPaging) SwitchMM(*mm.AddrSpace)                            {}
+func (NoPaging) EnterLazy()                                        {}
+func (NoPaging) AuditCR3() ([]string, uint64)                      { return nil, 0 }
+func (NoPaging) TLBStats(int) mm.TLBStats                          { return mm.TLBStats{} }

@@ -121,3 +121,24 @@ func InitialStack(archAux [][2]uintptr) uintptr {
 	w[k], w[k+1] = auxNull, 0
 	return sp
 }
+
+// UnixSeconds converts a UTC calendar time (from the machine's clock: CMOS, RTAS) to Unix seconds.
+//
+//go:nosplit
+func UnixSeconds(year, mon, day, hour, min, sec int64) int64 {
+	// days from the civil date (the era-based algorithm: 400-year eras of 146097 days)
+	y := year
+	if mon <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	m := mon + 9
+	if mon > 2 {
+		m = mon - 3
+	}
+	doy := (153*m+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return days*86400 + hour*3600 + min*60 + sec
+}

@@ -1,12 +1,10 @@
 package amd64
 
 import (
-	"fmt"
 	"os"
 	"sync/atomic"
 
 	"lazymm/kernel"
-	"lazymm/mm"
 	"lazymm/shim"
 )
 
@@ -35,9 +33,7 @@ func (machine) Exit(status int) { os.Exit(status) }
 func (machine) SyscallCounts() map[int]uint64 { return shim.SyscallCounts() }
 
 // ResidentFrames counts frames in use: the image, page tables, kernel objects and the runtime's memory.
-func (machine) ResidentFrames() uint64 {
-	return mm.Frames.Count(mm.Image) + mm.Frames.Count(mm.PageTable) + mm.Frames.Count(mm.MMTable) + mm.Frames.Count(mm.Runtime) + mm.Frames.Count(mm.Object)
-}
+func (machine) ResidentFrames() uint64 { return kernel.FramesResident() }
 
 func (machine) CPU() int            { return currentCPU() }
 func (machine) FirmwareCPUs() int   { return firmwareCPUs }
@@ -76,23 +72,4 @@ func (machine) CPUSource() string {
 	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]
 }
 
-func (machine) Memory(drain bool) kernel.MemReport {
-	fl := irqSave() // the allocator's lock is also taken in trap context on this CPU
-	if drain {
-		mm.Frames.Drain()
-	}
-	n, v := mm.Frames.Violations()
-	var counts [mm.NumKinds]uint64
-	for k := range counts {
-		counts[k] = mm.Frames.Count(mm.Kind(k))
-	}
-	irqRestore(fl)
-	r := kernel.MemReport{Frames: map[string]uint64{}, Violations: n}
-	for k, c := range counts {
-		r.Frames[mm.Kind(k).String()] = c
-	}
-	for i := uint64(0); i < n && i < mm.MaxViolations; i++ {
-		r.First = append(r.First, fmt.Sprintf("frame %#x offset %#x holds %#x", v[i].Frame, v[i].Offset, v[i].Value))
-	}
-	return r
-}
+func (machine) Memory(drain bool) kernel.MemReport { return kernel.FramesReport(machine{}, drain) }

@@ -38,6 +38,8 @@ func unlockMM(fl uint64) {
 	irqRestore(fl)
 }
 
+func (machine) AddressSpaces() error { return nil }
+
 func (machine) PCID() (bool, bool) { return hasPCID, pcidOn }
 
 func (machine) SetPCID(on bool) error {

@@ -124,21 +124,7 @@ func readRTC() int64 {
 	}
 	sec, min, hour := cmosBCD(0), cmosBCD(2), cmosBCD(4)
 	day, mon, year := cmosBCD(7), cmosBCD(8), cmosBCD(9)+2000
-	// days from civil (Howard Hinnant's algorithm)
-	y := year
-	if mon <= 2 {
-		y--
-	}
-	era := y / 400
-	yoe := y - era*400
-	m := mon + 9
-	if mon > 2 {
-		m = mon - 3
-	}
-	doy := (153*m+2)/5 + day - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	days := era*146097 + doe - 719468
-	return days*86400 + hour*3600 + min*60 + sec
+	return shim.UnixSeconds(year, mon, day, hour, min, sec)
 }
 
 // timerTick is the LAPIC tick without the kernel lock: the shim counts it (and says whether its

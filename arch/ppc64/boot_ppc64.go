@@ -18,6 +18,8 @@ func bootKernelFault()
 func bootFaultAddr() uintptr
 func bootClobberAddr() uintptr
 func bootKernelFaultAddr() uintptr
+func bootStub()
+func bootStubAddr() uintptr
 
 var (
 	// FaultEntryPoint (bootFault): a trap instruction once trap is in place, which must come back as
@@ -28,13 +30,16 @@ var (
 	ClobberEntryPoint = bootClobberAddr()
 	// KernelFaultEntryPoint (bootKernelFault): trap itself faults: one crash dump, then power-off.
 	KernelFaultEntryPoint = bootKernelFaultAddr()
+	// StubEntryPoint (bootStub): the stub's proofs (sc, decrementer, registers), no runtime.
+	StubEntryPoint = bootStubAddr()
 )
 
 const (
-	modeBoot = iota
+	modeHost = iota // boot: the hosted runtime
 	modeFault
 	modeClobber
 	modeKernelFault
+	modeStub
 )
 
 var (
@@ -78,6 +83,7 @@ func bootInit() {
 	setupCPU(0)
 	setDecrementer(0x7fffffff) // quiet for seconds, whatever the firmware left
 	tbFromDT = readTimebaseFreq()
+	readFirmware()
 	installVectors()
 }
 
@@ -88,6 +94,9 @@ func bootInit() {
 func stubMain() {
 	c := thisCPU()
 	switch bootMode {
+	case modeHost:
+		hostMain()
+		return
 	case modeFault:
 		trapAlways()
 		return
@@ -97,7 +106,7 @@ func stubMain() {
 		puts("lazymm: ppc64 a fault in trap context came back\n")
 		return
 	}
-	puts("lazymm: ppc64 boot stub reached in 64-bit mode, running Go code; the hosted runtime is not ported yet (issue 6)\n")
+	puts("lazymm: ppc64 boot stub reached in 64-bit mode, running Go code\n")
 	// the system-call path the runtime will use: write through sc, and an unknown call
 	msg := "lazymm: ppc64 write(2) through sc and the 0xc00 vector\n"
 	if n, failed := rawSyscall(sysWrite, 1, uint64(uintptr(unsafe.Pointer(unsafe.StringData(msg)))), uint64(len(msg))); failed != 0 || n != uint64(len(msg)) {

@@ -12,11 +12,17 @@ GLOBL rtasOff<>(SB), NOPTR, $24
 
 // The entries: the trampoline jumps to one of them with the image at its link address, MSR 0 (32-bit,
 // big-endian, real mode) and r5 = VOF's client-interface entry. Each sets the mode stubMain runs
-// (bootMode: 0 boot, 1 bootFault, 2 bootClobber, 3 bootKernelFault) and goes on to bootCommon.
+// (bootMode: 0 boot, 1 bootFault, 2 bootClobber, 3 bootKernelFault, 4 bootStub) and goes on to bootCommon.
 // Hypervisor calls (sc 1) may clobber r0 and r3-r12, and Go's assembler builds constants with R0 as
 // zero: R0 is zeroed after each.
 TEXT ·boot(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$0, R14
+	BR	·bootCommon(SB)
+
+// bootStub runs the boot stub's own proofs (sc, the decrementer, register preservation) instead of
+// the runtime.
+TEXT ·bootStub(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$4, R14
 	BR	·bootCommon(SB)
 
 // bootFault is the crash-dump test's entry: once trap is in place, a trap instruction.
@@ -101,5 +107,10 @@ TEXT ·bootClobberAddr(SB),NOSPLIT|NOFRAME,$0-8
 
 TEXT ·bootKernelFaultAddr(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$·bootKernelFault(SB), R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·bootStubAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·bootStub(SB), R3
 	MOVD	R3, ret+0(FP)
 	RET

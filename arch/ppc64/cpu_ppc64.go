@@ -11,8 +11,11 @@ import "unsafe"
 const (
 	maxCPUs    = 64
 	kstackSize = 16 << 10 // each CPU's trap stack
-	nstackSize = 8 << 10  // each CPU's stack for an entry nested in trap context (a fault in the kernel)
-	fpAreaSize = int(unsafe.Sizeof(FPState{})) + 16
+	// trapReserve is what trapEntry keeps at the top of a trap stack: trap's 64-byte call area and
+	// the Frame (336 bytes, 352 reserved); kstack and nstack point below it.
+	trapReserve = 416
+	nstackSize  = 8 << 10 // each CPU's stack for an entry nested in trap context (a fault in the kernel)
+	fpAreaSize  = int(unsafe.Sizeof(FPState{})) + 16
 
 	// msrKernel is the MSR of the boot stub and of trap context: 64-bit, machine checks on, FP, VMX
 	// and VSX available (trap's Go code may use them: its entry saved them); real mode, big-endian,
@@ -23,6 +26,7 @@ const (
 	msrEE     = 1 << 15
 	msrFP     = 1 << 13
 	msrME     = 1 << 12
+	msrRI     = 1 << 1 // recoverable: a system reset (the NMI) may return; trapEntry's windows clear it
 	msrKernel = msrSF | msrVEC | msrVSX | msrFP | msrME
 )
 
@@ -35,7 +39,7 @@ type percpu struct {
 	// scratch is trapEntry's, before the frame exists: [0] the vector (8), [1] the interrupted r1
 	// (16), [2] r5 (24), [3] CR (32), [4] the FPState this entry saved into (40), [5] spare (48).
 	scratch [6]uint64
-	kstack  uintptr // 56: top of this CPU's trap stack (16-byte aligned)
+	kstack  uintptr // 56: this CPU's trap stack, trapReserve below its top (16-byte aligned)
 	curFP   uintptr // 64: FPState of the thread whose registers are live (like amd64's curFX)
 	g       uintptr // 72: the stand-in g for trap context (zero stackguard)
 	id      uint64  // 80
@@ -48,6 +52,7 @@ type percpu struct {
 	decPeriod uint32 // the decrementer's re-arm value in timebase ticks; 0: leave it idle
 	clobber   bool   // test only (bootClobber): trap adds 1 to r20 in the frame on each tick
 	kfault    bool   // test only (bootKernelFault): trap faults (tw) on the next sc
+	idling    bool   // in the shim's idle wait (archIdle): an interrupt nests in trap context there
 }
 
 var (
@@ -76,8 +81,8 @@ func setupCPU(id int) {
 	c := &cpus[id]
 	c.self = uintptr(unsafe.Pointer(c))
 	c.id = uint64(id)
-	c.kstack = (uintptr(unsafe.Pointer(&kstk[id][0])) + kstackSize) &^ 15
-	c.nstack = (uintptr(unsafe.Pointer(&nstk[id][0])) + nstackSize) &^ 15
+	c.kstack = (uintptr(unsafe.Pointer(&kstk[id][0]))+kstackSize)&^15 - trapReserve
+	c.nstack = (uintptr(unsafe.Pointer(&nstk[id][0]))+nstackSize)&^15 - trapReserve
 	c.g = uintptr(unsafe.Pointer(&trapG[id][0]))
 	c.curFP = align16(&fpArea[id][0])
 	c.nestFP = align16(&fpArea[id][1])

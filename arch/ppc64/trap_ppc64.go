@@ -1,6 +1,12 @@
 package ppc64
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"lazymm/kernel"
+	"lazymm/shim"
+)
 
 // trap is the Go side of trapEntry (trap_ppc64.s): one function for every exception, interrupt and
 // sc, in trap context (MSR.EE off, this CPU's trap stack, g = percpu.g). Like amd64's trap it gets the
@@ -60,9 +66,61 @@ func installVectors() {
 //go:nosplit
 func trap(f *Frame) {
 	c := thisCPU()
-	if c.depth > 1 {
+	if f.Vector == vecSysReset && bootMode == modeHost {
+		systemReset(c, f)
+		return
+	}
+	if c.depth > 1 && !(c.idling && f.Vector == vecDec) {
 		crash(c, f) // a fault inside trap context: nothing to recover
 	}
+	// An interrupt in the idle wait nests here (the wait runs in trap context, as amd64's hlt does):
+	// the idle loop has dropped the kernel lock, so the tick below takes it as any other would.
+	if bootMode != modeHost {
+		stubTrap(c, f)
+		return
+	}
+	if f.Vector == vecDec {
+		decTick(c, f)
+		if !shim.Tick() && !shim.SignalPending() {
+			return
+		}
+	}
+	if !shim.LockKernelFrom() {
+		crash(c, f) // an entry that interrupted the kernel itself
+	}
+	switch {
+	case f.Vector == vecSyscall:
+		shim.Syscall(f)
+	case f.Vector == vecDec:
+		shim.TimerInterrupt(f)
+	case f.Vector == vecDSI && dataFault(f):
+	case f.Vector == vecISI && instrFault(f):
+	default:
+		crash(c, f)
+	}
+	shim.DeliverSignals(f)
+	shim.UnlockKernel()
+}
+
+// systemReset is the NMI (smp.go's SendNMI raises it with H_SIGNAL_SYS_RESET): not maskable, it may
+// land anywhere, in trap context too, and takes no lock. Unlike an x86 NMI nothing blocks a second
+// one while the first runs, and where MSR.RI was off (trapEntry's windows, with the scratch
+// registers in use) it cannot return: that is a crash dump, vector 0x100.
+//
+//go:nosplit
+func systemReset(c *percpu, f *Frame) {
+	if f.MSR&msrRI == 0 || c.depth > 2 {
+		crash(c, f)
+	}
+	atomic.AddUint64(&nmiRecv[c.id], 1)
+	kernel.HandleNMI(int(c.id))
+}
+
+// stubTrap is trap for the boot stub's proofs (bootStub and the test entries): its own sc dispatcher
+// and the decrementer.
+//
+//go:nosplit
+func stubTrap(c *percpu, f *Frame) {
 	switch f.Vector {
 	case vecSyscall:
 		if c.kfault {
@@ -74,6 +132,34 @@ func trap(f *Frame) {
 	default:
 		crash(c, f)
 	}
+}
+
+// DSISR and SRR1 bits of a storage interrupt (Power ISA 3.0 Book III 7.5.3, 7.5.5).
+const (
+	dsisrNoTranslation = 0x40000000 // no PTE: the radix walk found an invalid entry
+	dsisrStore         = 0x02000000
+	srr1NoTranslation  = 0x40000000
+)
+
+// dataFault pages in the runtime's memory on a data storage interrupt (demand paging, as amd64's
+// #PF handler), or turns a nil dereference into SIGSEGV. False: a real fault (crash dump).
+//
+//go:nosplit
+func dataFault(f *Frame) bool {
+	if f.DSISR&dsisrNoTranslation == 0 || shim.InUserRange(uintptr(f.DAR), 1) {
+		return false
+	}
+	if shim.EnsurePage(uintptr(f.DAR), f.DSISR&dsisrStore != 0) {
+		return true
+	}
+	return shim.NilFault(f.DAR)
+}
+
+// instrFault pages in code (the runtime executes nothing it mmaps, so this is for completeness).
+//
+//go:nosplit
+func instrFault(f *Frame) bool {
+	return f.MSR&srr1NoTranslation != 0 && shim.EnsurePage(uintptr(f.PC), false)
 }
 
 // decTick counts the tick and re-arms the decrementer (or parks it at its maximum when no period is
@@ -103,7 +189,8 @@ func decTick(c *percpu, f *Frame) {
 //
 //go:nosplit
 func crash(c *percpu, f *Frame) {
-	puts("LZ1 crash cpu=")
+	consoleFlush()
+	puts("\nLZ1 crash cpu=")
 	putDec(c.id)
 	puts(" kind=exception vector=0x")
 	putHex(f.Vector)

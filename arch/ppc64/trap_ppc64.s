@@ -42,7 +42,6 @@
 // The trap stack: the Frame (336 bytes, 352 reserved) at its top, below it the caller's 64-byte area
 // for trap's call: 0-31 the fixed frame, 32 the argument. FRM is the Frame's offset from R1.
 #define FRM 64
-#define RESERVE 416
 
 #define MFMSR_R5 WORD $0x7ca000a6
 #define MTMSRD_R5 WORD $0x7ca00164 // mtmsrd r5, 0
@@ -73,7 +72,9 @@ nested:
 	MOVD	percpu_nestFP(R4), R5
 build:
 	MOVD	R5, S_FP(R4)
-	ADD	$-RESERVE, R1
+	// R1 is trapReserve below the stack's top already (setupCPU): the Frame and trap's call area
+	// lie above it. (Not an ADD here: the linker would count this separate stack against the
+	// goroutine stack's nosplit budget.)
 	// the GPRs still live
 	MOVD	R0, FRM+0(R1)
 	MOVD	R2, FRM+16(R1)
@@ -134,9 +135,10 @@ build:
 	MOVD	R5, FRM+Frame_DSISR(R1)
 	MOVD	R0, FRM+Frame_DSISR+8(R1) // the spare word
 
-	// FP, VMX and VSX on (the interrupt cleared them), then VSR0-63, FPSCR, VSCR
+	// FP, VMX and VSX on (the interrupt cleared them), translation too once the MMU is on, then
+	// VSR0-63, FPSCR, VSCR
 	MFMSR_R5
-	MOVD	$(const_msrFP|const_msrVEC|const_msrVSX), R6
+	MOVD	·trapMSR(SB), R6 // FP|VEC|VSX|RI, and IR|DR once the MMU is on (mmu_ppc64.go)
 	OR	R6, R5
 	MTMSRD_R5
 	ISYNC
@@ -232,8 +234,10 @@ build:
 	MOVD	R3, 32(R1)
 	BL	·trap(SB)
 
-	// out: the Frame and curFP as trap left them
+	// out: the Frame and curFP as trap left them. MSR.RI off first (mtmsrd L=1 with r0 = 0 clears
+	// EE and RI): from here to rfid a system reset could not be returned from, and says so.
 	MOVD	$0, R0
+	WORD	$0x7c010164 // mtmsrd r0, 1
 	MOVD	SPR(SPRG3), R4
 	MOVD	percpu_depth(R4), R5
 	MOVD	percpu_curFP(R4), R3

@@ -1,3 +1,3 @@
 package main
 
-import _ "lazymm/arch/ppc64" // the boot stub (docs/PPC64.md); the hosted runtime is not ported yet
+import _ "lazymm/arch/ppc64" // registers the bare-metal machine when booted by the ppc64 stub (docs/PPC64.md)

@@ -128,8 +128,11 @@ func main() {
 			if err != nil || !ok {
 				panic(fmt.Sprintf("injection %s names scheme %q and scenario %q", inject, in.scheme, in.scen))
 			}
-			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Scheme: in.scheme, Scenario: in.scen,
-				Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { lazytest.Run(t, s, sc) }})
+			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scheme: in.scheme,
+				Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { lazytest.Run(t, s, sc) }}})...)
+		case in.scen != "":
+			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scenario: in.scen,
+				Expect: "fail", Catch: in.catch, Run: in.run}})...)
 		default:
 			tests = append(tests, ktest.Test{Name: "inject/" + inject, Inject: inject, Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: in.run})
 		}
@@ -141,8 +144,7 @@ func main() {
 		}
 		if m.BareMetal() { // IPIs and NMIs exist only there; on the host the suite would test nothing
 			suite = append(suite, smptest.Tests()...)
-			suite = append(suite, mmtest.Tests()...)
-			suite = append(suite, sel...)
+			suite = append(suite, needAddressSpaces(m, append(mmtest.Tests(), sel...))...)
 		}
 		matrixOnly := schemes != "" || scenario != ""
 		for _, tc := range suite {
@@ -169,6 +171,18 @@ func main() {
 		m.Exit(1)
 	}
 	m.Exit(0)
+}
+
+// needAddressSpaces makes tests skip, saying why, on an arch without test address spaces yet.
+func needAddressSpaces(m kernel.Machine, tests []ktest.Test) []ktest.Test {
+	err := m.AddressSpaces()
+	if err == nil {
+		return tests
+	}
+	for i := range tests {
+		tests[i].Run = func(t *ktest.T) { t.Skipf("%v", err) }
+	}
+	return tests
 }
 
 // report emits the run's figures: heap, resident frames and the system calls the runtime made.

@@ -1,0 +1,168 @@
+package ppc64
+
+import (
+	"unsafe"
+
+	"lazymm/mm"
+	"lazymm/shim"
+)
+
+// The POWER radix MMU (Power ISA 3.0 Book III, 6.7), as a pseries guest uses it: the hypervisor owns
+// the partition table; the guest registers a process table (H_REGISTER_PROC_TBL) whose entry for the
+// PID in PIDR points at a radix tree. The hardware's (and QEMU's) geometry for 4 KiB pages is
+// Linux's: 52 bits, an 8192-entry root, then three levels of 512. lazymm uses addresses below 2^48
+// only, so just the root's first 512 entries are ever used and the walk is x86-64's four levels of 512:
+// mm's walks serve both, only the entry bits differ (mm.Format). The root is 64 KiB, aligned to its
+// size, so it lives in the image (rootArea) rather than in one frame. RAM is mapped one to one with 1 GiB leaves (the kernel
+// image, its tables, every frame); the runtime's memory is paged in on demand above 4 GiB by the shim.
+// QEMU's pseries with a POWER9 starts in radix mode (LPCR.HR and UPRT set at reset, no hashed page
+// table), so no client-architecture-support negotiation is needed first.
+const (
+	rpteValid = 1 << 63 // V
+	rpteLeaf  = 1 << 62 // L: a PTE (or a huge leaf at an upper level), not a directory
+	rpteAddr  = 0x01ff_ffff_ffff_f000
+	rpteRef   = 0x100 // R: set, so the MMU never needs to update it (it would fault instead)
+	rpteChg   = 0x080 // C
+	rptePriv  = 0x8   // privileged access only: everything here runs with MSR.PR = 0
+	rpteRead  = 0x4
+	rpteRW    = 0x2
+	rpteExec  = 0x1
+	rpdeNLS   = 9 // a directory entry's next-level size: 512 entries
+
+	// The process-table entry's radix tree size: RTS = 52 - 31 = 21, split as RTS1 (2 bits) and RTS2
+	// (3 bits); RPDS is the root's size, 2^13 entries.
+	prtbRTS  = 2<<61 | 5<<5
+	prtbRPDS = 13
+	rootSize = 8 << prtbRPDS
+
+	hRegisterProcTbl             = 0x37c
+	ptblNew, ptblRadix, ptblGTSE = 0x18, 0x04, 0x01
+	hSuccess                     = 0
+	kernelPID                    = 1 // quadrant 0 translates through PIDR; PID 0 also serves quadrant 3
+	userSlot                     = 128
+	msrIR, msrDR                 = 1 << 5, 1 << 4
+	kernelLeaf                   = rpteValid | rpteLeaf | rpteRef | rpteChg | rptePriv | rpteRead | rpteRW | rpteExec
+	tlbFlushPages                = 32 // a larger range flushes the whole PID
+	imageBase                    = 0x10000
+	maxRAM                       = 4 << 30
+	exitStatusUnused             = 0
+)
+
+var (
+	frameKinds [maxRAM >> 12]mm.Kind
+	memBytes   uint64
+	procTable  uint64 // physical address of the process table
+	// trapMSR is ORed into the MSR for trap context (trapEntry) once the Frame is saved: FP, VMX, VSX
+	// and RI, and once the MMU is on, IR and DR, so trap's Go code reaches the runtime's memory.
+	trapMSR uint64 = msrFP | msrVEC | msrVSX | msrRI
+	// rootArea holds InitMM's 64 KiB root, aligned inside it.
+	rootArea [2 * rootSize]byte
+)
+
+// In mmu_ppc64.s.
+func hcall(op, a0, a1, a2, a3 uint64) int64
+func setPIDR(pid uint64)
+func setMSR(msr uint64)
+func tlbielPage(va uintptr, pid uint64)
+func tlbielPID(pid uint64)
+func imageEnd() uintptr
+
+//go:nosplit
+func allocTable() uint64 {
+	f, ok := mm.Frames.Alloc(mm.PageTable)
+	if !ok {
+		puts("lazymm: ppc64 out of memory building the page tables\n")
+		powerOff()
+	}
+	mm.ZeroFrame(f)
+	return f << 12
+}
+
+//go:nosplit
+func table(pa uint64) *[512]uint64 { return (*[512]uint64)(unsafe.Add(nil, uintptr(pa))) }
+
+// framesInit hands RAM [image end, memBytes) to the frame allocator; below is the vectors, the
+// firmware's scratch and the image.
+//
+//go:nosplit
+func framesInit() {
+	mm.Frames.Init(frameKinds[:])
+	n := memBytes >> 12
+	if n > uint64(len(frameKinds)) {
+		n = uint64(len(frameKinds))
+		memBytes = maxRAM
+	}
+	mm.Frames.SetRange(0, n, mm.Free)
+	mm.Frames.SetRange(0, imageBase>>12, mm.Reserved)
+	img := (uint64(imageEnd()) + 0xfff) >> 12
+	mm.Frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
+}
+
+// mmuInit builds InitMM's tree (RAM one to one), registers the process table and turns translation
+// on for this CPU and for trap context. False (and a console line) if the hypervisor refuses.
+//
+//go:nosplit
+func mmuInit() bool {
+	mm.PT = mm.Format{Levels: 4, Present: rpteValid, Write: rpteRW, Huge: rpteLeaf,
+		Table: rpteValid | rpdeNLS, AddrMask: rpteAddr, UserSlot: userSlot}
+	root := (uint64(uintptr(unsafe.Pointer(&rootArea[0]))) + rootSize - 1) &^ (rootSize - 1)
+	pud := allocTable()
+	table(root)[0] = pud | rpteValid | rpdeNLS
+	// the first GiB in 2 MiB leaves, and its first 2 MiB in pages, so that page 0 stays unmapped: a
+	// nil dereference faults (SIGSEGV for the runtime). The vectors there run in real mode.
+	pmd, pte := allocTable(), allocTable()
+	table(pud)[0] = pmd | rpteValid | rpdeNLS
+	table(pmd)[0] = pte | rpteValid | rpdeNLS
+	for i := uint64(1); i < 512; i++ {
+		table(pte)[i] = i<<12 | kernelLeaf
+		table(pmd)[i] = i<<21 | kernelLeaf
+	}
+	for gib := uint64(1); gib<<30 < memBytes; gib++ {
+		table(pud)[gib] = gib<<30 | kernelLeaf
+	}
+	mm.InitMM.Root = root
+	procTable = allocTable()
+	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
+	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
+		puts("lazymm: ppc64 H_REGISTER_PROC_TBL failed: ")
+		putDec(uint64(-r))
+		puts(" (the radix MMU is needed: the runtime's heap lies far above RAM)\n")
+		return false
+	}
+	setPIDR(kernelPID)
+	tlbielPID(kernelPID)
+	trapMSR |= msrIR | msrDR
+	setMSR(readMSR() | msrIR | msrDR)
+	return true
+}
+
+// archLeaf is the shim's leaf entry for a runtime page.
+//
+//go:linkname archLeaf lazymm/shim.archLeaf
+//go:nosplit
+func archLeaf(frame uint64, prot uint32) uint64 {
+	pte := frame<<12 | rpteValid | rpteLeaf | rpteRef | rpteChg | rptePriv | rpteRead
+	if prot&mm.ProtWrite != 0 {
+		pte |= rpteRW
+	}
+	if prot&mm.ProtExec != 0 {
+		pte |= rpteExec
+	}
+	return pte
+}
+
+// archShootdown flushes [start, end) from this CPU's TLB: tlbiel per page, or the whole PID for a
+// large range. Other CPUs do not exist yet (SMP on ppc64 is still to come): remote is then moot.
+//
+//go:linkname archShootdown lazymm/shim.archShootdown
+//go:nosplit
+func archShootdown(start, end uintptr, remote bool) {
+	if end-start > tlbFlushPages<<12 {
+		tlbielPID(kernelPID)
+		return
+	}
+	for va := start; va < end; va += 1 << 12 {
+		tlbielPage(va, kernelPID)
+	}
+	_ = shim.OnlineCPUs
+}

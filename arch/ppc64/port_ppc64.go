@@ -1,0 +1,116 @@
+package ppc64
+
+import (
+	"unsafe" // also for go:linkname
+
+	"lazymm/shim"
+)
+
+// The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
+// archLeaf and archShootdown are in mmu_ppc64.go.
+
+// The console: H_PUT_TERM_CHAR takes up to 16 bytes per call, so bytes are gathered under the shim's
+// console lock and sent at a newline or when 16 are pending; consoleFlush sends the rest (before a
+// crash dump or power-off).
+var (
+	conBuf [16]byte
+	conN   int
+)
+
+//go:linkname archPutc lazymm/shim.archPutc
+//go:nosplit
+func archPutc(c byte) {
+	conBuf[conN] = c
+	conN++
+	if conN == len(conBuf) || c == '\n' {
+		consoleFlush()
+	}
+}
+
+//go:nosplit
+func consoleFlush() {
+	if conN > 0 {
+		putMem(unsafe.Pointer(&conBuf[0]), conN)
+		conN = 0
+	}
+}
+
+//go:linkname archCPUID lazymm/shim.archCPUID
+//go:nosplit
+func archCPUID() int { return int(thisCPU().id) }
+
+//go:linkname archPause lazymm/shim.archPause
+//go:nosplit
+func archPause() {}
+
+//go:linkname archIdle lazymm/shim.archIdle
+//go:nosplit
+func archIdle() {
+	c := thisCPU()
+	c.idling = true
+	idleWait()
+	c.idling = false
+}
+
+// archKick would send a reschedule IPI; only CPU 0 runs so far (SMP on ppc64 is still to come), and a
+// CPU never kicks itself.
+//
+//go:linkname archKick lazymm/shim.archKick
+//go:nosplit
+func archKick(cpu int) {}
+
+// archPollCalls: no cross-calls without SMP.
+//
+//go:linkname archPollCalls lazymm/shim.archPollCalls
+//go:nosplit
+func archPollCalls() {}
+
+//go:linkname archCycles lazymm/shim.archCycles
+//go:nosplit
+func archCycles() uint64 { return readTB() }
+
+//go:linkname archNsToCycles lazymm/shim.archNsToCycles
+//go:nosplit
+func archNsToCycles(ns uint64) uint64 { return nsToTB(ns) }
+
+//go:linkname archNanotime lazymm/shim.archNanotime
+//go:nosplit
+func archNanotime() uint64 { return tbToNs(readTB() - tbBoot) }
+
+//go:linkname archWallOffset lazymm/shim.archWallOffset
+//go:nosplit
+func archWallOffset() int64 { return bootUnix }
+
+// archSwitchTo makes t's FP area the one trapEntry's exit restores (ppc64 has no TLS register).
+//
+//go:linkname archSwitchTo lazymm/shim.archSwitchTo
+//go:nosplit
+func archSwitchTo(t *shim.Thread) {
+	c := thisCPU()
+	if t == nil {
+		c.curFP = align16(&fpArea[c.id][0])
+		return
+	}
+	c.curFP = t.FP.Addr()
+}
+
+//go:linkname archRandom lazymm/shim.archRandom
+//go:nosplit
+func archRandom() (uint64, bool) {
+	if !hasDarn {
+		return 0, false
+	}
+	v := darn()
+	return v, v != ^uint64(0)
+}
+
+//go:linkname archExit lazymm/shim.archExit
+//go:nosplit
+func archExit(status int) {
+	consoleFlush()
+	powerOff() // RTAS power-off carries no status: the console's summary line is the verdict
+}
+
+//go:linkname archCrash lazymm/shim.archCrash
+//go:nosplit
+func archCrash(f *Frame) { crash(thisCPU(), f) }
