@@ -18,12 +18,18 @@ func archPause()
 // archIdle waits for an interrupt with interrupts enabled and returns with them disabled again.
 func archIdle()
 
-// archKick sends a reschedule interrupt to cpu, which is idle.
-func archKick(cpu int)
+// archSendIPI delivers one IPI of kind (ipi.go) to cpu; archSendIPIAllButSelf to every other online
+// CPU (with the machine's broadcast where it has one). The shim counts them.
+func archSendIPI(cpu, kind int)
+func archSendIPIAllButSelf(kind int)
 
-// archPollCalls runs the cross-calls posted to this CPU: a CPU spinning on the kernel lock must
-// still answer, the holder may be waiting for it (a TLB shootdown).
-func archPollCalls()
+// archRunOp runs one cross-call op on this CPU: the arch's own (its TLB flushes, audits) or the
+// kernel's, through kernel.HandleCrossCall.
+func archRunOp(cpu int, op uint32, arg uint64)
+
+// archIRQSave turns interrupts off on this CPU and returns what archIRQRestore needs.
+func archIRQSave() uint64
+func archIRQRestore(flags uint64)
 
 // archCycles reads the cycle counter the deadlines use (TSC, timebase).
 func archCycles() uint64

@@ -19,6 +19,14 @@ type CPU struct {
 	Idle    bool   // waiting in the idle loop: interrupts must not switch threads
 	Ticks   uint64 // this CPU's timer ticks
 	SliceAt uint64 // tick at which the current thread's time slice ends
+
+	// the cross-call slot (ipi.go): the sender writes op and arg and bumps callSeq; this CPU runs it
+	// and sets callDone
+	callOp   uint32
+	callArg  uint64
+	callSeq  uint64
+	callDone uint64
+	pong     int32 // a test IPI received here is bounced back to this CPU (PingPong); -1 none
 }
 
 // CPUs are the CPUs' scheduler states; CPUs 0..OnlineCPUs-1 run threads.
@@ -34,7 +42,7 @@ func thisCPU() *CPU { return &CPUs[archCPUID()] }
 //
 //go:nosplit
 func InitCPU(id int) {
-	CPUs[id] = CPU{ID: int32(id), Cur: -1}
+	CPUs[id] = CPU{ID: int32(id), Cur: -1, pong: -1}
 }
 
 const (
@@ -83,7 +91,7 @@ var (
 func LockKernel() {
 	me := uint32(archCPUID()) + 1
 	for !atomic.CompareAndSwapUint32(&bkl, 0, me) {
-		archPollCalls() // the holder may be waiting for this CPU to flush its TLB
+		RunCrossCalls() // the holder may be waiting for this CPU to flush its TLB
 		archPause()
 	}
 }
@@ -406,7 +414,7 @@ func kickIdle(t *Thread) {
 		}
 	}
 	if target >= 0 {
-		archKick(target)
+		SendIPI(target, IPIResched)
 	}
 }
 

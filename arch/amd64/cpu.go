@@ -32,13 +32,6 @@ type percpu struct {
 	nmiArea shim.FPArea
 
 	arrived uint32 // the CPU reached apMain (the boot CPU: always)
-	pong    int32  // a test IPI received here is bounced back to this CPU (PingPong); -1 none
-
-	// cross-call slot: the sender writes op/arg and bumps callSeq; this CPU runs it and sets callDone
-	callOp   uint32
-	callArg  uint64
-	callSeq  uint64
-	callDone uint64
 }
 
 var (
@@ -85,7 +78,6 @@ func setupCPU(id int) {
 	c.id = uint64(id)
 	c.kstack = uintptr(unsafe.Pointer(&kstk[id][0])) + kstkSize
 	shim.InitCPU(id)
-	c.pong = -1
 	c.curFX = c.idleFX.Addr()
 	c.nmiFX = c.nmiArea.Addr()
 

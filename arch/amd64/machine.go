@@ -2,7 +2,6 @@ package amd64
 
 import (
 	"os"
-	"sync/atomic"
 
 	"lazymm/kernel"
 	"lazymm/shim"
@@ -38,28 +37,20 @@ func (machine) ResidentFrames() uint64 { return kernel.FramesResident() }
 func (machine) CPU() int            { return currentCPU() }
 func (machine) FirmwareCPUs() int   { return firmwareCPUs }
 func (machine) APICID(cpu int) int  { return int(apicIDs[cpu]) }
-func (machine) SendTestIPI(cpu int) { sendIPI(cpu, ipiTest) }
-func (machine) SendNMI(cpu int)     { sendIPI(cpu, ipiNMI) }
+func (machine) SendTestIPI(cpu int) { shim.SendIPI(cpu, shim.IPITest) }
+func (machine) SendNMI(cpu int)     { shim.SendIPI(cpu, shim.IPINMI) }
 
-func (machine) SendTestIPIMask(mask uint64) { sendIPIMask(mask, ipiTest) }
-func (machine) SendTestIPIAllButSelf()      { sendIPIAllButSelf(ipiTest) }
+func (machine) SendTestIPIMask(mask uint64) { shim.SendIPIMask(mask, shim.IPITest) }
+func (machine) SendTestIPIAllButSelf()      { shim.SendIPIAllButSelf(shim.IPITest) }
 
 func (machine) CrossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
 	crossCall(mask, op, arg, wait)
 }
 
-func (machine) IPICounts(cpu int) kernel.IPICounts {
-	ld := func(p *uint64) uint64 { return atomic.LoadUint64(p) }
-	return kernel.IPICounts{
-		ReschedSent: ld(&ipiSent[ipiResched][cpu]), ReschedRecv: ld(&ipiRecv[ipiResched][cpu]),
-		CallSent: ld(&ipiSent[ipiCall][cpu]), CallRecv: ld(&ipiRecv[ipiCall][cpu]),
-		TestSent: ld(&ipiSent[ipiTest][cpu]), TestRecv: ld(&ipiRecv[ipiTest][cpu]),
-		NMISent: ld(&ipiSent[ipiNMI][cpu]), NMIRecv: ld(&ipiRecv[ipiNMI][cpu]),
-	}
-}
+func (machine) IPICounts(cpu int) kernel.IPICounts { return shim.IPICounts(cpu) }
 
 func (machine) CPUOnline(cpu int) bool                    { return cpu < shim.OnlineCPUs }
-func (machine) PingPong(to, rounds int) ([]uint64, error) { return pingPong(to, rounds) }
+func (machine) PingPong(to, rounds int) ([]uint64, error) { return shim.PingPong(to, rounds, tscHz) }
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
 //

@@ -26,7 +26,7 @@ var (
 func lockMM() uint64 {
 	fl := irqSave()
 	for !atomic.CompareAndSwapUint32(&mmLock, 0, 1) {
-		runCrossCall(thisCPU()) // a CPU waiting here must still answer flush IPIs
+		shim.RunCrossCalls() // a CPU waiting here must still answer flush IPIs
 		pause()
 	}
 	return fl
@@ -52,7 +52,7 @@ func (machine) SetPCID(on bool) error {
 	if on {
 		arg = 1
 	}
-	postCall(1<<uint(shim.OnlineCPUs)-1, callSetPCID, arg, true)
+	shim.PostCall(1<<uint(shim.OnlineCPUs)-1, callSetPCID, arg, true)
 	unlockMM(fl)
 	return nil
 }
@@ -113,7 +113,7 @@ func exitMMap(as *mm.AddrSpace) {
 //go:nosplit
 func freePGD(as *mm.AddrSpace) {
 	mm.Retire(as)
-	postCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
+	shim.PostCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
 	mm.FreeAddrSpace(&mm.Frames, as, &zapped, 0)
 	zapped.FreeAll(&mm.Frames)
 }
@@ -235,7 +235,7 @@ func (machine) IRQSave() uint64 { return irqSave() }
 func (machine) IRQRestore(fl uint64) { irqRestore(fl) }
 
 func (machine) AuditCR3() ([]string, uint64) {
-	postCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
+	shim.PostCall(1<<uint(shim.OnlineCPUs)-1, callAudit, 0, true)
 	var out []string
 	var runs uint64
 	why := map[uint32]string{auditNotLive: "is not the root of a live address space", auditMismatch: "is not the root of the mm the CPU's TLB state says is loaded"}

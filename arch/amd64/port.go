@@ -25,14 +25,6 @@ func archPause() { pause() }
 //go:nosplit
 func archIdle() { stihlt() }
 
-//go:linkname archKick lazymm/shim.archKick
-//go:nosplit
-func archKick(cpu int) { sendIPI(cpu, ipiResched) }
-
-//go:linkname archPollCalls lazymm/shim.archPollCalls
-//go:nosplit
-func archPollCalls() { runCrossCall(thisCPU()) }
-
 //go:linkname archCycles lazymm/shim.archCycles
 //go:nosplit
 func archCycles() uint64 { return rdtsc() }
@@ -101,6 +93,14 @@ func archShootdown(start, end uintptr, remote bool) {
 	flushTLB(start, end)
 	if shim.OnlineCPUs > 1 && remote {
 		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
-		postCall(others, callFlushTLB, 0, true)
+		shim.PostCall(others, callFlushTLB, 0, true)
 	}
 }
+
+//go:linkname archIRQSave lazymm/shim.archIRQSave
+//go:nosplit
+func archIRQSave() uint64 { return irqSave() }
+
+//go:linkname archIRQRestore lazymm/shim.archIRQRestore
+//go:nosplit
+func archIRQRestore(fl uint64) { irqRestore(fl) }

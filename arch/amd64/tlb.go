@@ -158,7 +158,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	}
 	if targets != 0 {
 		s.Stats.IPIsSent += uint64(bits.OnesCount64(targets))
-		postCall(targets, callFlushMM, uint64(uintptr(unsafe.Pointer(f))), true)
+		shim.PostCall(targets, callFlushMM, uint64(uintptr(unsafe.Pointer(f))), true)
 	}
 	if s.Loaded() == as {
 		flushFunc(me, f)
