@@ -98,7 +98,7 @@ func epollCtl(epfd, op, fd int64, ev uintptr) int64 {
 		e.watches[idx] = e.watches[e.nwatch]
 		return 0
 	case ctlAdd, ctlMod:
-		if !userOK(ev, 12) {
+		if !userOK(ev, epollEventSize) {
 			return -eFAULT
 		}
 		if idx < 0 {
@@ -111,13 +111,14 @@ func epollCtl(epfd, op, fd int64, ev uintptr) int64 {
 			idx = e.nwatch
 			e.nwatch++
 		}
-		e.watches[idx] = epollWatch{fd: fd, events: *(*uint32)(ptr(ev)), data: *(*uint64)(ptr(ev + 4))}
+		e.watches[idx] = epollWatch{fd: fd, events: *(*uint32)(ptr(ev)), data: *(*uint64)(ptr(ev + epollDataOff))}
 		return 0
 	}
 	return -eINVAL
 }
 
-// epollReady writes up to max ready events (struct epoll_event is packed: u32 events, u64 data).
+// epollReady writes up to max ready events (struct epoll_event: u32 events, then u64 data at
+// epollDataOff: packed on x86-64 only).
 //
 //go:nosplit
 func epollReady(e *fileDesc, out uintptr, max int64) int64 {
@@ -125,8 +126,8 @@ func epollReady(e *fileDesc, out uintptr, max int64) int64 {
 	for i := 0; i < e.nwatch && n < max; i++ {
 		w := &e.watches[i]
 		if isEventfd(w.fd) && fds[w.fd].counter > 0 && w.events&1 != 0 { // EPOLLIN
-			*(*uint32)(ptr(out + uintptr(12*n))) = 1
-			*(*uint64)(ptr(out + uintptr(12*n) + 4)) = w.data
+			*(*uint32)(ptr(out + uintptr(epollEventSize*n))) = 1
+			*(*uint64)(ptr(out + uintptr(epollEventSize*n) + epollDataOff)) = w.data
 			n++
 		}
 	}
@@ -139,7 +140,7 @@ func epollWait(f *Frame, epfd int64, out uintptr, max int64, timeoutMS int64) {
 		f.setRet(-eINVAL)
 		return
 	}
-	if !userOK(out, uintptr(12*max)) {
+	if !userOK(out, uintptr(epollEventSize*max)) {
 		f.setRet(-eFAULT)
 		return
 	}

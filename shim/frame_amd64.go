@@ -53,3 +53,6 @@ func (f *Frame) cloneChild(stack uint64) {
 //
 //go:nosplit
 func (f *Frame) cloneTLS() uint64 { return f.R8 }
+
+// struct epoll_event is packed on x86-64: u32 events, u64 data at 4.
+const epollEventSize, epollDataOff = 12, 4

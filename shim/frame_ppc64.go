@@ -68,3 +68,6 @@ func (f *Frame) cloneChild(stack uint64) {
 //
 //go:nosplit
 func (f *Frame) cloneTLS() uint64 { return f.GPR[6] }
+
+// struct epoll_event is naturally aligned on ppc64: u32 events, padding, u64 data at 8.
+const epollEventSize, epollDataOff = 16, 8

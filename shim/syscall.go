@@ -51,10 +51,13 @@ func Syscall(f *Frame) {
 		r = closeFD(int64(a0))
 	case sysMmap:
 		r = mmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3))
+		dropDeferred()
 	case sysMunmap:
 		r = munmap(uintptr(a0), uintptr(a1))
+		dropDeferred()
 	case sysMadvise:
 		r = madvise(uintptr(a0), uintptr(a1), int64(a2))
+		dropDeferred()
 	case sysClockGettime:
 		r = clockGettime(int64(a0), uintptr(a1))
 	case sysClone:

@@ -50,7 +50,7 @@ func mmap(addr, n uintptr, prot, flags uint32) int64 {
 		if addr < mmapLo || addr+n > mmapHi || addr+n < addr || InUserRange(addr, n) {
 			return -eINVAL
 		}
-		dropPages(addr, addr+n)
+		deferDrop(addr, addr+n)
 	case addr >= mmapLo && addr+n <= mmapHi && addr+n > addr && !InUserRange(addr, n) && !vmas.Overlaps(addr, addr+n):
 		// the hint is free: take it (the runtime's heap arena hints depend on this)
 	default:
@@ -72,7 +72,7 @@ func munmap(addr, n uintptr) int64 {
 		return -eINVAL
 	}
 	n = pageAlign(n)
-	dropPages(addr, addr+n)
+	deferDrop(addr, addr+n)
 	vmas.Remove(addr, addr+n)
 	return 0
 }
@@ -81,9 +81,28 @@ func munmap(addr, n uintptr) int64 {
 func madvise(addr, n uintptr, advice int64) int64 {
 	const dontNeed = 4
 	if advice == dontNeed {
-		dropPages(addr, addr+pageAlign(n))
+		deferDrop(addr, addr+pageAlign(n))
 	}
 	return 0 // others (hugepage hints, MADV_FREE's laziness) are performance hints
+}
+
+// The range the memory call in progress unmaps: mmap, munmap and madvise only note it, and Syscall
+// drops it when the call is done, one frame up (the trap path's nosplit stack budget is tight, and
+// the drop's shootdown is its deepest path). One system call at a time runs: the kernel lock.
+var dropStart, dropEnd uintptr
+
+//go:nosplit
+func deferDrop(start, end uintptr) { dropStart, dropEnd = start, end }
+
+// dropDeferred drops the range a memory call noted, if any.
+//
+//go:nosplit
+func dropDeferred() {
+	if dropEnd != 0 {
+		start, end := dropStart, dropEnd
+		dropStart, dropEnd = 0, 0
+		dropPages(start, end)
+	}
 }
 
 // dropPages unmaps [start, end), shoots the translations down on every CPU, and frees the frames.

@@ -84,6 +84,7 @@ func bootInit() {
 	setDecrementer(0x7fffffff) // quiet for seconds, whatever the firmware left
 	tbFromDT = readTimebaseFreq()
 	readFirmware()
+	readCPUs()
 	installVectors()
 }
 

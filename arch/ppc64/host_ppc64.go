@@ -85,8 +85,9 @@ func hostMain() {
 	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
-	t := shim.StartFirstThread(0) // no TLS register on ppc64; a zeroed FP area is a valid FP state
-	_ = t
+	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state
+	hcall(hCPPR, 0xff, 0, 0, 0) // this CPU's interrupt presenter takes every priority (IPIs)
+	startCPUs()                 // they idle in the scheduler; the runtime's main thread is already here
 	c := thisCPU()
 	c.decPeriod = uint32(tbFreq / hz)
 	setDecrementer(c.decPeriod)

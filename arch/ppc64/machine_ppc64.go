@@ -2,9 +2,7 @@ package ppc64
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"sync/atomic"
 
 	"lazymm/kernel"
 	"lazymm/shim"
@@ -20,10 +18,7 @@ type machine struct {
 const hSignalSysReset = 0x380
 
 var (
-	nmiSent, nmiRecv [maxCPUs]uint64
-
 	errNoAddressSpaces = errors.New("ppc64: no test address spaces yet (radix PID switching and its TLB protocol are issue 7's)")
-	errNoSMP           = errors.New("ppc64: only the boot CPU runs so far (XICS IPIs and RTAS start-cpu are still to come)")
 )
 
 func init() {
@@ -48,40 +43,27 @@ func (machine) IRQSave() uint64 { return irqSave() }
 //go:nosplit
 func (machine) IRQRestore(fl uint64) { irqRestore(fl) }
 
-func (machine) CPU() int                            { return int(thisCPU().id) }
-func (machine) FirmwareCPUs() int                   { return 1 }
-func (machine) CPUSource() string                   { return "boot-cpu-only" }
-func (machine) APICID(cpu int) int                  { return cpu }
-func (machine) SendTestIPI(int)                     {}
-func (machine) SendTestIPIMask(uint64)              {}
-func (machine) SendTestIPIAllButSelf()              {}
-func (machine) CPUOnline(cpu int) bool              { return cpu < shim.OnlineCPUs }
-func (machine) PingPong(int, int) ([]uint64, error) { return nil, errNoSMP }
-func (machine) TSCHz() uint64                       { return tbFreq }
+func (machine) CPU() int                    { return int(thisCPU().id) }
+func (machine) FirmwareCPUs() int           { return firmwareCPUs }
+func (machine) CPUSource() string           { return "device-tree" }
+func (machine) APICID(cpu int) int          { return int(hwIDs[cpu]) }
+func (machine) SendTestIPI(cpu int)         { shim.SendIPI(cpu, shim.IPITest) }
+func (machine) SendTestIPIMask(mask uint64) { shim.SendIPIMask(mask, shim.IPITest) }
+func (machine) SendTestIPIAllButSelf()      { shim.SendIPIAllButSelf(shim.IPITest) }
 
-// CrossCall runs op here when this CPU is in mask: there are no others yet.
+// SendNMI raises a system reset on cpu through the hypervisor (H_SIGNAL_SYS_RESET), POWER's closest to
+// an x86 NMI: systemReset (trap_ppc64.go) says how it differs.
+func (machine) SendNMI(cpu int)                      { shim.SendIPI(cpu, shim.IPINMI) }
+func (machine) IPICounts(cpu int) kernel.IPICounts   { return shim.IPICounts(cpu) }
+func (machine) CPUOnline(cpu int) bool               { return cpu < shim.OnlineCPUs }
+func (machine) PingPong(to, n int) ([]uint64, error) { return shim.PingPong(to, n, tbFreq) }
+func (machine) TSCHz() uint64                        { return tbFreq }
+
 func (machine) CrossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
-	if mask&1 != 0 {
-		fl := irqSave()
-		kernel.HandleCrossCall(0, op, arg)
-		irqRestore(fl)
-	}
+	shim.PostCall(mask, uint32(op), arg, wait)
 }
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
 //
 //go:nosplit
 func (machine) Cycles() uint64 { return readTB() }
-
-func (machine) IPICounts(cpu int) kernel.IPICounts {
-	return kernel.IPICounts{NMISent: atomic.LoadUint64(&nmiSent[cpu]), NMIRecv: atomic.LoadUint64(&nmiRecv[cpu])}
-}
-
-// SendNMI raises a system reset on cpu through the hypervisor (H_SIGNAL_SYS_RESET), POWER's closest to
-// an x86 NMI: systemReset (trap_ppc64.go) says how it differs.
-func (machine) SendNMI(cpu int) {
-	atomic.AddUint64(&nmiSent[thisCPU().id], 1)
-	if r := hcall(hSignalSysReset, uint64(cpu), 0, 0, 0); r != hSuccess {
-		panic(fmt.Sprintf("H_SIGNAL_SYS_RESET to CPU %d: %d", cpu, r))
-	}
-}

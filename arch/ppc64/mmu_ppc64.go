@@ -151,18 +151,22 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 	return pte
 }
 
-// archShootdown flushes [start, end) from this CPU's TLB: tlbiel per page, or the whole PID for a
-// large range. Other CPUs do not exist yet (SMP on ppc64 is still to come): remote is then moot.
+// archShootdown flushes [start, end) from this CPU's TLB (tlbiel per page, or the whole PID for a
+// large range) and, if remote, from every other CPU's, by cross-call: tlbiel on each, not a
+// broadcast tlbie.
 //
 //go:linkname archShootdown lazymm/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
 	if end-start > tlbFlushPages<<12 {
 		tlbielPID(kernelPID)
-		return
+	} else {
+		for va := start; va < end; va += 1 << 12 {
+			tlbielPage(va, kernelPID)
+		}
 	}
-	for va := start; va < end; va += 1 << 12 {
-		tlbielPage(va, kernelPID)
+	if remote && shim.OnlineCPUs > 1 {
+		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
+		shim.PostCall(others, callFlushTLB, 0, true)
 	}
-	_ = shim.OnlineCPUs
 }

@@ -52,19 +52,6 @@ func archIdle() {
 	c.idling = false
 }
 
-// archKick would send a reschedule IPI; only CPU 0 runs so far (SMP on ppc64 is still to come), and a
-// CPU never kicks itself.
-//
-//go:linkname archKick lazymm/shim.archKick
-//go:nosplit
-func archKick(cpu int) {}
-
-// archPollCalls: no cross-calls without SMP.
-//
-//go:linkname archPollCalls lazymm/shim.archPollCalls
-//go:nosplit
-func archPollCalls() {}
-
 //go:linkname archCycles lazymm/shim.archCycles
 //go:nosplit
 func archCycles() uint64 { return readTB() }
@@ -114,3 +101,11 @@ func archExit(status int) {
 //go:linkname archCrash lazymm/shim.archCrash
 //go:nosplit
 func archCrash(f *Frame) { crash(thisCPU(), f) }
+
+//go:linkname archIRQSave lazymm/shim.archIRQSave
+//go:nosplit
+func archIRQSave() uint64 { return irqSave() }
+
+//go:linkname archIRQRestore lazymm/shim.archIRQRestore
+//go:nosplit
+func archIRQRestore(fl uint64) { irqRestore(fl) }

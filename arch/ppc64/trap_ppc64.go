@@ -1,7 +1,6 @@
 package ppc64
 
 import (
-	"sync/atomic"
 	"unsafe"
 
 	"lazymm/kernel"
@@ -70,13 +69,17 @@ func trap(f *Frame) {
 		systemReset(c, f)
 		return
 	}
-	if c.depth > 1 && !(c.idling && f.Vector == vecDec) {
+	if c.depth > 1 && !(c.idling && (f.Vector == vecDec || f.Vector == vecExternal)) {
 		crash(c, f) // a fault inside trap context: nothing to recover
 	}
 	// An interrupt in the idle wait nests here (the wait runs in trap context, as amd64's hlt does):
 	// the idle loop has dropped the kernel lock, so the tick below takes it as any other would.
 	if bootMode != modeHost {
 		stubTrap(c, f)
+		return
+	}
+	if f.Vector == vecExternal {
+		externalInterrupt(c) // IPIs: without the kernel lock (a cross-call sender may hold it)
 		return
 	}
 	if f.Vector == vecDec {
@@ -112,7 +115,7 @@ func systemReset(c *percpu, f *Frame) {
 	if f.MSR&msrRI == 0 || c.depth > 2 {
 		crash(c, f)
 	}
-	atomic.AddUint64(&nmiRecv[c.id], 1)
+	shim.IPIReceived(shim.IPINMI)
 	kernel.HandleNMI(int(c.id))
 }
 

@@ -233,8 +233,18 @@ build:
 	ADD	$FRM, R1, R3
 	MOVD	R3, 32(R1)
 	BL	·trap(SB)
+	BR	·trapExit(SB)
 
-	// out: the Frame and curFP as trap left them. MSR.RI off first (mtmsrd L=1 with r0 = 0 clears
+// dead: a fault while the dump of a fault in trap context runs. Nothing is left to trust: power off.
+dead:
+	MOVD	$0, R0
+	BR	·powerOff(SB)
+
+// trapExit leaves trap context into the Frame at FRM(R1) (R1 as trapEntry set it: percpu.kstack or
+// nstack), with the FP state of percpu.curFP (nestFP for a nested entry), and decrements the depth.
+// apSchedule enters it too, to start a CPU's first thread.
+TEXT ·trapExit(SB),NOSPLIT|NOFRAME,$0
+	// the Frame and curFP as trap left them. MSR.RI off first (mtmsrd L=1 with r0 = 0 clears
 	// EE and RI): from here to rfid a system reset could not be returned from, and says so.
 	MOVD	$0, R0
 	WORD	$0x7c010164 // mtmsrd r0, 1
@@ -476,11 +486,6 @@ restore:
 	MOVD	FRM+248(R1), R31
 	MOVD	FRM+8(R1), R1
 	RFID
-
-// dead: a fault while the dump of a fault in trap context runs. Nothing is left to trust: power off.
-dead:
-	MOVD	$0, R0
-	BR	·powerOff(SB)
 
 TEXT ·trapEntryAddr(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$·trapEntry(SB), R3

@@ -1,0 +1,191 @@
+package ppc64
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"lazymm/kernel"
+	"lazymm/shim"
+)
+
+// SMP on pseries: the CPUs are the device tree's /cpus nodes (read through VOF at boot); each is
+// started with RTAS start-cpu at apEntry in real mode, joins the radix MMU (PIDR, translation on),
+// the decrementer tick and the interrupt presenter, and waits in the shim's scheduler for a thread.
+// IPIs go through the XICS hypervisor calls: H_IPI raises the target's MFRR, the target takes an
+// external interrupt (0x500), reads H_XIRR (source 2 is the IPI), lowers its MFRR, runs the kinds
+// pending in its ipiPending word (one IPI source carries them all, as Linux's muxed IPIs), and H_EOI.
+// The NMI is a system reset (H_SIGNAL_SYS_RESET, trap_ppc64.go's systemReset).
+const (
+	hEOI, hCPPR, hIPI, hXIRR = 0x64, 0x68, 0x6c, 0x74
+	xicsIPISource            = 2
+	ipiPriority              = 4 // MFRR value: more favoured than the CPPR's 0xff
+	rtasStartCPU             = 0x2006
+	apStackSize              = 16 << 10
+	apArrivalTB              = 512 << 20 // how long to wait for a started CPU: about a second at 512 MHz
+
+	// the arch's own cross-call op, above the kernel's
+	callFlushTLB = 1 << 31 // flush the kernel PID's translations (the runtime's munmap/MADV_DONTNEED)
+)
+
+var (
+	hwIDs        [maxCPUs]uint32 // by CPU index: the device tree's reg (the interrupt server too)
+	firmwareCPUs = 1
+	ipiPending   [maxCPUs]uint32 // IPI kinds (shim.IPI*) raised for each CPU, as bits
+	apStart      [maxCPUs][2]uintptr
+	apStacks     [maxCPUs][apStackSize]byte
+	arrived      [maxCPUs]uint32
+	smpReady     uint32
+	skipAP       = -1 // inject=ap-missing: this CPU index is never started
+)
+
+// In smp_ppc64.s.
+func apEntry()
+func apEntryAddr() uintptr
+func apSchedule(kstack uintptr)
+func hcallR4(op, a0 uint64) (r3, r4 int64)
+
+// readCPUs lists /cpus's children with device_type "cpu" (at boot, through VOF).
+//
+//go:nosplit
+func readCPUs() {
+	var name, path, prop [32]byte
+	var reg [1]uint32
+	cpusNode, ok := of(&name, "finddevice", 1, cstr(&path, "/cpus"), 0, 0, 0)
+	if !ok || cpusNode == 0 || cpusNode == 0xffffffff {
+		return
+	}
+	n := 0
+	for node, ok := of(&name, "child", 1, cpusNode, 0, 0, 0); ok && node != 0 && node != 0xffffffff && n < maxCPUs; node, ok = of(&name, "peer", 1, node, 0, 0, 0) {
+		l, ok := of(&name, "getprop", 4, node, cstr(&prop, "reg"), uint32(uintptr(unsafe.Pointer(&reg[0]))), 4)
+		if ok && l == 4 {
+			hwIDs[n] = reg[0]
+			n++
+		}
+	}
+	if n > 0 {
+		firmwareCPUs = n
+	}
+}
+
+// startCPUs starts every other CPU (RTAS start-cpu) and waits for each to arrive; the CPUs online
+// are the contiguous prefix that did (a latecomer beyond a missing CPU parks).
+//
+//go:nosplit
+func startCPUs() {
+	if shim.CmdlineHas("inject=ap-missing") && firmwareCPUs > 1 {
+		skipAP = firmwareCPUs - 1 // the last CPU is never started
+	}
+	online := 1
+	for i := 1; i < firmwareCPUs && i < shim.MaxCPUs; i++ {
+		if i == skipAP {
+			continue
+		}
+		apStart[i] = [2]uintptr{uintptr(unsafe.Pointer(&cpus[i])), uintptr(unsafe.Pointer(&apStacks[i][0])) + apStackSize - 256}
+		a := &rtasArgs
+		a[0], a[1], a[2] = rtasStartCPU, 3, 1
+		a[3], a[4], a[5] = hwIDs[i], uint32(apEntryAddr()), uint32(i)
+		if hcall(0xf000, uint64(uintptr(unsafe.Pointer(a))), 0, 0, 0) != 0 || a[6] != 0 {
+			puts("lazymm: ppc64 RTAS start-cpu failed for CPU ")
+			putDec(uint64(i))
+			puts("\n")
+			continue
+		}
+		t0 := readTB()
+		for atomic.LoadUint32(&arrived[i]) == 0 && readTB()-t0 < apArrivalTB {
+		}
+	}
+	for online < firmwareCPUs && atomic.LoadUint32(&arrived[online]) != 0 {
+		online++
+	}
+	shim.OnlineCPUs = online
+	atomic.StoreUint32(&smpReady, 1)
+}
+
+// apMain is where a started CPU arrives from apEntry, on its own stack, real mode, EE off.
+//
+//go:nosplit
+func apMain(idx int) {
+	setupCPU(idx)
+	setPIDR(kernelPID)
+	tlbielPID(kernelPID)
+	setMSR(readMSR() | msrFP | msrVEC | msrVSX | msrIR | msrDR)
+	c := thisCPU()
+	shim.InitCPU(idx)
+	hcall(hCPPR, 0xff, 0, 0, 0)
+	atomic.StoreUint32(&arrived[idx], 1)
+	for atomic.LoadUint32(&smpReady) == 0 {
+	}
+	if idx >= shim.OnlineCPUs {
+		for { // beyond a CPU that never came up: never online
+			idleWait()
+		}
+	}
+	c.decPeriod = uint32(tbFreq / hz)
+	setDecrementer(c.decPeriod)
+	apSchedule(c.kstack) // trap context on the trap stack: shim.Idle, then the thread it found
+}
+
+// apIdle is apSchedule's Go half: wait in the scheduler until a thread is runnable here and load it
+// into f, which trapExit then enters.
+//
+//go:nosplit
+func apIdle(f *Frame) {
+	archSwitchTo(nil)
+	shim.Idle(f)
+}
+
+//go:linkname archSendIPI lazymm/shim.archSendIPI
+//go:nosplit
+func archSendIPI(cpu, kind int) {
+	if kind == shim.IPINMI {
+		hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
+		return
+	}
+	atomic.OrUint32(&ipiPending[cpu], 1<<uint(kind))
+	hcall(hIPI, uint64(hwIDs[cpu]), ipiPriority, 0, 0)
+}
+
+//go:linkname archSendIPIAllButSelf lazymm/shim.archSendIPIAllButSelf
+//go:nosplit
+func archSendIPIAllButSelf(kind int) {
+	me := int(thisCPU().id)
+	for i := 0; i < shim.OnlineCPUs; i++ {
+		if i != me {
+			archSendIPI(i, kind)
+		}
+	}
+}
+
+// externalInterrupt is 0x500 through XICS, without the kernel lock: the IPI (lower the MFRR first,
+// then take the pending kinds, so none raised meanwhile is lost) or anything else, acknowledged.
+//
+//go:nosplit
+func externalInterrupt(c *percpu) {
+	_, xirr := hcallR4(hXIRR, 0)
+	switch src := xirr & 0xffffff; src {
+	case 0: // nothing pending
+		return
+	case xicsIPISource:
+		hcall(hIPI, uint64(hwIDs[c.id]), 0xff, 0, 0)
+		kinds := atomic.SwapUint32(&ipiPending[c.id], 0)
+		for k := 0; k < 32 && kinds != 0; k++ {
+			if kinds&(1<<uint(k)) != 0 {
+				kinds &^= 1 << uint(k)
+				shim.IPIReceived(k)
+			}
+		}
+	}
+	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
+}
+
+// archRunOp runs one cross-call op here: the arch's flush, or the kernel's op.
+//
+//go:linkname archRunOp lazymm/shim.archRunOp
+//go:nosplit
+func archRunOp(cpu int, op uint32, arg uint64) {
+	if op == callFlushTLB {
+		tlbielPID(kernelPID)
+		return
+	}
+	kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg) // no lazy mm to leave yet (issue 7)
+}
