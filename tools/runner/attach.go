@@ -52,6 +52,7 @@ loop:
 		}
 	}
 	res.WallMS = time.Since(start).Milliseconds()
+	checkProtocolSeen(res)
 	checkCPUs(c, res)
 	res.Run.Finish()
 	return res, nil

@@ -170,7 +170,7 @@ func writeSummary(dir string, boots []Config, results []*Result) error {
 		if !r.Run.Pass() {
 			status = "NOT as expected"
 		}
-		fmt.Fprintf(&b, "%-34s %-16s %d tests, wall %d ms, %s\n", label(boots[i]), status, len(r.Run.Tests), r.WallMS, describeExit(r.ExitStatus))
+		fmt.Fprintf(&b, "%-34s %-16s %d tests, wall %d ms, %s\n", label(boots[i]), status, len(r.Run.Tests), r.WallMS, describeExit(boots[i].Arch, r.ExitStatus))
 		for _, t := range r.Run.Tests {
 			if !t.AsExpected() {
 				first := ""

@@ -59,7 +59,7 @@ func outcome(pass bool) string {
 
 func makeReport(c Config, res *Result) jsonReport {
 	rep := jsonReport{Version: 1, Arch: c.Arch, CPUs: c.CPUs, BootMS: res.BootMS, WallMS: res.WallMS,
-		ExitStatus: res.ExitStatus, Exit: describeExit(res.ExitStatus), Outcome: outcome(res.Run.Pass()), Tests: []jsonTest{}}
+		ExitStatus: res.ExitStatus, Exit: describeExit(c.Arch, res.ExitStatus), Outcome: outcome(res.Run.Pass()), Tests: []jsonTest{}}
 	if b := res.Run.Boot; b != nil {
 		fmt.Sscan(b.Get("cpus"), &rep.CPUsOnline)
 	}
@@ -109,6 +109,8 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 		}
 		if !t.AsExpected() {
 			switch {
+			case len(t.Failures) == 0 && t.Outcome == "skip": // an injected bug is never as expected skipped
+				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but was skipped: %s", t.Name, t.Reason))
 			case len(t.Failures) == 0:
 				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but passed", t.Name))
 			case t.Outcome == t.Expect && t.Catch != "":
@@ -140,7 +142,7 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 		}
 	}
 	printCosts(w, res)
-	how := describeExit(res.ExitStatus)
+	how := describeExit(c.Arch, res.ExitStatus)
 	if res.Boots > 1 && res.Run.Pass() {
 		how = fmt.Sprintf("%d boots, each as expected", res.Boots)
 	} else if res.Boots > 1 {

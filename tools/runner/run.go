@@ -17,6 +17,7 @@ import (
 // Config is one boot of the kernel.
 type Config struct {
 	Arch     string
+	Machine  string // QEMU machine: q35 (amd64), pseries (ppc64); "" for the arch's default
 	CPUs     int
 	MemMB    int
 	Kernel   string
@@ -83,12 +84,30 @@ func cmdline(c Config) string {
 	return strings.Join(strings.Fields(strings.Join(words, " ")), " ")
 }
 
-// qemuArgs is the machine for an arch: q35, COM1 on stdio, isa-debug-exit for the status.
+// machines are the QEMU machines each arch boots on, its default first.
+var machines = map[string][]string{"amd64": {"q35"}, "ppc64": {"pseries"}}
+
+// machine is the boot's QEMU machine: c.Machine, or the arch's default.
+func machine(c Config) string {
+	if c.Machine != "" {
+		return c.Machine
+	}
+	return machines[c.Arch][0]
+}
+
+// qemuArgs is the machine for an arch. amd64: q35, COM1 on stdio, isa-debug-exit for the status.
+// ppc64: pseries with VOF (QEMU's minimal firmware, which enters the image and serves /chosen/bootargs,
+// the -append words, through its client interface), the hypervisor vterm on stdio (pseries connects
+// it to the first -serial); the kernel ends the machine through RTAS power-off, which carries no
+// status (checkExit).
 func qemuArgs(c Config) []string {
+	if c.Arch == "ppc64" {
+		return qemuArgsPPC64(c)
+	}
 	cmdline := cmdline(c)
 	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
 	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
-	args := []string{"-machine", "q35", "-m", fmt.Sprint(c.MemMB), "-smp", smp,
+	args := []string{"-machine", machine(c), "-m", fmt.Sprint(c.MemMB), "-smp", smp,
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}
 	if c.GDB != 0 {
@@ -104,9 +123,26 @@ func qemuArgs(c Config) []string {
 	return args
 }
 
+// qemuArgsPPC64 is the pseries machine of docs/PPC64.md (tests/ppc64_probe_test.go boots the same).
+func qemuArgsPPC64(c Config) []string {
+	args := []string{"-machine", machine(c) + ",x-vof=on", "-m", fmt.Sprint(c.MemMB), "-smp", fmt.Sprint(c.CPUs),
+		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio"}
+	if c.GDB != 0 {
+		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", c.GDB), "-S")
+	}
+	args = append(append(args, "-kernel", c.Kernel), accelArgs(c)...)
+	if cmdline := cmdline(c); cmdline != "" {
+		args = append(args, "-append", cmdline)
+	}
+	return args
+}
+
 func accelArgs(c Config) []string {
-	if c.KVM {
+	switch {
+	case c.KVM:
 		return []string{"-accel", "kvm", "-cpu", "host"}
+	case c.Arch == "ppc64":
+		return []string{"-accel", "tcg", "-cpu", "power9"}
 	}
 	return []string{"-accel", "tcg", "-cpu", "max"}
 }
@@ -181,7 +217,8 @@ loop:
 	} else if waitErr != nil && res.ExitStatus < 0 {
 		res.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
 	}
-	checkExit(res)
+	checkProtocolSeen(res)
+	checkExit(c.Arch, res)
 	checkCPUs(c, res)
 	res.Run.Finish()
 	return res, nil
@@ -233,19 +270,35 @@ func readLines(r io.Reader, out chan<- string) {
 	}
 }
 
-// Exit statuses of QEMU with isa-debug-exit: (v<<1)|1 for the value v the kernel wrote.
+// Exit statuses of QEMU with isa-debug-exit (amd64): (v<<1)|1 for the value v the kernel wrote.
 const (
 	statusQEMUSelf = 0 // triple fault with -no-reboot, or QEMU ended on its own
 	statusKernelOK = 1 // exit_group(0)
 )
 
+// statusPowerOff is QEMU's exit status when a ppc64 kernel powers the machine off through RTAS: the
+// same whatever the verdict (power-off carries no status), so on ppc64 the console alone decides.
+const statusPowerOff = 0
+
+// okStatus is the exit status of a machine whose kernel ended normally.
+func okStatus(arch string) int {
+	if arch == "ppc64" {
+		return statusPowerOff
+	}
+	return statusKernelOK
+}
+
 // describeExit explains a QEMU exit status in the kernel's terms.
-func describeExit(s int) string {
+func describeExit(arch string, s int) string {
 	switch {
 	case s == statusAttached:
 		return "attached to a running console: no exit status"
 	case s < 0:
 		return "killed"
+	case arch == "ppc64" && s == statusPowerOff:
+		return "the machine powered off (RTAS power-off carries no status: the console is the verdict)"
+	case arch == "ppc64":
+		return fmt.Sprintf("QEMU exit status %d (QEMU error? the ppc64 kernel can only power off, with status 0)", s)
 	case s == statusQEMUSelf:
 		return "QEMU exited by itself (triple fault or reset)"
 	case s == statusKernelOK:
@@ -258,24 +311,82 @@ func describeExit(s int) string {
 	return fmt.Sprintf("QEMU exit status %d (QEMU error?)", s)
 }
 
-// checkExit cross-checks the exit status with the console.
-func checkExit(res *Result) {
+// checkExit cross-checks the exit status with the console. On amd64 the status is the kernel's own;
+// on ppc64 it is 0 for every power-off, so it only tells a power-off from a QEMU error, and a console
+// without its summary that ended in a power-off gets its own failure (the kernel stopped early).
+func checkExit(arch string, res *Result) {
 	s := res.ExitStatus
 	r := res.Run
 	if s < 0 {
 		return // killed: the timeout failure says why
 	}
 	complete := r.Summary != nil
+	ok := okStatus(arch)
 	switch {
-	case complete && r.Pass() && s != statusKernelOK:
-		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(s)})
-	case !complete && len(r.Crashes) == 0 && s != statusKernelOK:
-		detail := describeExit(s)
-		if res.Stderr != "" {
-			detail += ": " + strings.TrimSpace(firstLines(res.Stderr, 3))
+	case complete && r.Pass() && s != ok:
+		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(arch, s)})
+	case !complete && len(r.Crashes) == 0 && s != ok:
+		detail := describeExit(arch, s)
+		if e := stderrExcerpt(res.Stderr); e != "" {
+			detail += ": " + e
 		}
 		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: detail})
+	case !complete && len(r.Crashes) == 0 && arch == "ppc64":
+		// status 0 is also QEMU stopped from outside (SIGTERM, SIGINT): its stderr says so
+		if sig := signalLine(res.Stderr); sig != "" {
+			r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "QEMU was stopped from outside before the summary line: " + sig})
+		} else if r.ProtocolSeen() { // else checkProtocolSeen said it
+			r.AddFailure(console.Failure{Check: "exit", CPU: -1,
+				Detail: "QEMU exited with status 0 (the machine powered off) before the summary line: the kernel stopped early; on ppc64 the exit status carries no verdict, the console must"})
+		}
 	}
+}
+
+// signalLine is QEMU's note that a signal ended it ("terminating on signal 15 from pid ..."), or "".
+func signalLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "terminating on signal") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// checkProtocolSeen fails a console that never printed a protocol line, with what it printed instead:
+// a kernel that did not boot, or an image that is not a lazymm kernel of this protocol. Its last
+// lines go with the failure (they are the run's, outside any test).
+func checkProtocolSeen(res *Result) {
+	r := res.Run
+	if r.ProtocolSeen() {
+		return
+	}
+	detail := "no protocol line (" + strings.TrimSpace(console.Tag) + " ...) on the console: the kernel did not get as far as its boot line, or the image is not a lazymm kernel"
+	if n := len(r.Raw); n > 0 {
+		detail += fmt.Sprintf("; it printed %d other line(s), the last: %q", n, oneLine(r.Raw[n-1], 200))
+	} else {
+		detail += "; it printed nothing"
+	}
+	r.AddFailure(console.Failure{Check: "protocol", CPU: -1, Detail: detail})
+	for _, t := range r.Tests {
+		if t.Name == "run" && len(t.Raw) == 0 { // show the console's last lines with the failure
+			t.Raw = r.Raw[max(0, len(r.Raw)-8):]
+		}
+	}
+}
+
+// stderrExcerpt is the first lines of QEMU's stderr that are not warnings (pseries warns about the
+// kernel's load address and TCG's missing mitigations on every boot), or its first lines if all are.
+func stderrExcerpt(s string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l != "" && !strings.Contains(l, "warning:") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 0 {
+		return strings.TrimSpace(firstLines(strings.TrimSpace(s), 3))
+	}
+	return firstLines(strings.Join(keep, "\n"), 3)
 }
 
 func firstLines(s string, n int) string {

@@ -4,23 +4,29 @@ import (
 	"bytes"
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strconv"
 
+	"golang.org/x/arch/ppc64/ppc64asm"
 	"golang.org/x/arch/x86/x86asm"
 
 	"lazymm/tools/internal/console"
 )
 
 // symbolizer names crash addresses from the kernel ELF's symbol table, gives their source line from
-// the Go line table (.gopclntab), and disassembles the instructions around the faulting RIP from the
-// image, marking the faulting one; it checks the image's bytes against those the kernel dumped.
+// the Go line table (.gopclntab), and disassembles the instructions around the faulting pc from the
+// image, marking the faulting one; it checks the image's bytes against those the kernel dumped. The
+// arch comes from the ELF itself: amd64 (x86asm, the crash's rip) or big-endian ppc64 (ppc64asm, the
+// crash's pc, which is SRR0).
 type symbolizer struct {
-	syms     []elf.Symbol // functions sorted by address
-	lines    *gosym.Table // nil without a Go line table
+	arch     string           // "amd64" or "ppc64"
+	order    binary.ByteOrder // the image's
+	syms     []elf.Symbol     // functions sorted by address
+	lines    *gosym.Table     // nil without a Go line table
 	text     []byte
 	textAddr uint64
 }
@@ -31,11 +37,19 @@ func newSymbolizer(path string) *symbolizer {
 		return nil
 	}
 	defer f.Close()
+	s := &symbolizer{order: f.ByteOrder}
+	switch {
+	case f.Machine == elf.EM_X86_64:
+		s.arch = "amd64"
+	case f.Machine == elf.EM_PPC64 && f.ByteOrder == binary.BigEndian:
+		s.arch = "ppc64"
+	default:
+		return nil
+	}
 	all, err := f.Symbols()
 	if err != nil {
 		return nil
 	}
-	s := &symbolizer{}
 	for _, sym := range all {
 		if elf.ST_TYPE(sym.Info) == elf.STT_FUNC || sym.Section != elf.SHN_UNDEF && sym.Size > 0 {
 			s.syms = append(s.syms, sym)
@@ -45,13 +59,21 @@ func newSymbolizer(path string) *symbolizer {
 	if text := f.Section(".text"); text != nil {
 		s.text, _ = text.Data()
 		s.textAddr = text.Addr
-		if pcln := f.Section(".gopclntab"); pcln != nil {
+		if pcln := f.Section(".gopclntab"); pcln != nil { // gosym reads either byte order
 			if data, err := pcln.Data(); err == nil {
 				s.lines, _ = gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
 			}
 		}
 	}
 	return s
+}
+
+// pcName is what the crash line calls the faulting address.
+func (s *symbolizer) pcName() string {
+	if s.arch == "ppc64" {
+		return "pc"
+	}
+	return "rip"
 }
 
 // line returns "file.go:123" for pc, or "".
@@ -64,6 +86,36 @@ func (s *symbolizer) line(pc uint64) string {
 		return ""
 	}
 	return fmt.Sprintf("%s:%d", filepath.Base(file), line)
+}
+
+// decode disassembles the instruction at the start of code, at address pc: Go syntax and length. A
+// ppc64 word that does not decode is shown as a WORD and stepped over (instructions are 4 bytes, or
+// 8 when prefixed), so one odd word does not end the listing.
+func (s *symbolizer) decode(code []byte, pc uint64) (string, int, error) {
+	if s.arch == "ppc64" {
+		inst, err := ppc64asm.Decode(code, s.order)
+		if err != nil {
+			if len(code) < 4 {
+				return "", 0, err
+			}
+			return fmt.Sprintf("WORD $%#08x", s.order.Uint32(code)), 4, nil
+		}
+		return ppc64asm.GoSyntax(inst, pc, s.symname), inst.Len, nil
+	}
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return "", 0, err
+	}
+	return x86asm.GoSyntax(inst, pc, nil), inst.Len, nil
+}
+
+// symname names branch targets in ppc64 listings (ppc64asm.GoSyntax's lookup).
+func (s *symbolizer) symname(addr uint64) (string, uint64) {
+	i := sort.Search(len(s.syms), func(i int) bool { return s.syms[i].Value > addr }) - 1
+	if i < 0 || addr >= s.syms[i].Value+max(s.syms[i].Size, 1) {
+		return "", 0
+	}
+	return s.syms[i].Name, s.syms[i].Value
 }
 
 // around disassembles the function containing rip from the image: up to before instructions before
@@ -81,7 +133,7 @@ func (s *symbolizer) around(rip uint64, before, after int) []string {
 	var out []string
 	lastLine := ""
 	for pc := start; pc < end; {
-		inst, err := x86asm.Decode(s.text[pc-s.textAddr:end-s.textAddr], 64)
+		inst, n, err := s.decode(s.text[pc-s.textAddr:end-s.textAddr], pc)
 		if err != nil {
 			return out
 		}
@@ -94,7 +146,7 @@ func (s *symbolizer) around(rip uint64, before, after int) []string {
 		if ln != lastLine {
 			where, lastLine = "  // "+ln, ln
 		}
-		l := fmt.Sprintf("  %s %#x: %s%s", mark, pc, x86asm.GoSyntax(inst, pc, nil), where)
+		l := fmt.Sprintf("  %s %#x: %s%s", mark, pc, inst, where)
 		switch {
 		case pc < rip:
 			prev = append(prev, l)
@@ -109,10 +161,10 @@ func (s *symbolizer) around(rip uint64, before, after int) []string {
 		if pc > rip && len(out) > before+after {
 			break
 		}
-		pc += uint64(inst.Len)
+		pc += uint64(n)
 	}
 	if len(out) == 0 {
-		return []string{fmt.Sprintf("  (rip %#x is not at an instruction boundary of %s: a wild jump?)", rip, s.syms[i].Name)}
+		return []string{fmt.Sprintf("  (%s %#x is not at an instruction boundary of %s: a wild jump?)", s.pcName(), rip, s.syms[i].Name)}
 	}
 	return out
 }
@@ -125,17 +177,65 @@ func (s *symbolizer) name(addr uint64) string {
 	return fmt.Sprintf("%s+%#x", s.syms[i].Name, addr-s.syms[i].Value)
 }
 
-// explain returns human lines for a crash: the function at rip and the first instructions.
+// ppc64Vectors names the ppc64 interrupt vectors a crash dump can carry.
+var ppc64Vectors = map[uint64]string{
+	0x100: "system reset", 0x200: "machine check", 0x300: "data storage (DAR: the address, DSISR: why)",
+	0x380: "data segment", 0x400: "instruction storage", 0x480: "instruction segment",
+	0x500: "external interrupt", 0x600: "alignment (DAR: the address)", 0x700: "program check",
+	0x800: "floating-point unavailable", 0x900: "decrementer", 0xa00: "directed privileged doorbell",
+	0xc00: "system call", 0xd00: "trace", 0xe00: "hypervisor data storage", 0xe20: "hypervisor instruction storage",
+	0xe40: "hypervisor emulation assistance", 0xe80: "directed hypervisor doorbell",
+	0xf00: "performance monitor", 0xf20: "vector unavailable", 0xf40: "VSX unavailable", 0xf60: "facility unavailable",
+}
+
+// ppc64Cause names the ppc64 vector of a crash header and, for a program check, what SRR1 says
+// caused it.
+func ppc64Cause(h console.Line) string {
+	v, err := strconv.ParseUint(h.Get("vector"), 0, 64)
+	if err != nil {
+		return ""
+	}
+	out := fmt.Sprintf("vector %#x", v)
+	if n, ok := ppc64Vectors[v]; ok {
+		out += ": " + n
+	}
+	if msr, err := strconv.ParseUint(h.Get("msr"), 0, 64); err == nil && v == 0x700 {
+		for _, b := range []struct {
+			bit  uint64
+			what string
+		}{{0x100000, "floating-point enabled exception"}, {0x80000, "illegal instruction"},
+			{0x40000, "privileged instruction"}, {0x20000, "trap instruction"}} {
+			if msr&b.bit != 0 {
+				out += " (SRR1: " + b.what + ")"
+			}
+		}
+	}
+	return out
+}
+
+// explain returns human lines for a crash: the function at the faulting pc and the code around it.
 func (s *symbolizer) explain(c *console.Crash) []string {
-	rip, err := strconv.ParseUint(c.Header.Get("rip"), 0, 64)
+	rip, err := strconv.ParseUint(c.Header.Get(s.pcName()), 0, 64)
 	if err != nil {
 		return nil
 	}
-	out := []string{fmt.Sprintf("rip %#x is in %s", rip, s.name(rip))}
-	if ln := s.line(rip); ln != "" {
+	out := []string{fmt.Sprintf("%s %#x is in %s", s.pcName(), rip, s.name(rip))}
+	addr := rip
+	if s.arch == "ppc64" {
+		// real mode ignores the top 4 bits of an effective address: a kernel run at 0xc000... is
+		// the image's 0x0000...
+		if low := rip &^ (0xf << 60); low != rip && s.name(rip) == "?" && s.name(low) != "?" {
+			addr = low
+			out[0] = fmt.Sprintf("pc %#x (the image's %#x: real mode ignores the top 4 bits) is in %s", rip, low, s.name(low))
+		}
+		if cause := ppc64Cause(c.Header); cause != "" {
+			out = append(out, cause)
+		}
+	}
+	if ln := s.line(addr); ln != "" {
 		out[0] += " (" + ln + ")"
 	}
-	if ctx := s.around(rip, 6, 3); len(ctx) > 0 {
+	if ctx := s.around(addr, 6, 3); len(ctx) > 0 {
 		out = append(out, "code around it, from the image:")
 		out = append(out, ctx...)
 		for _, l := range c.Lines { // the image's bytes must be those the kernel ran
@@ -144,8 +244,12 @@ func (s *symbolizer) explain(c *console.Crash) []string {
 				continue
 			}
 			dumped, err := hex.DecodeString(pl.Get("hex"))
-			if err == nil && rip >= s.textAddr && rip-s.textAddr+uint64(len(dumped)) <= uint64(len(s.text)) &&
-				!bytes.Equal(dumped, s.text[rip-s.textAddr:rip-s.textAddr+uint64(len(dumped))]) {
+			at := addr
+			if s.arch == "ppc64" {
+				at &^= 3 // the ppc64 kernel dumps from the word that holds pc
+			}
+			if err == nil && at >= s.textAddr && at-s.textAddr+uint64(len(dumped)) <= uint64(len(s.text)) &&
+				!bytes.Equal(dumped, s.text[at-s.textAddr:at-s.textAddr+uint64(len(dumped))]) {
 				out = append(out, "  the code the kernel dumped differs from the image's: is -kernel the image that ran?")
 			}
 		}
@@ -161,14 +265,17 @@ func (s *symbolizer) explain(c *console.Crash) []string {
 			continue
 		}
 		pc := rip
+		if s.arch == "ppc64" {
+			pc &^= 3
+		}
 		for n := 0; n < 4 && len(code) > 0; n++ {
-			inst, err := x86asm.Decode(code, 64)
+			inst, k, err := s.decode(code, pc)
 			if err != nil {
 				break
 			}
-			out = append(out, fmt.Sprintf("  %#x: %s", pc, x86asm.GoSyntax(inst, pc, nil)))
-			code = code[inst.Len:]
-			pc += uint64(inst.Len)
+			out = append(out, fmt.Sprintf("  %#x: %s", pc, inst))
+			code = code[k:]
+			pc += uint64(k)
 		}
 	}
 	return out
