@@ -43,9 +43,9 @@ FORCE:
 
 # setup installs QEMU (and GRUB's image tools, for the GRUB boot test) when missing (Debian/Ubuntu, as
 # root); otherwise says what to install.
-# qemu-system-ppc64 too, whatever ARCH: make test boots the POWER platform probe (tests/ppc64_probe_test.go).
-SETUP_TOOLS := $(QEMU_$(ARCH)) qemu-system-ppc64 grub-mkrescue xorriso mformat
-SETUP_PKGS  := $(PKG_$(ARCH)) qemu-system-ppc grub-pc-bin grub-common xorriso mtools
+# Both QEMUs, whatever ARCH: make test boots both kernels.
+SETUP_TOOLS := $(QEMU_amd64) $(QEMU_ppc64) grub-mkrescue xorriso mformat
+SETUP_PKGS  := $(PKG_amd64) $(PKG_ppc64) grub-pc-bin grub-common xorriso mtools
 setup:
 	@missing=; for t in $(SETUP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
@@ -77,9 +77,12 @@ GDBPORT ?= 1234
 debug: setup kernel runner
 	$(RUNNER) -arch $(ARCH) -cpus $(CPUS) -kernel $(KERNEL) -gdb $(GDBPORT) $(DEBUGFLAGS)
 
-test: setup kernel
+# test builds and boots both kernels, whatever ARCH.
+test: setup
+	$(MAKE) kernel ARCH=amd64
+	$(MAKE) kernel ARCH=ppc64
 	go vet ./...
-	LAZYMM_KERNEL=$(CURDIR)/$(KERNEL) go test ./...
+	LAZYMM_KERNEL=$(CURDIR)/build/amd64/lazymm.elf LAZYMM_KERNEL_PPC64=$(CURDIR)/build/ppc64/lazymm.elf go test ./...
 
 # fuzz runs each fuzz target for a bounded time (CI runs it too).
 FUZZTIME ?= 10s

@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-var kernel, runner string
+var kernel, runner, workDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lazymm-tests")
@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	workDir = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
 		if err := build(dir); err != nil {
@@ -80,11 +81,18 @@ type report struct {
 
 func boot(t *testing.T, args ...string) (report, string, int) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Fatal("qemu-system-x86_64 is not installed: run `make setup`")
+	return bootArch(t, "amd64", kernel, args...)
+}
+
+// bootArch boots image on arch through the runner and returns its JSON report, output and status.
+func bootArch(t *testing.T, arch, image string, args ...string) (report, string, int) {
+	t.Helper()
+	q := map[string]string{"amd64": "qemu-system-x86_64", "ppc64": "qemu-system-ppc64"}[arch]
+	if _, err := exec.LookPath(q); err != nil {
+		t.Fatalf("%s is not installed: run `make setup`", q)
 	}
 	js := filepath.Join(t.TempDir(), "r.json")
-	cmd := exec.Command(runner, append([]string{"-kernel", kernel, "-json", js}, args...)...)
+	cmd := exec.Command(runner, append([]string{"-arch", arch, "-kernel", image, "-json", js}, args...)...)
 	out, _ := cmd.CombinedOutput()
 	var rep report
 	b, err := os.ReadFile(js)

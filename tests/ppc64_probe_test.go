@@ -126,7 +126,13 @@ func runPseries(t *testing.T, img string, limit time.Duration, hang string) (str
 // at entry; it returns the image's path.
 func buildPPC64(t *testing.T, entry string) string {
 	t.Helper()
-	img := filepath.Join(t.TempDir(), "lazymm-ppc64.elf")
+	return buildPPC64In(t, t.TempDir(), entry)
+}
+
+// buildPPC64In is buildPPC64 writing the image into dir.
+func buildPPC64In(t *testing.T, dir, entry string) string {
+	t.Helper()
+	img := filepath.Join(dir, "lazymm-ppc64.elf")
 	for _, args := range [][]string{
 		{"build", "-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-o", img, "./kernel/cmd/lazymm"},
 		{"run", "./tools/mkimage", "-arch", "ppc64", "-entry", entry, img},
