@@ -32,7 +32,8 @@ const (
 
 // percpu is this CPU's area, reached through SPRG3. The fields up to poison are read by trap_ppc64.s
 // (through go_asm.h, so the offsets follow the struct; layout_ppc64.go pins them): self 0, scratch 8,
-// kstack 56, curFP 64, g 72, id 80, depth 88, nstack 96, nestFP 104, poison 112. Keep them first.
+// kstack 56, curFP 64, g 72, id 80, depth 88, nstack 96, nestFP 104, poison 112, nmiStack 120,
+// nmiFP 128. Keep them first.
 // Fields for Go code only follow; the scheduler's go at the end.
 type percpu struct {
 	self uintptr // 0: this struct's address
@@ -47,12 +48,15 @@ type percpu struct {
 	nstack  uintptr // 96: top of the stack of an entry nested in trap context (depth 1 -> 2)
 	nestFP  uintptr // 104: the FPState such a nested entry saves into (the thread's stays intact)
 	poison  uint64  // 112: test only: nonzero makes the exit path scramble every register first
+	nmiStack uintptr // 120: the stack of a system reset nested in a nested entry (depth 2 -> 3)
+	nmiFP    uintptr // 128: the FPState it saves into
 
 	ticks     uint64 // decrementer interrupts taken on this CPU
 	decPeriod uint32 // the decrementer's re-arm value in timebase ticks; 0: leave it idle
 	clobber   bool   // test only (bootClobber): trap adds 1 to r20 in the frame on each tick
 	kfault    bool   // test only (bootKernelFault): trap faults (tw) on the next sc
 	idling    bool   // in the shim's idle wait (archIdle): an interrupt nests in trap context there
+	idleSP    uint64 // r1 in idleWait, for a system reset's resume there
 }
 
 var (
@@ -61,7 +65,8 @@ var (
 	kstk   [maxCPUs][kstackSize]byte
 	nstk   [maxCPUs][nstackSize]byte
 	trapG  [maxCPUs][1024]byte          // stand-in g per CPU for trap context: zero stackguard
-	fpArea [maxCPUs][2][fpAreaSize]byte // per CPU: the boot thread's FPState, the nested entry's
+	fpArea [maxCPUs][3][fpAreaSize]byte // per CPU: the boot thread's (then idle) FPState, the nested entry's, the NMI's
+	mstk   [maxCPUs][nstackSize]byte  // per CPU: the stack of an NMI in a nested entry
 
 	// tbFreq is the timebase frequency in Hz: the device tree's /cpus/<first cpu>/timebase-frequency
 	// when VOF answers at boot (readTimebaseFreq), else POWER's and QEMU pseries' 512 MHz.
@@ -86,6 +91,8 @@ func setupCPU(id int) {
 	c.g = uintptr(unsafe.Pointer(&trapG[id][0]))
 	c.curFP = align16(&fpArea[id][0])
 	c.nestFP = align16(&fpArea[id][1])
+	c.nmiStack = (uintptr(unsafe.Pointer(&mstk[id][0]))+nstackSize)&^15 - trapReserve
+	c.nmiFP = align16(&fpArea[id][2])
 	c.depth = 0
 	setSPRG3(c.self)
 }
@@ -122,6 +129,9 @@ func readMSR() uint64
 // call returns. Then EE is cleared again. Call it with EE off. (QEMU 7.2 also halts on `wait` with
 // EE on, but that leaves a window between mtmsrd and wait; H_CEDE is what Linux uses on pseries.)
 func idleWait()
+
+// idleWaitResumeAddr is the address right after idleWait's sc.
+func idleWaitResumeAddr() uintptr
 
 // syncICache makes n bytes of code just written at p visible to instruction fetch.
 func syncICache(p uintptr, n uintptr)

@@ -1,3 +1,4 @@
+#include "go_asm.h"
 #include "textflag.h"
 
 // CPU helpers: SPRG3, the decrementer, the timebase, MSR.EE, idling, cache sync, the firmware's
@@ -64,9 +65,16 @@ TEXT ·irqRestore(SB),NOSPLIT|NOFRAME,$0-8
 
 // idleWait: H_CEDE (0xe0) sets MSR.EE and sleeps until an interrupt is pending, which is then taken
 // right after the call returns; then EE goes off again.
+// A system reset that lands in an interrupt's entry window while this CPU idles resumes right after
+// the sc (idleWaitResumeAddr; trap_ppc64.go's systemReset), with r1 from percpu.idleSP: everything
+// else the window changes is dead here (Go's ABI: an asm call clobbers all but r1, r2, r13, g).
 TEXT ·idleWait(SB),NOSPLIT|NOFRAME,$0
-	MOVD	$0xe0, R3
-	HCALL
+	MOVD	SPR(275), R4
+	MOVD	R1, percpu_idleSP(R4) // for systemReset's resume (r1 is the one register it cannot infer)
+	WORD	$0x386000e0 // li r3, 0xe0 (H_CEDE)
+	WORD	$0x44000022 // sc 1
+idleWaitResume:
+	MOVD	$0, R0
 	MFMSR_R3
 	MOVD	$0x8000, R4
 	ANDN	R4, R3
@@ -116,5 +124,10 @@ TEXT ·trapAlways(SB),NOSPLIT|NOFRAME,$0
 
 TEXT ·readMSR(SB),NOSPLIT|NOFRAME,$0-8
 	MFMSR_R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·idleWaitResumeAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·idleWait+16(SB), R3
 	MOVD	R3, ret+0(FP)
 	RET

@@ -31,4 +31,6 @@ const (
 	_ = -(unsafe.Offsetof(percpu{}.nstack) ^ 96)
 	_ = -(unsafe.Offsetof(percpu{}.nestFP) ^ 104)
 	_ = -(unsafe.Offsetof(percpu{}.poison) ^ 112)
+	_ = -(unsafe.Offsetof(percpu{}.nmiStack) ^ 120)
+	_ = -(unsafe.Offsetof(percpu{}.nmiFP) ^ 128)
 )

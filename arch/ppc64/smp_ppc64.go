@@ -108,7 +108,7 @@ func apMain(idx int) {
 	setupCPU(idx)
 	setPIDR(kernelPID)
 	tlbielPID(kernelPID)
-	setMSR(readMSR() | msrFP | msrVEC | msrVSX | msrIR | msrDR)
+	setMSR(readMSR() | msrFP | msrVEC | msrVSX | msrRI | msrIR | msrDR) // RI: an NMI in the idle loop returns
 	c := thisCPU()
 	shim.InitCPU(idx)
 	hcall(hCPPR, 0xff, 0, 0, 0)

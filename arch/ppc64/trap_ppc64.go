@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"lazymm/kernel"
+	"lazymm/mm"
 	"lazymm/shim"
 )
 
@@ -42,6 +43,8 @@ var vectors = [...]uint32{vecSysReset, vecMCheck, vecDSI, vecDSeg, vecISI, vecIS
 	vecVSXUnavl, vecFacUnavl}
 
 func trapEntryAddr() uintptr
+func trapEntrySavedAddr() uintptr
+func trapExitLastAddr() uintptr
 
 // installVectors writes each vector's stub (trap_ppc64.s: mtspr SPRG1,r3; li r3,vector; ba
 // trapEntry) into the firmware's low memory. VOF's client interface is gone after this.
@@ -112,11 +115,42 @@ func trap(f *Frame) {
 //
 //go:nosplit
 func systemReset(c *percpu, f *Frame) {
-	if f.MSR&msrRI == 0 || c.depth > 2 {
-		crash(c, f)
+	if f.MSR&msrRI == 0 && c.idling && inEntryWindow(f.PC) {
+		// The reset came as the idle wait took an interrupt, in that interrupt's entry window: its
+		// SRR0/SRR1 (and the scratch registers) are lost, but where it came from is known (right
+		// after H_CEDE, where only r1 is live: idleSP) and it was not acknowledged yet (XICS and the
+		// decrementer keep it pending): resume the idle wait there, with EE on, and it is taken
+		// again. Under QEMU this is the usual case: an idle CPU woken by an IPI and an NMI together
+		// takes the IPI first. The depth goes back to the idle loop's once trapExit has run.
+		f.PC = uint64(idleWaitResumeAddr())
+		f.MSR = readMSR() | msrEE
+		f.GPR[1] = c.idleSP
+		c.depth = 2
+	}
+	if f.MSR&msrRI == 0 && f.PC == uint64(trapExitLastAddr())+4 {
+		// right after trapExit's RI-off mtmsrd, before SRR0/SRR1 are loaded: nothing lost, and the
+		// exit goes on as it was (RI stays off in f.MSR)
+	} else if f.MSR&msrRI == 0 || c.depth > 3 {
+		crash(c, f) // an entry's or exit's window: its SRR0/SRR1 are gone
 	}
 	shim.IPIReceived(shim.IPINMI)
 	kernel.HandleNMI(int(c.id))
+}
+
+// inEntryWindow says whether pc lies where an interrupt's entry has not saved what a nested entry
+// overwrites yet: a vector's stub or trapEntry before trapEntrySaved.
+//
+//go:nosplit
+func inEntryWindow(pc uint64) bool {
+	if pc >= uint64(trapEntryAddr()) && pc < uint64(trapEntrySavedAddr()) {
+		return true
+	}
+	for _, v := range vectors {
+		if pc >= uint64(v) && pc < uint64(v)+12 {
+			return true
+		}
+	}
+	return false
 }
 
 // stubTrap is trap for the boot stub's proofs (bootStub and the test entries): its own sc dispatcher
@@ -192,6 +226,7 @@ func decTick(c *percpu, f *Frame) {
 //
 //go:nosplit
 func crash(c *percpu, f *Frame) {
+	shim.ConsoleLockForce() // held to the end: nothing else prints over a crash dump
 	consoleFlush()
 	puts("\nLZ1 crash cpu=")
 	putDec(c.id)
@@ -213,8 +248,10 @@ func crash(c *percpu, f *Frame) {
 	putHex(f.PC)
 	puts(" hex=")
 	at := uintptr(f.PC) & 0x0fffffff &^ 3 // real mode: keep it inside memory
-	for i := uintptr(0); i < 16; i += 8 {
-		putHex(uint64(*(*uint32)(unsafe.Add(nil, at+i)))<<32 | uint64(*(*uint32)(unsafe.Add(nil, at+i+4))))
+	if _, mapped := mm.Translate(mm.InitMM.Root, at); trapMSR&msrDR == 0 || mapped {
+		for i := uintptr(0); i < 16; i += 8 {
+			putHex(uint64(*(*uint32)(unsafe.Add(nil, at+i)))<<32 | uint64(*(*uint32)(unsafe.Add(nil, at+i+4))))
+		}
 	}
 	puts("\nLZ1 crash-end status=0x")
 	putHex(f.Vector)

@@ -67,15 +67,58 @@ TEXT ·trapEntry(SB),NOSPLIT|NOFRAME,$0
 	BR	build
 nested:
 	CMP	R5, $1
-	BNE	dead
+	BNE	nmi
 	MOVD	percpu_nstack(R4), R1
 	MOVD	percpu_nestFP(R4), R5
+	BR	build
+nmi: // depth 2 -> 3: only a system reset may come here (trap crashes otherwise)
+	CMP	R5, $2
+	BNE	dead
+	MOVD	percpu_nmiStack(R4), R1
+	MOVD	percpu_nmiFP(R4), R5
 build:
 	MOVD	R5, S_FP(R4)
 	// R1 is trapReserve below the stack's top already (setupCPU): the Frame and trap's call area
 	// lie above it. (Not an ADD here: the linker would count this separate stack against the
 	// goroutine stack's nosplit budget.)
-	// the GPRs still live
+	// first what a nested entry would overwrite: the scratch (SPRG1, SPRG2, percpu.scratch), SRR0,
+	// SRR1, DAR, DSISR; the FP area's address goes in the Frame's spare word
+	MOVD	S_R1(R4), R5
+	MOVD	R5, FRM+8(R1)
+	MOVD	SPR(SPRG1), R5
+	MOVD	R5, FRM+24(R1)
+	MOVD	SPR(SPRG2), R5
+	MOVD	R5, FRM+32(R1)
+	MOVD	S_R5(R4), R5
+	MOVD	R5, FRM+40(R1)
+	MOVD	SPR(SRR0), R5
+	MOVD	R5, FRM+Frame_PC(R1)
+	MOVD	SPR(SRR1), R5
+	MOVD	R5, FRM+Frame_MSR(R1)
+	MOVD	S_CR(R4), R5
+	MOVD	R5, FRM+Frame_CR(R1)
+	MOVD	S_VEC(R4), R5
+	MOVD	R5, FRM+Frame_Vector(R1)
+	MOVD	SPR(DAR), R5
+	MOVD	R5, FRM+Frame_DAR(R1)
+	MOVD	SPR(DSISR), R5
+	MOVD	R5, FRM+Frame_DSISR(R1)
+	MOVD	S_FP(R4), R5
+	MOVD	R5, FRM+Frame_DSISR+8(R1)
+	BR	·trapEntrySaved(SB)
+
+// dead: a fault while the dump of a fault in trap context runs. Nothing is left to trust: power off.
+dead:
+	MOVD	$0, R0
+	BR	·powerOff(SB)
+
+// trapEntrySaved goes on from trapEntry once nothing a nested entry would overwrite is needed: up to
+// here (the window [trapEntry, trapEntrySaved)) a system reset cannot return, from here it can.
+TEXT ·trapEntrySaved(SB),NOSPLIT|NOFRAME,$0
+	// MSR.RI on (mtmsrd L=1: EE off, RI on): from here a system reset nests and returns
+	MOVD	$2, R5
+	WORD	$0x7ca10164 // mtmsrd r5, 1
+	// the GPRs still live, and LR, CTR, XER
 	MOVD	R0, FRM+0(R1)
 	MOVD	R2, FRM+16(R1)
 	MOVD	R6, FRM+48(R1)
@@ -105,35 +148,12 @@ build:
 	MOVD	g, FRM+240(R1)
 	MOVD	R31, FRM+248(R1)
 	MOVD	$0, R0
-	// the ones in scratch
-	MOVD	S_R1(R4), R5
-	MOVD	R5, FRM+8(R1)
-	MOVD	SPR(SPRG1), R5
-	MOVD	R5, FRM+24(R1)
-	MOVD	SPR(SPRG2), R5
-	MOVD	R5, FRM+32(R1)
-	MOVD	S_R5(R4), R5
-	MOVD	R5, FRM+40(R1)
-	// the rest of the Frame
-	MOVD	SPR(SRR0), R5
-	MOVD	R5, FRM+Frame_PC(R1)
-	MOVD	SPR(SRR1), R5
-	MOVD	R5, FRM+Frame_MSR(R1)
 	MOVD	LR, R5
 	MOVD	R5, FRM+Frame_LR(R1)
 	MOVD	CTR, R5
 	MOVD	R5, FRM+Frame_CTR(R1)
-	MOVD	S_CR(R4), R5
-	MOVD	R5, FRM+Frame_CR(R1)
 	MOVD	XER, R5
 	MOVD	R5, FRM+Frame_XER(R1)
-	MOVD	S_VEC(R4), R5
-	MOVD	R5, FRM+Frame_Vector(R1)
-	MOVD	SPR(DAR), R5
-	MOVD	R5, FRM+Frame_DAR(R1)
-	MOVD	SPR(DSISR), R5
-	MOVD	R5, FRM+Frame_DSISR(R1)
-	MOVD	R0, FRM+Frame_DSISR+8(R1) // the spare word
 
 	// FP, VMX and VSX on (the interrupt cleared them), translation too once the MMU is on, then
 	// VSR0-63, FPSCR, VSCR
@@ -142,7 +162,7 @@ build:
 	OR	R6, R5
 	MTMSRD_R5
 	ISYNC
-	MOVD	S_FP(R4), R3
+	MOVD	FRM+Frame_DSISR+8(R1), R3 // this entry's FP area
 	MOVD	$16, R6
 	MOVD	$32, R7
 	MOVD	$48, R8
@@ -235,28 +255,23 @@ build:
 	BL	·trap(SB)
 	BR	·trapExit(SB)
 
-// dead: a fault while the dump of a fault in trap context runs. Nothing is left to trust: power off.
-dead:
-	MOVD	$0, R0
-	BR	·powerOff(SB)
-
 // trapExit leaves trap context into the Frame at FRM(R1) (R1 as trapEntry set it: percpu.kstack or
 // nstack), with the FP state of percpu.curFP (nestFP for a nested entry), and decrements the depth.
 // apSchedule enters it too, to start a CPU's first thread.
 TEXT ·trapExit(SB),NOSPLIT|NOFRAME,$0
-	// the Frame and curFP as trap left them. MSR.RI off first (mtmsrd L=1 with r0 = 0 clears
-	// EE and RI): from here to rfid a system reset could not be returned from, and says so.
+	// the Frame and curFP as trap left them (nestFP, nmiFP for nested entries). A system reset may
+	// still come and return (MSR.RI is on) until the depth goes down, just before SRR0/SRR1.
 	MOVD	$0, R0
-	WORD	$0x7c010164 // mtmsrd r0, 1
 	MOVD	SPR(SPRG3), R4
 	MOVD	percpu_depth(R4), R5
 	MOVD	percpu_curFP(R4), R3
 	CMP	R5, $1
 	BEQ	out
 	MOVD	percpu_nestFP(R4), R3
+	CMP	R5, $2
+	BEQ	out
+	MOVD	percpu_nmiFP(R4), R3
 out:
-	ADD	$-1, R5
-	MOVD	R5, percpu_depth(R4)
 	// test only (percpu.poison): set every register to all ones (VSRs, GPRs, CR, CTR, XER, LR;
 	// FPSCR and VSCR from all-ones words), so that a register the restore below forgot shows even if
 	// trap's code left it alone. A constant, not an inversion: two ticks would undo an inversion.
@@ -449,15 +464,11 @@ restore:
 	MOVD	R5, XER
 	MOVD	FRM+Frame_CR(R1), R5
 	MOVFL	R5, $0xff // mtcrf 0xff
-	MOVD	FRM+Frame_PC(R1), R5
-	MOVD	R5, SPR(SRR0)
-	MOVD	FRM+Frame_MSR(R1), R5
-	MOVD	R5, SPR(SRR1)
+	// the GPRs but r1, r4 and r5, while a system reset may still come and return (MSR.RI is on:
+	// a nested entry saves and restores every register)
 	MOVD	FRM+0(R1), R0
 	MOVD	FRM+16(R1), R2
 	MOVD	FRM+24(R1), R3
-	MOVD	FRM+32(R1), R4
-	MOVD	FRM+40(R1), R5
 	MOVD	FRM+48(R1), R6
 	MOVD	FRM+56(R1), R7
 	MOVD	FRM+64(R1), R8
@@ -484,10 +495,39 @@ restore:
 	MOVD	FRM+232(R1), R29
 	MOVD	FRM+240(R1), g
 	MOVD	FRM+248(R1), R31
+	MOVD	$0, R5
+	BR	·trapExitLast(SB)
+
+// trapExitLast: MSR.RI off (mtmsrd L=1 with a zero register clears EE and RI), SRR0/SRR1, the depth
+// down, the last three registers, rfid. From the mtspr SRR0 on, a system reset could not be
+// returned from, and says so. QEMU ends a translation block at the mtmsrd, so a reset often lands
+// right after it (trapExitLast+4): nothing is lost yet there, and systemReset returns to it.
+TEXT ·trapExitLast(SB),NOSPLIT|NOFRAME,$0
+	WORD	$0x7ca10164 // mtmsrd r5, 1
+	MOVD	FRM+Frame_PC(R1), R5
+	MOVD	R5, SPR(SRR0)
+	MOVD	FRM+Frame_MSR(R1), R5
+	MOVD	R5, SPR(SRR1)
+	MOVD	SPR(SPRG3), R4
+	MOVD	percpu_depth(R4), R5
+	ADD	$-1, R5
+	MOVD	R5, percpu_depth(R4)
+	MOVD	FRM+32(R1), R4
+	MOVD	FRM+40(R1), R5
 	MOVD	FRM+8(R1), R1
 	RFID
 
 TEXT ·trapEntryAddr(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$·trapEntry(SB), R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·trapEntrySavedAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·trapEntrySaved(SB), R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·trapExitLastAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·trapExitLast(SB), R3
 	MOVD	R3, ret+0(FP)
 	RET
