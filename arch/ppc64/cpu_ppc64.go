@@ -39,15 +39,15 @@ type percpu struct {
 	self uintptr // 0: this struct's address
 	// scratch is trapEntry's, before the frame exists: [0] the vector (8), [1] the interrupted r1
 	// (16), [2] r5 (24), [3] CR (32), [4] the FPState this entry saved into (40), [5] spare (48).
-	scratch [6]uint64
-	kstack  uintptr // 56: this CPU's trap stack, trapReserve below its top (16-byte aligned)
-	curFP   uintptr // 64: FPState of the thread whose registers are live (like amd64's curFX)
-	g       uintptr // 72: the stand-in g for trap context (zero stackguard)
-	id      uint64  // 80
-	depth   uint64  // 88: trap nesting: 0 outside trap context, 1 in it, 2 in a fault inside it
-	nstack  uintptr // 96: top of the stack of an entry nested in trap context (depth 1 -> 2)
-	nestFP  uintptr // 104: the FPState such a nested entry saves into (the thread's stays intact)
-	poison  uint64  // 112: test only: nonzero makes the exit path scramble every register first
+	scratch  [6]uint64
+	kstack   uintptr // 56: this CPU's trap stack, trapReserve below its top (16-byte aligned)
+	curFP    uintptr // 64: FPState of the thread whose registers are live (like amd64's curFX)
+	g        uintptr // 72: the stand-in g for trap context (zero stackguard)
+	id       uint64  // 80
+	depth    uint64  // 88: trap nesting: 0 outside trap context, 1 in it, 2 in a fault inside it
+	nstack   uintptr // 96: top of the stack of an entry nested in trap context (depth 1 -> 2)
+	nestFP   uintptr // 104: the FPState such a nested entry saves into (the thread's stays intact)
+	poison   uint64  // 112: test only: nonzero makes the exit path scramble every register first
 	nmiStack uintptr // 120: the stack of a system reset nested in a nested entry (depth 2 -> 3)
 	nmiFP    uintptr // 128: the FPState it saves into
 
@@ -66,7 +66,7 @@ var (
 	nstk   [maxCPUs][nstackSize]byte
 	trapG  [maxCPUs][1024]byte          // stand-in g per CPU for trap context: zero stackguard
 	fpArea [maxCPUs][3][fpAreaSize]byte // per CPU: the boot thread's (then idle) FPState, the nested entry's, the NMI's
-	mstk   [maxCPUs][nstackSize]byte  // per CPU: the stack of an NMI in a nested entry
+	mstk   [maxCPUs][nstackSize]byte    // per CPU: the stack of an NMI in a nested entry
 
 	// tbFreq is the timebase frequency in Hz: the device tree's /cpus/<first cpu>/timebase-frequency
 	// when VOF answers at boot (readTimebaseFreq), else POWER's and QEMU pseries' 512 MHz.
