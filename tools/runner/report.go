@@ -88,7 +88,26 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tFIRST FAILURE")
 	var all *multierror.Error
 	asExpected, skipped := 0, 0
+	// consecutive tests skipped for the same reason (a machine without something: the lazy-mm matrix
+	// on ppc64) fold into one line after the first
+	folded, lastSkip := 0, ""
+	fold := func() {
+		if folded > 0 {
+			fmt.Fprintf(tw, "  ... %d more\t\tskip\tskipped\t\tthe same reason\n", folded)
+		}
+		folded = 0
+	}
 	for _, t := range res.Run.Tests {
+		if t.Outcome == "skip" && t.AsExpected() && t.Reason != "" && t.Reason == lastSkip {
+			folded++
+			skipped++
+			continue
+		}
+		fold()
+		lastSkip = ""
+		if t.Outcome == "skip" && t.AsExpected() {
+			lastSkip = t.Reason
+		}
 		result := "ok"
 		switch {
 		case !t.AsExpected():
@@ -102,11 +121,10 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 		first := ""
 		if len(t.Failures) > 0 {
 			first = t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, first)
-		if t.Outcome == "skip" {
+		} else if t.Outcome == "skip" && t.Reason != "" {
 			first = "skipped: " + oneLine(t.Reason, 60)
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, first)
 		if !t.AsExpected() {
 			switch {
 			case len(t.Failures) == 0 && t.Outcome == "skip": // an injected bug is never as expected skipped
@@ -121,6 +139,7 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			}
 		}
 	}
+	fold()
 	tw.Flush()
 	for _, t := range res.Run.Tests {
 		if !t.AsExpected() && len(t.Raw) > 0 {

@@ -159,3 +159,32 @@ func BenchmarkReport(b *testing.B) {
 		}
 	}
 }
+
+// Consecutive tests skipped for the same reason fold into one line after the first; a different
+// reason, or a test between them, starts a new run. The counts stay exact.
+func TestTableFoldsSkips(t *testing.T) {
+	r := console.NewRun()
+	r.Feed("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26.8 cmdline=-")
+	for i, reason := range []string{"no PIDs", "no PIDs", "no PIDs", "no KVM", "no PIDs"} {
+		name := fmt.Sprintf("lazy/t%d", i)
+		r.Feed(fmt.Sprintf("LZ1 begin name=%s scheme=- scenario=- inject=- expect=pass", name))
+		r.Feed(fmt.Sprintf("LZ1 end name=%s outcome=skip ms=0 reason=%q", name, reason))
+	}
+	r.Feed("LZ1 summary tests=5 passed=5 failed=0")
+	r.Finish()
+	var b strings.Builder
+	if err := printTable(&b, Config{Arch: "ppc64", CPUs: 1}, &Result{Run: r, Boots: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"lazy/t0", "skipped: no PIDs", "... 2 more", "lazy/t3", "skipped: no KVM", "lazy/t4", "5 tests, 0 as expected, 5 skipped, 0 unexpected"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, hidden := range []string{"lazy/t1", "lazy/t2"} {
+		if strings.Contains(out, hidden) {
+			t.Errorf("table shows folded %s:\n%s", hidden, out)
+		}
+	}
+}
