@@ -240,6 +240,12 @@ func crash(c *percpu, f *Frame) {
 	putHex(f.DAR)
 	puts(" dsisr=0x")
 	putHex(f.DSISR)
+	puts(" tid=")
+	if tid, ok := shim.CurrentTID(); ok && bootMode == modeHost {
+		putDec(uint64(tid))
+	} else {
+		puts("-")
+	}
 	puts("\nLZ1 regs gprs=0x")
 	for i := range f.GPR {
 		putHex(f.GPR[i])
