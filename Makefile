@@ -10,7 +10,7 @@ RUNNER   := $(BUILD)/runner
 
 # Kernel packages are compiled without bounds checks: a bounds panic cannot be raised from trap
 # context (docs/BOOT.md: the trap-path rules and the tests that check them on the linked kernel).
-export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags=lazymm/kernel=-B -gcflags=lazymm/shim=-B
+export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags=lazymm/kernel=-B -gcflags=lazymm/shim=-B -gcflags=lazymm/paging=-B
 
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86

@@ -196,6 +196,7 @@ func (s *simMachine) CPUs() int              { return s.n }
 func (s *simMachine) FirmwareCPUs() int      { return s.n }
 func (s *simMachine) CPUOnline(cpu int) bool { return cpu < s.n }
 func (s *simMachine) CPUSource() string      { return "host-model" }
+func (s *simMachine) NMIAnywhere() error     { return nil }
 func (s *simMachine) CPU() int               { return s.cur }
 func (s *simMachine) Cycles() uint64         { s.cycles++; return s.cycles }
 func (s *simMachine) IRQSave() uint64        { return 0 }

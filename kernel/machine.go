@@ -58,6 +58,7 @@ func (hosted) APICID(cpu int) int                          { return cpu }
 func (hosted) SendTestIPI(int)                             {}
 func (hosted) SendNMI(int)                                 {}
 func (hosted) CPUSource() string                           { return "hosted" }
+func (hosted) NMIAnywhere() error                          { return nil }
 func (hosted) SendTestIPIMask(uint64)                      {}
 func (hosted) SendTestIPIAllButSelf()                      {}
 func (hosted) CrossCall(uint64, CrossCallOp, uint64, bool) {}

@@ -74,6 +74,9 @@ type SMP interface {
 	PingPong(to, rounds int) ([]uint64, error)
 	Cycles() uint64 // the TSC
 	TSCHz() uint64
+	// NMIAnywhere is nil when an NMI may land anywhere, in a busy CPU's interrupt entries too, and
+	// return (x86); else why not (POWER's system reset): the scenarios that send NMIs skip.
+	NMIAnywhere() error
 }
 
 // Pin binds the calling goroutine's OS thread to one CPU (runtime.LockOSThread + sched_setaffinity),

@@ -68,10 +68,13 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	if !ok {
 		return nil, false
 	}
-	rf, ok := a.Alloc(MMTable)
+	rf, ok := a.AllocAligned(rootFrames(), MMTable)
 	if !ok {
 		a.Free(of)
 		return nil, false
+	}
+	for f := rf; f < rf+rootFrames(); f++ {
+		ZeroFrame(f)
 	}
 	ZeroFrame(of)
 	as := (*AddrSpace)(Phys(of << PageShift))
@@ -85,7 +88,7 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	}
 	if slot < 0 {
 		release(&liveLock)
-		a.Free(rf)
+		freeRoot(a, rf<<PageShift)
 		a.Free(of)
 		return nil, false
 	}
@@ -102,6 +105,12 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	release(&liveLock)
 	return as, true
 }
+
+// Slot is the address space's index in the live table (0..MaxAddrSpaces-1), stable while it lives:
+// an arch may name its hardware context after it (POWER radix: the PID).
+//
+//go:nosplit
+func (as *AddrSpace) Slot() int { return int(as.slot) }
 
 // LiveAddrSpaces returns how many address spaces (besides InitMM) exist: the leak check's count.
 //
@@ -180,7 +189,7 @@ func (as *AddrSpace) Map(a *Allocator, va uintptr, frame uint64, write bool) boo
 	if p == nil || *p&PT.Present != 0 {
 		return false
 	}
-	e := frame<<PageShift | PT.Present | PT.NoExec
+	e := frame<<PageShift | PT.Present | PT.Leaf | PT.NoExec
 	if write {
 		e |= PT.Write
 	}
@@ -264,8 +273,17 @@ func FreeAddrSpace(a *Allocator, as *AddrSpace, out *FrameList, leakTables int) 
 	if e := root[PT.UserSlot]; e&PT.Present != 0 {
 		freeTables(a, e&PT.AddrMask, out, leakTables, false)
 	}
-	a.Free(as.Root >> PageShift)
+	freeRoot(a, as.Root)
 	a.Free(uint64(uintptr(unsafe.Pointer(as))-uintptr(DirectMap)) >> PageShift)
+}
+
+// freeRoot frees a root's frames.
+//
+//go:nosplit
+func freeRoot(a *Allocator, root uint64) {
+	for f := root >> PageShift; f < root>>PageShift+rootFrames(); f++ {
+		a.Free(f)
+	}
 }
 
 // ExitTables is exit_mmap's free_pgtables: it unhooks the user range from the root and puts every

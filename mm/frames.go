@@ -49,10 +49,11 @@ var Frames Allocator
 // quarantine does): a walk through a freed page-table page meets non-present entries, and a write
 // into a freed frame is found when the frame leaves quarantine, its poison no longer intact.
 type Allocator struct {
-	lock   uint32
-	kinds  []Kind // indexed by frame number
-	cursor uint64
-	counts [NumKinds]uint64
+	lock          uint32
+	kinds         []Kind // indexed by frame number
+	cursor        uint64
+	alignedCursor uint64 // AllocAligned's next-fit
+	counts        [NumKinds]uint64
 
 	quarantine  [QuarantineFrames]uint64
 	qHead, qLen int
@@ -65,9 +66,9 @@ const QuarantineFrames = 1024
 
 const maxViolations = 16
 
-// Poison fills freed frames. Bit 0 is clear, so as an x86 page-table entry it is not present; the
-// pattern is recognizable in a crash dump.
-const Poison = 0xdeadbeefdeadbe00
+// Poison fills freed frames. It is not present as a page-table entry in either format: bit 0 (x86's
+// present) and bit 63 (POWER radix's valid) are clear. The pattern is recognizable in a crash dump.
+const Poison = 0x7eadbeefdeadbe00
 
 // Violation is a write into a frame while it was quarantined.
 type Violation struct {
@@ -119,6 +120,39 @@ func (a *Allocator) Alloc(k Kind) (frame uint64, ok bool) {
 			a.counts[Free]--
 			a.counts[k]++
 			a.cursor = f + 1
+			a.release()
+			return f, true
+		}
+	}
+	a.release()
+	return 0, false
+}
+
+// AllocAligned returns the first of n consecutive free frames, the first a multiple of n (n a power
+// of two), all now of kind k; ok is false when there is no such run. For tables the hardware wants
+// larger than a frame (POWER radix's 64 KiB roots).
+//
+//go:nosplit
+func (a *Allocator) AllocAligned(n uint64, k Kind) (first uint64, ok bool) {
+	if n <= 1 {
+		return a.Alloc(k)
+	}
+	a.acquire()
+	total := uint64(len(a.kinds)) &^ (n - 1)
+	start := (a.alignedCursor + n - 1) &^ (n - 1)
+	for i := uint64(0); i < total; i += n {
+		f := (start + i) % total
+		run := uint64(0)
+		for run < n && a.kinds[f+run] == Free {
+			run++
+		}
+		if run == n {
+			for j := f; j < f+n; j++ {
+				a.kinds[j] = k
+			}
+			a.counts[Free] -= n
+			a.counts[k] += n
+			a.alignedCursor = f + n
 			a.release()
 			return f, true
 		}

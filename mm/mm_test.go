@@ -175,3 +175,30 @@ func TestWalkTranslateClear(t *testing.T) {
 		t.Error("frame not freed (quarantined) after FreeAll")
 	}
 }
+
+// AllocAligned finds n free frames in a row, the first a multiple of n, or reports there are none;
+// a run broken by one allocated frame or crossing an alignment boundary does not count.
+func TestAllocAligned(t *testing.T) {
+	fakeRAM(t, 128)
+	var a Allocator
+	a.Init(make([]Kind, 128))
+	a.SetRange(5, 40, Free) // 5..44: the aligned runs of 16 are 16..31 and 32..47 (only to 44: no)
+	a.SetRange(20, 1, Runtime)
+	if f, ok := a.AllocAligned(16, MMTable); ok {
+		t.Fatalf("allocated %d..%d over a used frame or past free memory", f, f+15)
+	}
+	a.SetRange(20, 1, Free)
+	f, ok := a.AllocAligned(16, MMTable)
+	if !ok || f != 16 {
+		t.Fatalf("AllocAligned(16) = %d, %v; want 16", f, ok)
+	}
+	if a.Count(MMTable) != 16 || a.KindOf(16) != MMTable || a.KindOf(31) != MMTable || a.KindOf(32) != Free {
+		t.Errorf("counts: mm-pagetable %d; kinds of 16, 31, 32: %v %v %v", a.Count(MMTable), a.KindOf(16), a.KindOf(31), a.KindOf(32))
+	}
+	if g, ok := a.AllocAligned(4, Object); !ok || g%4 != 0 || g < 32 || g > 40 {
+		t.Errorf("AllocAligned(4) = %d, %v; want an aligned run in 32..44", g, ok)
+	}
+	if g, ok := a.AllocAligned(1, Object); !ok || a.KindOf(g) != Object {
+		t.Errorf("AllocAligned(1) = %d, %v", g, ok)
+	}
+}

@@ -10,8 +10,17 @@ type Format struct {
 	Huge     uint64 // leaf at an upper level (2 MiB / 1 GiB)
 	Table    uint64 // bits set in a non-leaf entry besides the address
 	AddrMask uint64 // bits of an entry that hold the next table / frame address
+	Leaf     uint64 // bits every user leaf carries besides Present (POWER radix: leaf, R/C, read)
 	UserSlot int    // the top-level entry that is each AddrSpace's own (the user range); the rest is shared
+	// RootFrames is how many frames a root takes, aligned to its size (0 is 1). Walks use its first
+	// 512 entries: addresses stay below 2^48. POWER radix's 4 KiB-page root is 8192 entries.
+	RootFrames uint64
 }
+
+// rootFrames is RootFrames, at least 1.
+//
+//go:nosplit
+func rootFrames() uint64 { return max(PT.RootFrames, 1) }
 
 // PT is the format of the machine's MMU, set by the arch layer at boot.
 var PT Format

@@ -176,3 +176,15 @@ func PingPong(to, rounds int, hz uint64) ([]uint64, error) {
 	}
 	return rtt, nil
 }
+
+// CPUID is this CPU's index; IRQSave and IRQRestore turn its interrupts off and back (for the
+// packages above the shim that run with interrupts off: paging).
+//
+//go:nosplit
+func CPUID() int { return archCPUID() }
+
+//go:nosplit
+func IRQSave() uint64 { return archIRQSave() }
+
+//go:nosplit
+func IRQRestore(fl uint64) { archIRQRestore(fl) }

@@ -89,9 +89,10 @@ var (
 
 //go:nosplit
 func LockKernel() {
-	me := uint32(archCPUID()) + 1
+	c := thisCPU()
+	me := uint32(c.ID) + 1
 	for !atomic.CompareAndSwapUint32(&bkl, 0, me) {
-		RunCrossCalls() // the holder may be waiting for this CPU to flush its TLB
+		runCrossCall(c) // the holder may be waiting for this CPU to flush its TLB
 		archPause()
 	}
 }

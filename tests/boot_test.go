@@ -54,7 +54,7 @@ func build(dir string) error {
 	}
 	kernel = filepath.Join(dir, "lazymm.elf")
 	if err := run([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "build",
-		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
+		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-gcflags=lazymm/paging=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
 		return err
 	}
 	return run(nil, "run", "./tools/mkimage", "-entry", "lazymm/arch/amd64.boot32", kernel)
@@ -173,83 +173,100 @@ func TestSuite(t *testing.T) {
 
 // Each injected failure must be observed, as the right kind of failure, and the run must then count as
 // "came out as expected".
+// injectCase is an injected failure, the check that must report it, and phrases its report must hold.
+type injectCase struct {
+	inject, check string
+	detail        []string
+}
+
+// injectCases are every injected failure; each arch's test runs those it can catch.
+var injectCases = []injectCase{
+	{"panic", "crash", []string{"injected panic"}},
+	{"fault", "crash", nil}, // the arch's exception: checkInjection
+	{"hang", "timeout", []string{"QEMU killed"}},
+	// the shim drops SIGURG: a goroutine spinning without calls is never preempted
+	{"no-preempt-signal", "timeout", []string{"QEMU killed"}},
+	// the last AP is never started (run at 4 CPUs): the online check names it
+	{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
+	// other CPUs keep stale translations after MADV_DONTNEED: the refault check sees old data
+	{"no-shootdown", "stale-tlb", []string{"stale translation"}},
+	// a write into a freed frame: found when the quarantine is drained, with its frame and offset
+	{"write-after-free", "poison", []string{"offset 0x40 holds 0x5eed"}},
+	// munmap-shootdown's flush sends no IPIs: CPUs running the mm read reused frames' tokens
+	{"skip-flush-ipi", "stale-tlb", []string{"(not lazy) read", "stale reads in all"}},
+	// a lazy CPU trusts its TLB when it comes back: it reads what it missed while lazy
+	{"skip-lazy-catchup", "stale-tlb", []string{"(lazy during the flush) read"}},
+	// the mm is freed without the freed-tables flush: lazy CPUs still have its root in CR3
+	{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
+	// the lazy-mm engine's bugs, each in the scheme it breaks
+	{"refcount-no-grab", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+	{"shootdown-no-ipi", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+	{"mmput-unlazy-skip", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+	{"loaded-mm-stale-mask", "cr3-audit", []string{"is not the root of a live address space"}},
+	{"hazard-no-scan", "lazy-freed-mm", []string{"still named it"}},
+	{"nmi-no-check", "freed-mm", []string{"the NMI handler dereferenced mm"}},
+	{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
+	{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
+	{"membarrier-no-ipi", "membarrier", []string{"executed no barrier"}},
+	{"mmput-twice", "refcount", []string{"mmput on mm", "left the count at -1"}},
+	// freeing the mm forgets a page-table page
+	{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
+	// a page table freed while still linked: the next hardware walk meets its poison and faults
+	{"free-linked-table", "poison-walk", []string{"went through freed page-table frame"}},
+}
+
 func TestInjectedFailures(t *testing.T) {
-	cases := []struct {
-		inject, check string
-		detail        []string
-	}{
-		{"panic", "crash", []string{"injected panic"}},
-		{"fault", "crash", []string{"#PF", "cr2=0xdead0000"}},
-		{"hang", "timeout", []string{"QEMU killed"}},
-		// the shim drops SIGURG: a goroutine spinning without calls is never preempted
-		{"no-preempt-signal", "timeout", []string{"QEMU killed"}},
-		// the last AP is never started (run at 4 CPUs): the online check names it
-		{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
-		// other CPUs keep stale translations after MADV_DONTNEED: the refault check sees old data
-		{"no-shootdown", "stale-tlb", []string{"stale translation"}},
-		// a write into a freed frame: found when the quarantine is drained, with its frame and offset
-		{"write-after-free", "poison", []string{"offset 0x40 holds 0x5eed"}},
-		// munmap-shootdown's flush sends no IPIs: CPUs running the mm read reused frames' tokens
-		{"skip-flush-ipi", "stale-tlb", []string{"(not lazy) read", "stale reads in all"}},
-		// a lazy CPU trusts its TLB when it comes back: it reads what it missed while lazy
-		{"skip-lazy-catchup", "stale-tlb", []string{"(lazy during the flush) read"}},
-		// the mm is freed without the freed-tables flush: lazy CPUs still have its root in CR3
-		{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
-		// the lazy-mm engine's bugs, each in the scheme it breaks
-		{"refcount-no-grab", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-		{"shootdown-no-ipi", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-		{"mmput-unlazy-skip", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-		{"loaded-mm-stale-mask", "cr3-audit", []string{"is not the root of a live address space"}},
-		{"hazard-no-scan", "lazy-freed-mm", []string{"still named it"}},
-		{"nmi-no-check", "freed-mm", []string{"the NMI handler dereferenced mm"}},
-		{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
-		{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-		{"membarrier-no-ipi", "membarrier", []string{"executed no barrier"}},
-		{"mmput-twice", "refcount", []string{"mmput on mm", "left the count at -1"}},
-		// freeing the mm forgets a page-table page
-		{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
-		// a page table freed while still linked: the next hardware walk meets its poison and faults
-		{"free-linked-table", "poison-walk", []string{"went through freed page-table frame"}},
-	}
-	for _, c := range cases {
+	for _, c := range injectCases {
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
-			rep, out, rc := boot(t, "-inject", c.inject, "-timeout", "8s", "-cpus", "4")
-			if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
-				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
-			}
-			tc := rep.Tests[0]
-			if tc.Name != "inject/"+c.inject || tc.Expected != "fail" || tc.Outcome != "fail" || !tc.AsExpected {
-				t.Fatalf("test %+v", tc)
-			}
-			if tc.Catch != "" && tc.Catch != c.check {
-				t.Errorf("the kernel names %q as the detector of %s, want %q", tc.Catch, c.inject, c.check)
-			}
-			var details []string // of the failures c.check reported: each expected phrase is in one of them
-			for _, f := range tc.Failures {
-				if f.Check == c.check {
-					details = append(details, f.Detail)
-				}
-			}
-			if len(details) == 0 {
-				t.Errorf("no %s failure in %+v", c.check, tc.Failures)
-			}
-			for _, d := range c.detail {
-				if !slices.ContainsFunc(details, func(s string) bool { return strings.Contains(s, d) }) {
-					t.Errorf("no %s failure detail contains %q: %q", c.check, d, details)
-				}
-			}
-			if c.check == "crash" && !strings.Contains(out, "crash dump:") {
-				t.Errorf("no crash dump in the report:\n%s", out)
-			}
-			if c.inject == "fault" { // symbolized, with its source line and the faulting instruction marked
-				for _, want := range []string{"is in main.init.", "(main.go:", "code around it, from the image:", "=> 0x", "MOVQ $0x1, 0(AX)"} {
-					if !strings.Contains(out, want) {
-						t.Errorf("the crash report lacks %q:\n%s", want, out)
-					}
-				}
-			}
+			checkInjection(t, "amd64", kernel, c)
 		})
+	}
+}
+
+// checkInjection boots image on arch with c injected at 4 CPUs and checks the run expected the failure
+// and the named check reported it, saying what c.detail says.
+func checkInjection(t *testing.T, arch, image string, c injectCase) {
+	t.Helper()
+	detail := c.detail
+	if c.inject == "fault" {
+		detail = map[string][]string{"amd64": {"#PF", "cr2=0xdead0000"}, "ppc64": {"vector 0x0000000000000300", "dar=0x00000000dead0000"}}[arch]
+	}
+	rep, out, rc := bootArch(t, arch, image, "-inject", c.inject, "-timeout", "8s", "-cpus", "4")
+	if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
+		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	}
+	tc := rep.Tests[0]
+	if tc.Name != "inject/"+c.inject || tc.Expected != "fail" || tc.Outcome != "fail" || !tc.AsExpected {
+		t.Fatalf("test %+v", tc)
+	}
+	if tc.Catch != "" && tc.Catch != c.check {
+		t.Errorf("the kernel names %q as the detector of %s, want %q", tc.Catch, c.inject, c.check)
+	}
+	var details []string // of the failures c.check reported: each expected phrase is in one of them
+	for _, f := range tc.Failures {
+		if f.Check == c.check {
+			details = append(details, f.Detail)
+		}
+	}
+	if len(details) == 0 {
+		t.Errorf("no %s failure in %+v", c.check, tc.Failures)
+	}
+	for _, d := range detail {
+		if !slices.ContainsFunc(details, func(s string) bool { return strings.Contains(s, d) }) {
+			t.Errorf("no %s failure detail contains %q: %q", c.check, d, details)
+		}
+	}
+	if c.check == "crash" && !strings.Contains(out, "crash dump:") {
+		t.Errorf("no crash dump in the report:\n%s", out)
+	}
+	if c.inject == "fault" { // symbolized, with its source line and the faulting instruction marked
+		insn := map[string]string{"amd64": "MOVQ $0x1, 0(AX)", "ppc64": "MOVD R4,0(R3)"}[arch]
+		for _, want := range []string{"is in main.init.", "(main.go:", "code around it, from the image:", "=> 0x", insn} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the crash report lacks %q:\n%s", want, out)
+			}
+		}
 	}
 }
 

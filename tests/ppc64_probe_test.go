@@ -134,7 +134,7 @@ func buildPPC64In(t *testing.T, dir, entry string) string {
 	t.Helper()
 	img := filepath.Join(dir, "lazymm-ppc64.elf")
 	for _, args := range [][]string{
-		{"build", "-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-o", img, "./kernel/cmd/lazymm"},
+		{"build", "-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-gcflags=lazymm/paging=-B", "-o", img, "./kernel/cmd/lazymm"},
 		{"run", "./tools/mkimage", "-arch", "ppc64", "-entry", entry, img},
 	} {
 		cmd := exec.Command("go", args...)

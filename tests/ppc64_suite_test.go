@@ -32,87 +32,79 @@ var (
 	ppc64Path string
 )
 
+// TestSuitePPC64: the whole suite at 1, 2, 4 and 8 CPUs (the lazy-mm matrix cut to two schemes at 8,
+// as on amd64). What cannot run on POWER must skip, saying why: the PCID half of munmap-shootdown,
+// and the scenarios that send NMIs to busy CPUs (exit-nmi, torture).
 func TestSuitePPC64(t *testing.T) {
 	img := ppc64Kernel(t)
 	for _, cpus := range []int{1, 2, 4, 8} {
 		t.Run(fmt.Sprintf("cpus=%d", cpus), func(t *testing.T) {
-			rep, out, rc := bootArch(t, "ppc64", img, "-cpus", fmt.Sprint(cpus), "-timeout", "120s")
+			args := []string{"-cpus", fmt.Sprint(cpus), "-timeout", "180s"}
+			matrix := schemes
+			if cpus == 8 {
+				matrix = []string{"refcount", "hazard"}
+				args = append(args, "-append", "tests=smoke/,smp/,mm/,lazy/refcount/,lazy/hazard/")
+			}
+			rep, out, rc := bootArch(t, "ppc64", img, args...)
 			if rc != 0 || rep.Outcome != "pass" {
 				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 			}
 			if rep.CPUsOnline != cpus {
 				t.Errorf("%d CPUs online, want %d", rep.CPUsOnline, cpus)
 			}
-			want := map[string]bool{}
+			want := map[string]string{} // test: the outcome it must have ("skip:" and a phrase of the reason)
 			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
 				"smoke/panic", "smoke/stdlib", "smoke/poison", "smp/online", "smp/concurrent", "smp/ipi-pingpong",
 				"smp/ipi-broadcast", "smp/nmi", "smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock",
-				"smp/gc-load", "smoke/report"} {
-				want[name] = false
+				"smp/gc-load", "mm/munmap-shootdown/nopcid"} {
+				want[name] = "pass"
 			}
-			for _, tc := range rep.Tests {
-				if _, ok := want[tc.Name]; ok {
-					want[tc.Name] = tc.Outcome == "pass"
-					continue
-				}
-				if tc.Outcome != "skip" || !strings.Contains(tc.Reason, "issue 7") {
-					t.Errorf("%s: outcome %s (%q), want a skip that names what is missing", tc.Name, tc.Outcome, tc.Reason)
-				}
-			}
-			for name, passed := range want {
-				if !passed {
-					t.Errorf("%s did not pass", name)
-				}
-			}
-			if cpus > 1 {
-				for _, tc := range rep.Tests {
-					if tc.Name == "smp/ipi-pingpong" && tc.Metrics["round_trips"] == 0 {
-						t.Errorf("smp/ipi-pingpong made no round trips: %v", tc.Metrics)
+			want["mm/munmap-shootdown/pcid"] = "skip:no PCID"
+			want["smoke/report"] = "pass"
+			for _, s := range matrix {
+				for _, sc := range scenarios {
+					want["lazy/"+s+"/"+sc] = "pass"
+					if sc == "exit-nmi" || sc == "torture" {
+						want["lazy/"+s+"/"+sc] = "skip:system reset"
 					}
 				}
+			}
+			for _, tc := range rep.Tests {
+				w, ok := want[tc.Name]
+				if !ok {
+					t.Errorf("unexpected test %s", tc.Name)
+					continue
+				}
+				delete(want, tc.Name)
+				if reason, isSkip := strings.CutPrefix(w, "skip:"); isSkip {
+					if tc.Outcome != "skip" || !strings.Contains(tc.Reason, reason) {
+						t.Errorf("%s: outcome %s (%q), want a skip saying %q", tc.Name, tc.Outcome, tc.Reason, reason)
+					}
+				} else if tc.Outcome != "pass" {
+					t.Errorf("%s: outcome %s", tc.Name, tc.Outcome)
+				}
+				if tc.Name == "smp/ipi-pingpong" && cpus > 1 && tc.Metrics["round_trips"] == 0 {
+					t.Errorf("smp/ipi-pingpong made no round trips: %v", tc.Metrics)
+				}
+			}
+			for name := range want {
+				t.Errorf("%s did not run", name)
 			}
 		})
 	}
 }
 
+// TestInjectedFailuresPPC64 runs every injected failure but nmi-no-check, whose scenario (exit-nmi)
+// skips on ppc64 (kernel.SMP.NMIAnywhere).
 func TestInjectedFailuresPPC64(t *testing.T) {
 	img := ppc64Kernel(t)
-	cases := []struct {
-		inject, check string
-		detail        []string
-	}{
-		{"panic", "crash", []string{"injected panic"}},
-		{"fault", "crash", []string{"vector 0x0000000000000300", "dar=0x00000000dead0000"}}, // a DSI at the bad address
-		{"hang", "timeout", []string{"QEMU killed"}},
-		{"no-preempt-signal", "timeout", []string{"QEMU killed"}},
-		{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
-		// the remote tlbiel is skipped: the other CPUs' TLBs keep the translations
-		{"no-shootdown", "stale-tlb", []string{"stale translation"}},
-		{"write-after-free", "poison", []string{"offset 0x40 holds 0x5eed"}},
-	}
-	for _, c := range cases {
+	for _, c := range injectCases {
+		if c.inject == "nmi-no-check" {
+			continue
+		}
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
-			rep, out, rc := bootArch(t, "ppc64", img, "-inject", c.inject, "-timeout", "8s", "-cpus", "4")
-			if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
-				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
-			}
-			tc := rep.Tests[0]
-			if tc.Name != "inject/"+c.inject || tc.Outcome != "fail" || !tc.AsExpected {
-				t.Fatalf("test %+v", tc)
-			}
-			var details []string
-			for _, f := range tc.Failures {
-				if f.Check == c.check {
-					details = append(details, f.Detail)
-				}
-			}
-			all := strings.Join(details, "\n")
-			for _, d := range c.detail {
-				if !strings.Contains(all, d) {
-					t.Errorf("no %s failure saying %q in %+v", c.check, d, tc.Failures)
-				}
-			}
+			checkInjection(t, "ppc64", img, c)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"lazymm/mm"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -43,11 +44,11 @@ func bootMain(magic, info uintptr) uintptr {
 	shim.DropPreemptSignals = shim.CmdlineHas("inject=no-preempt-signal")
 	shim.SkipShootdown = shim.CmdlineHas("inject=no-shootdown")
 	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
-	skipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
-	skipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
-	skipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
-	leakTables = shim.CmdlineHas("inject=leak-pagetable")
-	freeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
+	paging.SkipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
+	paging.SkipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
+	paging.SkipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
+	paging.LeakTables = shim.CmdlineHas("inject=leak-pagetable")
+	paging.FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
 	detectPaging()
 	if shim.CmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
 		hasPCID = false

@@ -6,7 +6,7 @@ import (
 	"github.com/usbarmory/tamago/amd64/lapic"
 
 	"lazymm/kernel"
-	"lazymm/mm"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -56,32 +56,20 @@ func ipiInterrupt(f *Frame) {
 	lapicEOI()
 }
 
-// The arch's own cross-calls, above the kernel's ops.
+// The arch's own cross-calls (paging.ArchOps + 0..15): paging's runOp, the shim's, hands them here.
 const (
-	callFlushTLB = 1<<31 + iota // flush everything, globals included (the runtime's munmap/MADV_DONTNEED)
-	callFlushMM                 // flush_tlb_func for the mm.FlushInfo at arg
-	callAudit                   // the CR3 audit (freed-page-table detector)
-	callSetPCID                 // PCIDs on (arg 1) or off
+	callFlushTLB = paging.ArchOps + iota // flush everything, globals included (the runtime's munmap/MADV_DONTNEED)
+	callSetPCID                          // PCIDs on (arg 1) or off
 )
 
-// archRunOp runs one cross-call op on this CPU: the arch's, or the kernel's through its closed switch.
-//
-//go:linkname archRunOp lazymm/shim.archRunOp
+//go:linkname archRunOp lazymm/paging.archRunOp
 //go:nosplit
 func archRunOp(cpu int, op uint32, arg uint64) {
 	switch op {
 	case callFlushTLB:
 		flushGlobal()
-	case callFlushMM:
-		flushIPI(cpu, arg)
-	case callAudit:
-		auditCR3(cpu, auditCall)
 	case callSetPCID:
 		setPCIDMode(cpu, arg != 0)
-	default:
-		if kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg) {
-			switchMMIrqsOff(cpu, &mm.InitMM) // the kernel's op asked this CPU to leave its lazy mm
-		}
 	}
 }
 

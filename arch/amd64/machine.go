@@ -4,12 +4,13 @@ import (
 	"os"
 
 	"lazymm/kernel"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
 // machine is kernel.Machine on bare-metal amd64. It is registered only when bootMain ran, so the same
 // binary started as a Linux process (host tests) keeps the hosted defaults.
-type machine struct{}
+type machine struct{ paging.Core }
 
 // EntryPoint is the multiboot entry (boot32), for tools and tests.
 var EntryPoint = bootEntry()
@@ -58,6 +59,10 @@ func (machine) PingPong(to, rounds int) ([]uint64, error) { return shim.PingPong
 func (machine) Cycles() uint64 { return rdtsc() }
 
 func (machine) TSCHz() uint64 { return tscHz }
+
+// NMIAnywhere: an x86 NMI takes its own IST stack and is latched while one runs: it returns from
+// anywhere.
+func (machine) NMIAnywhere() error { return nil }
 
 func (machine) CPUSource() string {
 	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]

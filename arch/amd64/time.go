@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -134,7 +135,7 @@ func readRTC() int64 {
 func timerTick(c *percpu) bool {
 	need := shim.Tick()
 	lapicEOI()
-	periodicAudit(c)
+	paging.PeriodicAudit(int(c.id), shim.CPUs[c.id].Ticks)
 	return need
 }
 

@@ -2,6 +2,7 @@ package amd64
 
 import (
 	"lazymm/mm"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -25,9 +26,6 @@ const (
 var (
 	frameKinds [1 << 20]mm.Kind // 4 GiB of frames
 
-	// leakTables is an injected bug (inject=leak-pagetable): freeing an address space forgets one of
-	// its page-table pages. The leak check must catch it.
-	leakTables bool
 	kernelRoot uint64 // PML4 of InitMM, whose top-level entries every address space shares
 )
 
@@ -51,21 +49,8 @@ func pageFault(f *Frame) bool {
 		return false // protection violation on a present page
 	}
 	va := uintptr(readCR2())
-	if level, table := poisonWalk(va); level >= 0 {
-		// the freed-page-table detector, in trap context: a fail line for the running test (the
-		// runner charges name=- to it), then the crash dump
-		shim.ConsoleLock()
-		shim.Puts("LZ1 fail name=- check=poison-walk cpu=")
-		shim.PutDec(thisCPU().id)
-		shim.Puts(" loc=pageFault detail=\"the page walk for ")
-		shim.PutHex(uint64(va))
-		shim.Puts(" went through freed page-table frame ")
-		shim.PutHex(table)
-		shim.Puts(" (level ")
-		shim.PutDec(uint64(level))
-		shim.Puts(" below the root; its poisoned entries are not present)\"\n")
-		shim.ConsoleUnlock()
-		return false
+	if paging.ReportPoisonWalk(va) {
+		return false // then the crash dump
 	}
 	if shim.InUserRange(va, 1) {
 		return false // test pages are mapped by the tests, never on demand

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"unsafe"
 
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -83,6 +84,12 @@ func hostMain() {
 	shim.DropPreemptSignals = shim.CmdlineHas("inject=no-preempt-signal")
 	shim.SkipShootdown = shim.CmdlineHas("inject=no-shootdown")
 	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
+	paging.SkipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
+	paging.SkipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
+	paging.SkipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
+	paging.LeakTables = shim.CmdlineHas("inject=leak-pagetable")
+	paging.FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
+	paging.RootName = "PIDR"
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
 	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"lazymm/kernel"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -12,18 +13,30 @@ import (
 // runtime was entered from hostMain, so the same binary started as a Linux process keeps the hosted
 // defaults.
 type machine struct {
-	kernel.NoPaging // test address spaces (radix PIDs) are issue 7's
+	paging.Core // test address spaces: a radix tree and a PID each (mmu_ppc64.go)
 }
 
 const hSignalSysReset = 0x380
 
-var (
-	errNoAddressSpaces = errors.New("ppc64: no test address spaces yet (radix PID switching and its TLB protocol are issue 7's)")
-)
+var errNoPCID = errors.New("POWER has no PCID: radix PIDs tag every translation (paging runs without ASIDs, flushing the PID it loads)")
+
+var errNMI = errors.New("ppc64: the NMI (a system reset) cannot return when it lands on another interrupt's entry, and QEMU delivers it right after delivering an interrupt pending on a busy CPU (its tick): scenarios sending NMIs to busy CPUs wait for a soft-NMI scheme (docs/PPC64.md)")
+
+// NMIAnywhere: no, see errNMI and trap_ppc64.go's systemReset.
+func (machine) NMIAnywhere() error { return errNMI }
+
+func (machine) PCID() (bool, bool) { return false, false }
+
+func (machine) SetPCID(on bool) error {
+	if on {
+		return errNoPCID
+	}
+	return nil
+}
 
 func init() {
 	if bootMode == modeHost && memBytes != 0 {
-		kernel.Register(machine{kernel.NoPaging{Reason: errNoAddressSpaces}})
+		kernel.Register(machine{})
 	}
 }
 

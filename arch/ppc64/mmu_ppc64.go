@@ -65,6 +65,10 @@ func setPIDR(pid uint64)
 func setMSR(msr uint64)
 func tlbielPage(va uintptr, pid uint64)
 func tlbielPID(pid uint64)
+func tlbielPIDAll(pid uint64)
+func tlbielAll()
+func getPIDR() uint64
+func ptesync()
 func imageEnd() uintptr
 
 //go:nosplit
@@ -104,7 +108,8 @@ func framesInit() {
 //go:nosplit
 func mmuInit() bool {
 	mm.PT = mm.Format{Levels: 4, Present: rpteValid, Write: rpteRW, Huge: rpteLeaf,
-		Table: rpteValid | rpdeNLS, AddrMask: rpteAddr, UserSlot: userSlot}
+		Leaf:  rpteLeaf | rpteRef | rpteChg | rptePriv | rpteRead,
+		Table: rpteValid | rpdeNLS, AddrMask: rpteAddr, UserSlot: userSlot, RootFrames: rootSize >> 12}
 	root := (uint64(uintptr(unsafe.Pointer(&rootArea[0]))) + rootSize - 1) &^ (rootSize - 1)
 	pud := allocTable()
 	table(root)[0] = pud | rpteValid | rpdeNLS
@@ -151,22 +156,66 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 	return pte
 }
 
-// archShootdown flushes [start, end) from this CPU's TLB (tlbiel per page, or the whole PID for a
-// large range) and, if remote, from every other CPU's, by cross-call: tlbiel on each, not a
-// broadcast tlbie.
+// archShootdown flushes the runtime's [start, end) from every TLB: this CPU's, and if remote every
+// other CPU's by cross-call (tlbiel on each, not a broadcast tlbie). The runtime's translations are
+// cached under whichever PID was loaded when they were used (it lives in quadrant 0, not quadrant 3
+// as Linux's kernel does), so the flush is of every PID.
 //
 //go:linkname archShootdown lazymm/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
-	if end-start > tlbFlushPages<<12 {
-		tlbielPID(kernelPID)
-	} else {
-		for va := start; va < end; va += 1 << 12 {
-			tlbielPage(va, kernelPID)
-		}
-	}
+	tlbielAll()
 	if remote && shim.OnlineCPUs > 1 {
 		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
 		shim.PostCall(others, callFlushTLB, 0, true)
 	}
 }
+
+// paging's port (paging/port.go): an address space's root is loaded through its PID, one per live
+// address space (pidOf); the process-table entry is written when the PID is loaded with a new root.
+// mm/tlb.go's protocol runs without ASIDs (paging.PCIDOn off): every load flushes the PID, as x86's
+// CR3 write without PCIDs, so a CPU's stale entries of an mm it left go when it loads it again.
+
+// pidOf is root's PID: 1 for InitMM, 2 + the live slot for a test address space.
+//
+//go:nosplit
+func pidOf(root uint64) uint64 {
+	if root == mm.InitMM.Root {
+		return kernelPID
+	}
+	if as, ok := mm.LiveRoot(root); ok {
+		return uint64(as.Slot()) + 2
+	}
+	return kernelPID
+}
+
+//go:linkname archLoadRoot lazymm/paging.archLoadRoot
+//go:nosplit
+func archLoadRoot(root uint64, asid uint16, flush bool) {
+	pid := pidOf(root)
+	e := &table(procTable)[2*pid]
+	if want := prtbRTS | root | prtbRPDS; *e != want {
+		*e = want
+		ptesync()
+	}
+	setPIDR(pid)
+	tlbielPIDAll(pid) // the TLB, the page-walk cache and the cached process-table entry
+}
+
+//go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
+//go:nosplit
+func archLoadedRoot() uint64 {
+	return table(procTable)[2*getPIDR()] & rpteAddr &^ (rootSize - 1)
+}
+
+//go:linkname archFlushPage lazymm/paging.archFlushPage
+//go:nosplit
+func archFlushPage(va uintptr) { tlbielPage(va, getPIDR()) }
+
+//go:linkname archFlushLoaded lazymm/paging.archFlushLoaded
+//go:nosplit
+func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
+
+//go:linkname archFlushEverything lazymm/paging.archFlushEverything
+//go:nosplit
+func archFlushEverything() { tlbielAll() }

@@ -54,3 +54,33 @@ TEXT ·imageEnd(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	$runtime·end(SB), R3
 	MOVD	R3, ret+0(FP)
 	RET
+
+// tlbielPIDAll(pid): tlbiel IS=1 (the PID) with RIC=2: the TLB, the page-walk cache and the cached
+// process-table entry (after a root change or freed page tables).
+TEXT ·tlbielPIDAll(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	pid+0(FP), R4
+	SLD	$32, R4
+	MOVD	$0x400, R3 // IS = 1
+	WORD	$0x7c4004ac
+	WORD	$0x7c8b1a24 // tlbiel r3, r4, RIC=2, PRS=1, R=1
+	WORD	$0x7c4004ac
+	RET
+
+// tlbielAll: tlbiel IS=3, RIC=2: every process-scoped translation and cached entry, all PIDs.
+TEXT ·tlbielAll(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$0, R4
+	MOVD	$0xc00, R3 // IS = 3
+	WORD	$0x7c4004ac
+	WORD	$0x7c8b1a24
+	WORD	$0x7c4004ac
+	RET
+
+// getPIDR() uint64: mfspr PIDR (48).
+TEXT ·getPIDR(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	SPR(48), R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·ptesync(SB),NOSPLIT|NOFRAME,$0
+	WORD	$0x7c4004ac
+	RET

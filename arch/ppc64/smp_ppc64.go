@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"lazymm/kernel"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -23,14 +23,15 @@ const (
 	apStackSize              = 16 << 10
 	apArrivalTB              = 512 << 20 // how long to wait for a started CPU: about a second at 512 MHz
 
-	// the arch's own cross-call op, above the kernel's
-	callFlushTLB = 1 << 31 // flush the kernel PID's translations (the runtime's munmap/MADV_DONTNEED)
+	// the arch's own cross-call op (paging.ArchOps + 0..15)
+	callFlushTLB = paging.ArchOps // flush every PID's translations (the runtime's munmap/MADV_DONTNEED)
 )
 
 var (
 	hwIDs        [maxCPUs]uint32 // by CPU index: the device tree's reg (the interrupt server too)
 	firmwareCPUs = 1
 	ipiPending   [maxCPUs]uint32 // IPI kinds (shim.IPI*) raised for each CPU, as bits
+	nmiInFlight  [maxCPUs]uint32 // a system reset was sent and its handler has not finished
 	apStart      [maxCPUs][2]uintptr
 	apStacks     [maxCPUs][apStackSize]byte
 	arrived      [maxCPUs]uint32
@@ -138,7 +139,11 @@ func apIdle(f *Frame) {
 //go:nosplit
 func archSendIPI(cpu, kind int) {
 	if kind == shim.IPINMI {
-		hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
+		// One system reset in flight per CPU: a second, landing on the first's vector before it
+		// saved SRR0/SRR1, could not return. Like x86's NMI latch, an NMI sent meanwhile merges.
+		if atomic.CompareAndSwapUint32(&nmiInFlight[cpu], 0, 1) {
+			hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
+		}
 		return
 	}
 	atomic.OrUint32(&ipiPending[cpu], 1<<uint(kind))
@@ -178,14 +183,12 @@ func externalInterrupt(c *percpu) {
 	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
 }
 
-// archRunOp runs one cross-call op here: the arch's flush, or the kernel's op.
+// archRunOp runs the arch's own cross-call op here (paging's runOp, the shim's, hands it over).
 //
-//go:linkname archRunOp lazymm/shim.archRunOp
+//go:linkname archRunOp lazymm/paging.archRunOp
 //go:nosplit
 func archRunOp(cpu int, op uint32, arg uint64) {
 	if op == callFlushTLB {
-		tlbielPID(kernelPID)
-		return
+		tlbielAll()
 	}
-	kernel.HandleCrossCall(cpu, kernel.CrossCallOp(op), arg) // no lazy mm to leave yet (issue 7)
 }

@@ -1,10 +1,12 @@
 package ppc64
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"lazymm/kernel"
 	"lazymm/mm"
+	"lazymm/paging"
 	"lazymm/shim"
 )
 
@@ -87,7 +89,9 @@ func trap(f *Frame) {
 	}
 	if f.Vector == vecDec {
 		decTick(c, f)
-		if !shim.Tick() && !shim.SignalPending() {
+		need := shim.Tick()
+		paging.PeriodicAudit(int(c.id), shim.CPUs[c.id].Ticks)
+		if !need && !shim.SignalPending() {
 			return
 		}
 	}
@@ -135,6 +139,7 @@ func systemReset(c *percpu, f *Frame) {
 	}
 	shim.IPIReceived(shim.IPINMI)
 	kernel.HandleNMI(int(c.id))
+	atomic.StoreUint32(&nmiInFlight[c.id], 0)
 }
 
 // inEntryWindow says whether pc lies where an interrupt's entry has not saved what a nested entry
@@ -183,7 +188,7 @@ const (
 //
 //go:nosplit
 func dataFault(f *Frame) bool {
-	if f.DSISR&dsisrNoTranslation == 0 || shim.InUserRange(uintptr(f.DAR), 1) {
+	if f.DSISR&dsisrNoTranslation == 0 || paging.ReportPoisonWalk(uintptr(f.DAR)) || shim.InUserRange(uintptr(f.DAR), 1) {
 		return false
 	}
 	if shim.EnsurePage(uintptr(f.DAR), f.DSISR&dsisrStore != 0) {

@@ -21,19 +21,20 @@ type Scenario struct {
 	Name string
 	Doc  string
 	run  func(e *env, c *kernel.CPU)
+	nmis bool // sends NMIs to busy CPUs: needs kernel.SMP.NMIAnywhere
 }
 
 // Scenarios lists them in report order; munmap-shootdown is the mm issue's, run under each scheme.
 var Scenarios = []Scenario{
-	{"switch-storm", "user tasks and kernel threads alternate on every CPU", switchStorm},
-	{"exit-while-lazy", "a process exits while the other CPUs are lazy on its mm", exitWhileLazy},
-	{"exit-nmi", "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI},
-	{"kthread-use-mm", "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM},
-	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM},
-	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm},
-	{"membarrier", "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario},
-	{"torture", "a seeded random mix of all of the above, with NMIs and random delays", torture},
-	{mmtest.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil},
+	{"switch-storm", "user tasks and kernel threads alternate on every CPU", switchStorm, false},
+	{"exit-while-lazy", "a process exits while the other CPUs are lazy on its mm", exitWhileLazy, false},
+	{"exit-nmi", "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI, true},
+	{"kthread-use-mm", "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM, false},
+	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM, false},
+	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm, false},
+	{"membarrier", "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario, false},
+	{"torture", "a seeded random mix of all of the above, with NMIs and random delays", torture, true},
+	{mmtest.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil, false},
 }
 
 // Tests returns every scheme × scenario.

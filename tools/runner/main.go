@@ -37,11 +37,12 @@ var bugInjections = []string{"no-shootdown", "write-after-free",
 	"refcount-no-grab", "shootdown-no-ipi", "mmput-unlazy-skip", "loaded-mm-stale-mask", "hazard-no-scan",
 	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy", "membarrier-no-ipi", "mmput-twice"}
 
-// archBugs are the bugs -inject all and -matrix run on an arch: on ppc64 those whose detectors run
-// without test address spaces (radix PID switching is issue 7's: the others' tests skip there).
+// archBugs are the bugs -inject all and -matrix run on an arch: on ppc64 all but nmi-no-check, whose
+// scenario (exit-nmi) sends NMIs to busy CPUs, which POWER's system reset cannot survive under QEMU
+// (docs/PPC64.md): the kernel skips it there.
 func archBugs(arch string) []string {
 	if arch == "ppc64" {
-		return []string{"no-shootdown", "write-after-free"}
+		return slices.DeleteFunc(slices.Clone(bugInjections), func(b string) bool { return b == "nmi-no-check" })
 	}
 	return bugInjections
 }

@@ -1,0 +1,23 @@
+package paging
+
+// The port: what an arch provides to the paging core, linked by name as the shim's port is
+// (shim/port.go): these run with interrupts off, some in interrupt context. All must be nosplit.
+
+// archLoadRoot makes root this CPU's translation root under asid; flush drops what the TLB holds for
+// it (x86: a CR3 write with or without NOFLUSH; POWER radix: PIDR, and tlbiel of the PID).
+func archLoadRoot(root uint64, asid uint16, flush bool)
+
+// archLoadedRoot is the root this CPU's MMU really uses now (CR3; the process-table entry of PIDR).
+func archLoadedRoot() uint64
+
+// archFlushPage drops the loaded context's translation of one page (INVLPG; tlbiel).
+func archFlushPage(va uintptr)
+
+// archFlushLoaded drops every translation of the loaded context.
+func archFlushLoaded()
+
+// archFlushEverything drops every translation of every context, the kernel's included.
+func archFlushEverything()
+
+// archRunOp runs one of the arch's own cross-call ops (paging.ArchOps + 0..15).
+func archRunOp(cpu int, op uint32, arg uint64)

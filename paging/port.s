@@ -1,0 +1,1 @@
+// This file lets port.go declare the functions each arch package provides without a body.
