@@ -50,6 +50,7 @@ type TLBStats struct {
 	CR3Flush, CR3NoFlush    uint64 // page-table base writes that flushed the ASID, and that kept it
 	LazyCatchups            uint64 // a lazy CPU found its TLB stale when it came back (and flushed)
 	LeftLazy                uint64 // a lazy CPU sent to InitMM by a flush of freed tables
+	Broadcasts              uint64 // flushes the hardware carried to every CPU (POWER's tlbie), no IPIs
 }
 
 // Add accumulates o into s.
@@ -63,6 +64,7 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.CR3Flush += o.CR3Flush
 	s.CR3NoFlush += o.CR3NoFlush
 	s.LazyCatchups += o.LazyCatchups
+	s.Broadcasts += o.Broadcasts
 	s.LeftLazy += o.LeftLazy
 }
 
@@ -78,6 +80,7 @@ func (s *TLBStats) Sub(o *TLBStats) {
 	s.CR3NoFlush -= o.CR3NoFlush
 	s.LazyCatchups -= o.LazyCatchups
 	s.LeftLazy -= o.LeftLazy
+	s.Broadcasts -= o.Broadcasts
 }
 
 // TLB is every CPU's state, indexed by CPU.
@@ -247,6 +250,19 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 		}
 	}
 	return mask &^ lazy, lazy
+}
+
+// LazyIn is the CPUs of mask that are lazy.
+//
+//go:nosplit
+func LazyIn(mask uint64) (lazy uint64) {
+	for m := mask; m != 0; m &= m - 1 {
+		cpu := bits.TrailingZeros64(m)
+		if atomic.LoadUint32(&TLB[cpu].Lazy) != 0 {
+			lazy |= 1 << uint(cpu)
+		}
+	}
+	return lazy
 }
 
 // FlushKind is what flush_tlb_func decided for this CPU.

@@ -28,6 +28,9 @@ var (
 
 	// PCIDOn says whether ASIDs are in use (x86 PCIDs); the arch sets it.
 	PCIDOn bool
+	// Broadcast makes flushes of an mm the hardware's, on every CPU at once (POWER's tlbie), instead
+	// of IPIs to the CPUs in mm_cpumask; the arch sets it where it has such an instruction.
+	Broadcast bool
 	// RootName is what the audit calls a CPU's translation root in its reports ("CR3").
 	RootName = "CR3"
 
@@ -38,6 +41,7 @@ var (
 	SkipExitFlush   bool // freeing an mm does not flush (lazy CPUs keep its root)
 	LeakTables      bool // freeing an address space forgets one of its page-table pages
 	FreeLinkedTable bool // a page table is freed while still linked
+	SkipBroadcast   bool // in Broadcast mode, the broadcast flush is skipped
 )
 
 //go:nosplit

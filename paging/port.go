@@ -21,3 +21,8 @@ func archFlushEverything()
 
 // archRunOp runs one of the arch's own cross-call ops (paging.ArchOps + 0..15).
 func archRunOp(cpu int, op uint32, arg uint64)
+
+// archFlushBroadcast flushes [start, end) (end mm.FlushAll: everything) of the address space at root
+// on every CPU by hardware broadcast, and waits for it (POWER: tlbie, tlbsync, ptesync). Called only
+// in Broadcast mode.
+func archFlushBroadcast(root uint64, start, end uintptr)

@@ -108,6 +108,18 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	f.Unlazy = g.Unlazy
 	targets, lazy := mm.IPITargets(f, me, shim.OnlineCPUs)
 	s.Stats.LazySkipped += uint64(bits.OnesCount64(lazy))
+	if Broadcast {
+		// the hardware flushes every CPU (POWER's tlbie); IPIs only make lazy CPUs leave an mm
+		// whose tables are freed
+		if !SkipBroadcast {
+			archFlushBroadcast(as.Root, f.Start, f.End)
+		}
+		s.Stats.Broadcasts++
+		targets = mm.LazyIn(targets)
+		if !f.FreedTables {
+			targets = 0
+		}
+	}
 	if SkipFlushIPI {
 		targets = 0
 	}

@@ -94,6 +94,33 @@ func TestSuitePPC64(t *testing.T) {
 	}
 }
 
+// TestSuitePPC64TLBIE: the TLB scenario and the lazy-mm matrix with flushes by broadcast tlbie (the
+// kernel word tlbie) instead of IPIs, at 4 CPUs: everything passes, flushes go through tlbie, and the
+// only flush IPIs left make lazy CPUs leave an mm whose tables are freed.
+func TestSuitePPC64TLBIE(t *testing.T) {
+	img := ppc64Kernel(t)
+	rep, out, rc := bootArch(t, "ppc64", img, "-cpus", "4", "-timeout", "180s", "-append", "tlbie tests=mm/,lazy/")
+	if rc != 0 || rep.Outcome != "pass" {
+		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	}
+	ran := 0
+	for _, tc := range rep.Tests {
+		if !strings.HasSuffix(tc.Name, "/munmap-shootdown") || !strings.HasPrefix(tc.Name, "lazy/") {
+			continue
+		}
+		ran++
+		if tc.Metrics["broadcast_flushes"] == 0 {
+			t.Errorf("%s: no broadcast flushes: %v", tc.Name, tc.Metrics)
+		}
+		if tc.Metrics["ipis"] > 3 {
+			t.Errorf("%s: %v flush IPIs: tlbie mode sends them only to lazy CPUs leaving a freed mm", tc.Name, tc.Metrics["ipis"])
+		}
+	}
+	if ran != len(schemes) {
+		t.Errorf("%d lazy/*/munmap-shootdown tests ran, want %d", ran, len(schemes))
+	}
+}
+
 // TestInjectedFailuresPPC64 runs every injected failure but nmi-no-check, whose scenario (exit-nmi)
 // skips on ppc64 (kernel.SMP.NMIAnywhere).
 func TestInjectedFailuresPPC64(t *testing.T) {

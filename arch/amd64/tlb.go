@@ -5,6 +5,7 @@ import (
 
 	"lazymm/mm"
 	"lazymm/paging"
+	"lazymm/shim"
 )
 
 // The x86 half of the TLB-shootdown protocol (lazymm/paging carries it out, mm/tlb.go decides): CR3
@@ -125,3 +126,14 @@ func archFlushPage(va uintptr) { invlpg(va) }
 //go:linkname archFlushLoaded lazymm/paging.archFlushLoaded
 //go:nosplit
 func archFlushLoaded() { writeCR3(readCR3()) }
+
+// archFlushBroadcast: x86 has no broadcast invalidation here (AMD's INVLPGB is not used), and
+// paging.Broadcast stays off on amd64: reaching this is a bug, said before the machine stops.
+//
+//go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
+//go:nosplit
+func archFlushBroadcast(root uint64, start, end uintptr) {
+	shim.ConsoleLockForce()
+	shim.Puts("lazymm: paging.Broadcast is on, but amd64 has no broadcast TLB invalidation\n")
+	machineExit(exitCrashBase + 31)
+}

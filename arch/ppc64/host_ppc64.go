@@ -90,6 +90,9 @@ func hostMain() {
 	paging.LeakTables = shim.CmdlineHas("inject=leak-pagetable")
 	paging.FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
 	paging.RootName = "PIDR"
+	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode
+	paging.SkipBroadcast = shim.CmdlineHas("inject=skip-tlbie")
+	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
 	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state

@@ -68,6 +68,9 @@ func tlbielPID(pid uint64)
 func tlbielPIDAll(pid uint64)
 func tlbielAll()
 func getPIDR() uint64
+func tlbiePage(va uintptr, pid uint64)
+func tlbiePIDAll(pid uint64)
+func tlbSync()
 func ptesync()
 func imageEnd() uintptr
 
@@ -219,3 +222,21 @@ func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
 //go:linkname archFlushEverything lazymm/paging.archFlushEverything
 //go:nosplit
 func archFlushEverything() { tlbielAll() }
+
+// archFlushBroadcast is paging's flush in its Broadcast mode (the kernel word `tlbie`): tlbie for each
+// page of [start, end) under root's PID, or the PID with RIC=2 (TLB, page-walk cache, process-table
+// entry) for a larger range, then eieio; tlbsync; ptesync, so every CPU has dropped them on return.
+//
+//go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
+//go:nosplit
+func archFlushBroadcast(root uint64, start, end uintptr) {
+	pid := pidOf(root)
+	if end-start > tlbFlushPages<<12 {
+		tlbiePIDAll(pid)
+	} else {
+		for va := start; va < end; va += 1 << 12 {
+			tlbiePage(va, pid)
+		}
+	}
+	tlbSync()
+}

@@ -84,3 +84,30 @@ TEXT ·getPIDR(SB),NOSPLIT|NOFRAME,$0-8
 TEXT ·ptesync(SB),NOSPLIT|NOFRAME,$0
 	WORD	$0x7c4004ac
 	RET
+
+// tlbiePage(va, pid): tlbie RB=va (IS=0, AP=0), RS=pid<<32, RIC=0, PRS=1, R=1: every CPU drops the
+// page (after tlbSync).
+TEXT ·tlbiePage(SB),NOSPLIT|NOFRAME,$0-16
+	MOVD	va+0(FP), R3
+	MOVD	pid+8(FP), R4
+	SLD	$32, R4
+	RLDICR	$0, R3, $51, R3
+	WORD	$0x7c4004ac // ptesync
+	WORD	$0x7c831a64 // tlbie r3, r4, 0, 1, 1
+	RET
+
+// tlbiePIDAll(pid): tlbie IS=1 (the PID), RIC=2.
+TEXT ·tlbiePIDAll(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	pid+0(FP), R4
+	SLD	$32, R4
+	MOVD	$0x400, R3
+	WORD	$0x7c4004ac
+	WORD	$0x7c8b1a64 // tlbie r3, r4, RIC=2, PRS=1, R=1
+	RET
+
+// tlbSync: eieio; tlbsync; ptesync: the tlbies before it are done on every CPU.
+TEXT ·tlbSync(SB),NOSPLIT|NOFRAME,$0
+	WORD	$0x7c0006ac // eieio
+	WORD	$0x7c00046c // tlbsync
+	WORD	$0x7c4004ac // ptesync
+	RET

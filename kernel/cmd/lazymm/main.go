@@ -53,6 +53,8 @@ var injections = map[string]injection{
 	"skip-lazy-catchup": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
 	// freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root in CR3
 	"skip-exit-flush": {run: nopcid, catch: mmtest.DetectCR3Audit, scen: mmtest.MunmapShootdown},
+	// POWER in tlbie mode: the broadcast tlbie is skipped, so CPUs running the mm keep stale translations
+	"skip-tlbie": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
 	// a page table is freed while its parent still points to it: the next walk meets its poison
 	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: mmtest.MunmapShootdown},
 	// freeing an mm forgets one page-table page
@@ -111,7 +113,7 @@ func main() {
 		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
 			kernel.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
-		case "vdso", "acpi", "nopcid": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them)
+		case "vdso", "acpi", "nopcid", "tlbie": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs)
 		default:
 			bad = append(bad, a)
 		}
