@@ -99,7 +99,7 @@ func TestSuitePPC64(t *testing.T) {
 // only flush IPIs left make lazy CPUs leave an mm whose tables are freed.
 func TestSuitePPC64TLBIE(t *testing.T) {
 	img := ppc64Kernel(t)
-	rep, out, rc := bootArch(t, "ppc64", img, "-cpus", "4", "-timeout", "180s", "-append", "tlbie tests=mm/,lazy/")
+	rep, out, rc := bootArch(t, "ppc64", img, "-cpus", "4", "-timeout", "180s", "-mmu", "radix-tlbie", "-append", "tests=mm/,lazy/")
 	if rc != 0 || rep.Outcome != "pass" {
 		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 	}

@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var c Config
 	fs.StringVar(&c.Arch, "arch", "amd64", "architecture: amd64 or ppc64")
 	fs.StringVar(&c.Machine, "machine", "", "QEMU machine (default: q35 for amd64, pseries for ppc64)")
+	fs.StringVar(&c.MMU, "mmu", "", "ppc64's MMU mode: radix (flushes by IPI and tlbiel, the default) or radix-tlbie (by broadcast tlbie); hash is not supported yet")
 	fs.IntVar(&c.CPUs, "cpus", 1, "CPUs (1..255)")
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "", "kernel image (default build/<arch>/lazymm.elf)")
@@ -123,6 +124,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usage("-machine powernv is not supported yet: the ppc64 kernel boots on pseries (a guest of the hypervisor: its console, RTAS and hcalls; docs/PPC64.md)")
 	case !slices.Contains(machines[c.Arch], c.Machine):
 		return usage("-machine %q: %s boots on %s", c.Machine, c.Arch, strings.Join(machines[c.Arch], ", "))
+	}
+	switch {
+	case c.MMU == "" || c.Arch == "ppc64" && (c.MMU == "radix" || c.MMU == "radix-tlbie"):
+	case c.Arch == "ppc64" && c.MMU == "hash":
+		return usage("-mmu hash is not supported yet: ppc64 runs radix (docs/PPC64.md)")
+	case c.Arch == "ppc64":
+		return usage("-mmu %q: want radix or radix-tlbie", c.MMU)
+	default:
+		return usage("-mmu is ppc64's (radix, radix-tlbie); %s has one MMU mode", c.Arch)
 	}
 	if c.CPUs < 1 || c.CPUs > 255 {
 		return usage("-cpus %d out of range 1..255", c.CPUs)

@@ -27,6 +27,7 @@ type Config struct {
 	Scenario string
 	Scheme   string
 	NoPCID   bool
+	MMU      string        // ppc64: radix (default) or radix-tlbie (flushes by broadcast tlbie)
 	Seed     uint64        // torture seed (0: the kernel's default)
 	Duration time.Duration // torture duration (0: a number of steps)
 	Append   string
@@ -74,6 +75,9 @@ func cmdline(c Config) string {
 	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), schemeWord(c.Scheme), c.Append}
 	if c.NoPCID {
 		words = append(words, "nopcid")
+	}
+	if c.MMU == "radix-tlbie" {
+		words = append(words, "tlbie")
 	}
 	if c.Seed != 0 {
 		words = append(words, fmt.Sprintf("seed=%d", c.Seed))
