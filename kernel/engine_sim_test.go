@@ -317,7 +317,7 @@ func (s *simMachine) flushFreedTables(as *mm.AddrSpace, unlazy bool) {
 	}
 }
 
-// flushFunc is flush_tlb_func on cpu (arch/amd64/tlb.go's, on the model).
+// flushFunc is flush_tlb_func on cpu (paging/tlb.go's, on the model).
 func (s *simMachine) flushFunc(cpu int, f *mm.FlushInfo) {
 	s.onCPU(cpu, func() {
 		if mm.TLB[cpu].FlushFunc(f) == mm.FlushLeaveLazy {
