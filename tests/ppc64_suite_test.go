@@ -8,10 +8,9 @@ import (
 	"testing"
 )
 
-// The ppc64 kernel with the hosted runtime (entry boot) on QEMU's pseries, through the runner: the
-// smoke and SMP suites at 1, 2, 4 and 8 CPUs, and the injected failures the harness and the
-// detectors that run on ppc64 must see. The tests that need test address spaces skip there, saying
-// why (radix PID switching is issue 7's); this checks they say so rather than pass.
+// The ppc64 kernel with the hosted runtime (entry boot) on QEMU's pseries, through the runner: the whole
+// suite at 1, 2, 4 and 8 CPUs in both radix invalidation modes, and the injected failures. What cannot
+// run on POWER must skip, saying why.
 
 // ppc64Kernel is the ppc64 image with the hosted runtime: make test's (LAZYMM_KERNEL_PPC64), else
 // one built once for this run.
