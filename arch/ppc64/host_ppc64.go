@@ -22,12 +22,11 @@ const (
 )
 
 var (
-	tbBoot     uint64
-	nsMult     uint64 // ns = tb * nsMult >> 32
-	tbMult     uint64 // tb = ns * tbMult >> 32 (no division on the trap path: Div64 is no intrinsic here)
-	bootUnix   int64
-	hasDarn    bool
-	hostFailed bool
+	tbBoot   uint64
+	nsMult   uint64 // ns = tb * nsMult >> 32
+	tbMult   uint64 // tb = ns * tbMult >> 32 (no division on the trap path: Div64 is no intrinsic here)
+	bootUnix int64
+	hasDarn  bool
 )
 
 // In host_ppc64.s.

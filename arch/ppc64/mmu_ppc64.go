@@ -45,7 +45,6 @@ const (
 	tlbFlushPages                = 32 // a larger range flushes the whole PID
 	imageBase                    = 0x10000
 	maxRAM                       = 4 << 30
-	exitStatusUnused             = 0
 )
 
 var (
