@@ -41,8 +41,8 @@ func TestConsoleTCP(t *testing.T) {
 	}{
 		// the board passes and goes on printing: the summary ends the run, not the connection
 		{"pass", goodConsole + "\nboard: rebooting\n", time.Minute, 0, "1 as expected"},
-		{"truncated", strings.Join(strings.Split(goodConsole, "\n")[:3], "\n") + "\n", 0, 1, "truncated"},
-		{"silent board", "", time.Minute, 1, "no summary on tcp:"},
+		{"truncated", strings.Join(strings.Split(goodConsole, "\n")[:3], "\n") + "\n", 0, 2, "truncated"},
+		{"silent board", "", time.Minute, 2, "no summary on tcp:"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

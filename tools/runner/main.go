@@ -306,10 +306,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "runner: consoles and summary in %s\n", dir)
 		}
 	}
+	if noVerdict(res) {
+		return 2
+	}
 	if fail || !res.Run.Pass() {
 		return 1
 	}
 	return 0
+}
+
+// noVerdict says whether the kernel could not be judged: it did not boot, hung, or its console was
+// garbled or cut off (an unexpected protocol, truncated or timeout failure, and no crash dump to say
+// why). That is bad input to the runner, exit status 2, as bad flags are; tests that ran and failed,
+// and crashes, are 1.
+func noVerdict(res *Result) bool {
+	if len(res.Run.Crashes) > 0 {
+		return false // the kernel crashed: that is its verdict (a crash failure, 1)
+	}
+	for _, t := range res.Run.Tests {
+		if t.AsExpected() {
+			continue
+		}
+		for _, f := range t.Failures {
+			switch f.Check {
+			case "protocol", "truncated", "timeout":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // gdbFor is the gdb that debugs an arch's kernel from this host: gdb-multiarch for a foreign one.

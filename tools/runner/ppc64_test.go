@@ -105,17 +105,17 @@ func TestRunnerOutcomesPPC64(t *testing.T) {
 		// a passing console with a status power-off cannot give: QEMU itself failed
 		{"qemu status", cat(ppcGood, 1), nil, 1, []string{"exit: the console passed but QEMU exit status 1"}, nil},
 		// QEMU exited 0 but the summary never came: the power-off carries no verdict, so this fails
-		{"power-off before summary", cat(strings.Join(strings.Split(ppcGood, "\n")[:3], "\n"), 0), nil, 1,
+		{"power-off before summary", cat(strings.Join(strings.Split(ppcGood, "\n")[:3], "\n"), 0), nil, 2,
 			[]string{"exit: QEMU exited with status 0 (the machine powered off) before the summary line", "truncated"}, nil},
 		// the kernel of today: it boots to its stub, prints no protocol, powers off
-		{"stub", cat(ppc64Stub, 0), nil, 1,
+		{"stub", cat(ppc64Stub, 0), nil, 2,
 			[]string{"protocol: no protocol line (LZ1 ...)", "other console output of run", "idleWait: 5 ticks", "truncated"},
 			[]string{"before the summary line"}},
-		{"silent", pseriesWarnings + "\nexit 0", nil, 1, []string{"printed nothing", "truncated"}, nil},
+		{"silent", pseriesWarnings + "\nexit 0", nil, 2, []string{"printed nothing", "truncated"}, nil},
 		// QEMU stopped by a signal exits 0 too, and says so on stderr
-		{"terminated", "echo 'LZ1 begin name=a scheme=- scenario=- inject=- expect=pass'\necho 'qemu-system-ppc64: terminating on signal 15 from pid 1' >&2\nexit 0", nil, 1,
+		{"terminated", "echo 'LZ1 begin name=a scheme=- scenario=- inject=- expect=pass'\necho 'qemu-system-ppc64: terminating on signal 15 from pid 1' >&2\nexit 0", nil, 2,
 			[]string{"exit: QEMU was stopped from outside before the summary line: qemu-system-ppc64: terminating on signal 15"}, []string{"powered off) before"}},
-		{"garbled", "printf 'LZ1 boot arch=ppc64 cpus=1\\x00 ===\\n'; exit 0", nil, 1, []string{"protocol: console line 1"}, nil},
+		{"garbled", "printf 'LZ1 boot arch=ppc64 cpus=1\\x00 ===\\n'; exit 0", nil, 2, []string{"protocol: console line 1"}, nil},
 		// a crash dump: the console's verdict, whatever the exit status says
 		{"crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=a scheme=- scenario=- inject=- expect=pass\n"+crash, 0), nil, 1,
 			[]string{"crash on cpu 0: CPU exception vector 0x0000000000000700 at pc=0x00000000000a0ac0", "crash dump:", "LZ1 crash-end status=0x0000000000000700"},
@@ -128,10 +128,10 @@ func TestRunnerOutcomesPPC64(t *testing.T) {
 			"LZ1 end name=inject/mmput-twice outcome=skip ms=1 reason=\"no address spaces on ppc64 yet\"\nLZ1 summary tests=1 passed=0 failed=0", 0),
 			[]string{"-inject", "mmput-twice"}, 1, []string{"inject/mmput-twice: expected to fail, but was skipped: no address spaces on ppc64 yet"}, []string{"but passed"}},
 		// a QEMU that refuses the machine: its error, not its warnings, in the detail
-		{"qemu error", pseriesWarnings + "\necho 'qemu-system-ppc64: Memory size 0x12c00000 is not aligned to 256 MiB' >&2\nexit 1", nil, 1,
+		{"qemu error", pseriesWarnings + "\necho 'qemu-system-ppc64: Memory size 0x12c00000 is not aligned to 256 MiB' >&2\nexit 1", nil, 2,
 			[]string{"QEMU exit status 1 (QEMU error?", "Memory size 0x12c00000 is not aligned"}, []string{"kernel_addr changed"}},
 		// a guest that hangs is killed at the timeout, even with nothing printed
-		{"hang", "exec sleep 60", []string{"-timeout", "1s"}, 1, []string{"timeout: no end after 1s: QEMU killed", "printed nothing"}, nil},
+		{"hang", "exec sleep 60", []string{"-timeout", "1s"}, 2, []string{"timeout: no end after 1s: QEMU killed", "printed nothing"}, nil},
 		{"hang after begin", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60",
 			[]string{"-timeout", "1s", "-inject", "hang"}, 0, []string{"timeout"}, nil},
 	}
@@ -456,10 +456,10 @@ func TestPPC64BootWithQEMU(t *testing.T) {
 		want     []string
 	}{
 		{"pass", good, true, nil, 0, []string{"1 as expected", "the machine powered off"}},
-		{"power-off before summary", strings.Join(strings.Split(good, "\n")[:2], "\n") + "\n", true, nil, 1,
+		{"power-off before summary", strings.Join(strings.Split(good, "\n")[:2], "\n") + "\n", true, nil, 2,
 			[]string{"QEMU exited with status 0 (the machine powered off) before the summary line", "truncated"}},
-		{"no protocol", "lazymm: a stub\n", true, nil, 1, []string{"no protocol line", `the last: "lazymm: a stub"`}},
-		{"hang after summary", good, false, []string{"-timeout", "3s"}, 1, []string{"timeout: no end after 3s: QEMU killed"}},
+		{"no protocol", "lazymm: a stub\n", true, nil, 2, []string{"no protocol line", `the last: "lazymm: a stub"`}},
+		{"hang after summary", good, false, []string{"-timeout", "3s"}, 2, []string{"timeout: no end after 3s: QEMU killed"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
