@@ -4,11 +4,8 @@ package kernel
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
 	"time"
-
-	"lazymm/mm"
 )
 
 // Machine is what the arch layer tells the arch-neutral kernel about the hardware and the hosting shim.
@@ -71,34 +68,3 @@ func (hosted) TSCHz() uint64                               { return 1e9 }
 var errHosted = errors.New("not on bare metal: no IPIs")
 
 func (hosted) Memory(bool) MemReport { return MemReport{} }
-
-// FramesReport is Machine.Memory for an arch whose frames are mm.Frames: counts by kind and the
-// quarantine's violations, read with interrupts off on this CPU (the allocator's lock is also taken in
-// trap context).
-func FramesReport(p Paging, drain bool) MemReport {
-	fl := p.IRQSave()
-	if drain {
-		mm.Frames.Drain()
-	}
-	n, v := mm.Frames.Violations()
-	var counts [mm.NumKinds]uint64
-	for k := range counts {
-		counts[k] = mm.Frames.Count(mm.Kind(k))
-	}
-	p.IRQRestore(fl)
-	r := MemReport{Frames: map[string]uint64{}, Violations: n}
-	for k, c := range counts {
-		r.Frames[mm.Kind(k).String()] = c
-	}
-	for i := uint64(0); i < n && i < mm.MaxViolations; i++ {
-		r.First = append(r.First, fmt.Sprintf("frame %#x offset %#x holds %#x", v[i].Frame, v[i].Offset, v[i].Value))
-	}
-	return r
-}
-
-// FramesResident is Machine.ResidentFrames over mm.Frames: the image, page tables, kernel objects
-// and the runtime's memory.
-func FramesResident() uint64 {
-	f := &mm.Frames
-	return f.Count(mm.Image) + f.Count(mm.PageTable) + f.Count(mm.MMTable) + f.Count(mm.Runtime) + f.Count(mm.Object)
-}

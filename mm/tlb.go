@@ -242,12 +242,7 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 		mask &= 1<<uint(online) - 1
 	}
 	if !f.FreedTables {
-		for m := mask; m != 0; m &= m - 1 {
-			cpu := bits.TrailingZeros64(m)
-			if atomic.LoadUint32(&TLB[cpu].Lazy) != 0 {
-				lazy |= 1 << uint(cpu)
-			}
-		}
+		lazy = LazyIn(mask)
 	}
 	return mask &^ lazy, lazy
 }

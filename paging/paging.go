@@ -44,8 +44,23 @@ var (
 	SkipBroadcast   bool // in Broadcast mode, the broadcast flush is skipped
 )
 
+// InjectFromCmdline sets the injected bugs of the protocol from the boot command line's inject= word.
+//
 //go:nosplit
-func lockMM() uint64 {
+func InjectFromCmdline() {
+	SkipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
+	SkipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
+	SkipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
+	LeakTables = shim.CmdlineHas("inject=leak-pagetable")
+	FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
+	SkipBroadcast = shim.CmdlineHas("inject=skip-tlbie")
+}
+
+// Lock and Unlock serialize address-space edits (and an arch's own paging mode changes: SetPCID),
+// interrupts off in between; a CPU waiting here still answers flush IPIs.
+//
+//go:nosplit
+func Lock() uint64 {
 	fl := shim.IRQSave()
 	for !atomic.CompareAndSwapUint32(&mmLock, 0, 1) {
 		shim.RunCrossCalls() // a CPU waiting here must still answer flush IPIs
@@ -54,7 +69,7 @@ func lockMM() uint64 {
 }
 
 //go:nosplit
-func unlockMM(fl uint64) {
+func Unlock(fl uint64) {
 	atomic.StoreUint32(&mmLock, 0)
 	shim.IRQRestore(fl)
 }
@@ -62,9 +77,9 @@ func unlockMM(fl uint64) {
 func (Core) AddressSpaces() error { return nil }
 
 func (Core) NewMM() (*mm.AddrSpace, error) {
-	fl := lockMM()
+	fl := Lock()
 	as, ok := mm.NewAddrSpace(&mm.Frames)
-	unlockMM(fl)
+	Unlock(fl)
 	if !ok {
 		return nil, fmt.Errorf("new address space: out of frames or more than %d live", mm.MaxAddrSpaces)
 	}
@@ -72,24 +87,24 @@ func (Core) NewMM() (*mm.AddrSpace, error) {
 }
 
 func (Core) FreeMM(as *mm.AddrSpace) {
-	fl := lockMM()
+	fl := Lock()
 	exitMMap(as)
 	freePGD(as)
-	unlockMM(fl)
+	Unlock(fl)
 }
 
 func (Core) ExitMMap(as *mm.AddrSpace, unlazy bool) {
-	fl := lockMM()
+	fl := Lock()
 	exitUnlazy = unlazy
 	exitMMap(as)
 	exitUnlazy = false
-	unlockMM(fl)
+	Unlock(fl)
 }
 
 func (Core) FreePGD(as *mm.AddrSpace) {
-	fl := lockMM()
+	fl := Lock()
 	freePGD(as)
-	unlockMM(fl)
+	Unlock(fl)
 }
 
 // exitMMap is exit_mmap: unhook and collect the user range's pages and tables, flush with freed
@@ -149,9 +164,9 @@ func (Core) FreeFrames(f []uint64) {
 }
 
 func (Core) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error {
-	fl := lockMM()
+	fl := Lock()
 	ok := as.Map(&mm.Frames, va, frame, write)
-	unlockMM(fl)
+	Unlock(fl)
 	if !ok {
 		return fmt.Errorf("map %#x: outside the user range, already mapped, or out of frames", va)
 	}
@@ -159,7 +174,7 @@ func (Core) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error {
 }
 
 func (Core) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
-	fl := lockMM()
+	fl := Lock()
 	var g mm.Gather
 	g.Add(start, end, as.Unmap(&mm.Frames, start, end, &zapped))
 	flushMMRange(as, &g)
@@ -167,22 +182,22 @@ func (Core) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 		FreeLinkedTable = false
 		freeLiveTable(as, start)
 	}
-	unlockMM(fl)
+	Unlock(fl)
 	out := make([]uint64, 0, 64)
-	fl = lockMM()
+	fl = Lock()
 	for {
 		f, ok := zapped.Pop()
 		if !ok {
 			break
 		}
 		if len(out) == cap(out) { // no allocation with interrupts off: grow outside
-			unlockMM(fl)
+			Unlock(fl)
 			out = append(make([]uint64, 0, 2*cap(out)), out...)
-			fl = lockMM()
+			fl = Lock()
 		}
 		out = append(out, f)
 	}
-	unlockMM(fl)
+	Unlock(fl)
 	return out
 }
 
@@ -206,12 +221,12 @@ func freeLiveTable(as *mm.AddrSpace, va uintptr) {
 }
 
 func (Core) Protect(as *mm.AddrSpace, start, end uintptr, write bool) int {
-	fl := lockMM()
+	fl := Lock()
 	var g mm.Gather
 	n := as.Protect(start, end, write)
 	g.Add(start, end, n)
 	flushMMRange(as, &g)
-	unlockMM(fl)
+	Unlock(fl)
 	return int(n)
 }
 
@@ -252,12 +267,3 @@ func (Core) AuditCR3() ([]string, uint64) {
 }
 
 func (Core) TLBStats(cpu int) mm.TLBStats { return mm.TLB[cpu].Stats }
-
-// Lock and Unlock serialize with address-space edits (an arch's own paging mode changes: SetPCID),
-// interrupts off in between.
-//
-//go:nosplit
-func Lock() uint64 { return lockMM() }
-
-//go:nosplit
-func Unlock(fl uint64) { unlockMM(fl) }

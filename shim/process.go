@@ -122,6 +122,15 @@ func InitialStack(archAux [][2]uintptr) uintptr {
 	return sp
 }
 
+// InjectFromCmdline sets the shim's injected bugs from the boot command line's inject= word.
+//
+//go:nosplit
+func InjectFromCmdline() {
+	DropPreemptSignals = CmdlineHas("inject=no-preempt-signal")
+	SkipShootdown = CmdlineHas("inject=no-shootdown")
+	WriteAfterFree = CmdlineHas("inject=write-after-free")
+}
+
 // UnixSeconds converts a UTC calendar time (from the machine's clock: CMOS, RTAS) to Unix seconds.
 //
 //go:nosplit

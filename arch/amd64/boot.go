@@ -41,14 +41,8 @@ func bootMain(magic, info uintptr) uintptr {
 	if shim.CmdlineHas("exit=boot") { // the floor: measures QEMU and firmware, not the kernel
 		machineExit(0)
 	}
-	shim.DropPreemptSignals = shim.CmdlineHas("inject=no-preempt-signal")
-	shim.SkipShootdown = shim.CmdlineHas("inject=no-shootdown")
-	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
-	paging.SkipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
-	paging.SkipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
-	paging.SkipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
-	paging.LeakTables = shim.CmdlineHas("inject=leak-pagetable")
-	paging.FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
+	shim.InjectFromCmdline()
+	paging.InjectFromCmdline()
 	detectPaging()
 	if shim.CmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
 		hasPCID = false

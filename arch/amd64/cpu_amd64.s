@@ -185,8 +185,3 @@ TEXT ·irqRestore(SB),NOSPLIT,$0-8
 	POPFQ
 	RET
 
-// currentCPU reads percpu.id through GS (offset 32): the CPU running the caller.
-TEXT ·currentCPU(SB),NOSPLIT,$0-8
-	BYTE $0x65; BYTE $0x48; BYTE $0x8b; BYTE $0x04; BYTE $0x25; LONG $32 // mov %gs:32,%rax
-	MOVQ	AX, ret+0(FP)
-	RET

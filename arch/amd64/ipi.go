@@ -73,13 +73,5 @@ func archRunOp(cpu int, op uint32, arg uint64) {
 	}
 }
 
-// crossCall runs a kernel op on every CPU in mask (smp_call_function_many).
-//
-//go:nosplit
-func crossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
-	shim.PostCall(mask, uint32(op), arg, wait)
-}
-
 func irqSave() uint64
 func irqRestore(flags uint64)
-func currentCPU() int

@@ -1,6 +1,10 @@
 package ppc64
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"lazymm/shim"
+)
 
 // boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
 func boot()
@@ -56,11 +60,6 @@ var (
 // console (H_PUT_TERM_CHAR).
 func hvPutChars(hi, lo uint64, n int)
 
-// puts prints s on the hypervisor console.
-//
-//go:nosplit
-func puts(s string) { putMem(unsafe.Pointer(unsafe.StringData(s)), len(s)) }
-
 // putMem prints the n bytes at p on the hypervisor console, 16 at a time.
 //
 //go:nosplit
@@ -104,26 +103,26 @@ func stubMain() {
 	case modeKernelFault:
 		c.kfault = true
 		rawSyscall(9999, 0, 0, 0)
-		puts("lazymm: ppc64 a fault in trap context came back\n")
+		shim.Puts("lazymm: ppc64 a fault in trap context came back\n")
 		return
 	}
-	puts("lazymm: ppc64 boot stub reached in 64-bit mode, running Go code\n")
+	shim.Puts("lazymm: ppc64 boot stub reached in 64-bit mode, running Go code\n")
 	// the system-call path the runtime will use: write through sc, and an unknown call
 	msg := "lazymm: ppc64 write(2) through sc and the 0xc00 vector\n"
 	if n, failed := rawSyscall(sysWrite, 1, uint64(uintptr(unsafe.Pointer(unsafe.StringData(msg)))), uint64(len(msg))); failed != 0 || n != uint64(len(msg)) {
-		puts("lazymm: ppc64 write(2) through sc failed\n")
+		shim.Puts("lazymm: ppc64 write(2) through sc failed\n")
 	}
 	if r, failed := rawSyscall(9999, 0, 0, 0); failed == 1 && r == eNOSYS {
-		puts("lazymm: ppc64 unknown system call: ENOSYS with CR0.SO\n")
+		shim.Puts("lazymm: ppc64 unknown system call: ENOSYS with CR0.SO\n")
 	} else {
-		puts("lazymm: ppc64 unknown system call did not fail with ENOSYS\n")
+		shim.Puts("lazymm: ppc64 unknown system call did not fail with ENOSYS\n")
 	}
-	puts("lazymm: ppc64 timebase ")
-	putDec(tbFreq)
+	shim.Puts("lazymm: ppc64 timebase ")
+	shim.PutDec(tbFreq)
 	if tbFromDT {
-		puts(" Hz (device tree)\n")
+		shim.Puts(" Hz (device tree)\n")
 	} else {
-		puts(" Hz (default)\n")
+		shim.Puts(" Hz (default)\n")
 	}
 	irqProof()
 	decProof(c)
@@ -136,9 +135,9 @@ func stubMain() {
 //go:nosplit
 func irqProof() {
 	if m := readMSR(); m != msrKernel {
-		puts("lazymm: ppc64 MSR is 0x")
+		shim.Puts("lazymm: ppc64 MSR is 0x")
 		putHex(m)
-		puts(", not SF|VEC|VSX|FP|ME\n")
+		shim.Puts(", not SF|VEC|VSX|FP|ME\n")
 	}
 	m0 := readMSR() & msrEE
 	irqEnable()
@@ -152,9 +151,9 @@ func irqProof() {
 	irqRestore(s0)
 	m4 := readMSR() & msrEE
 	if m0 == 0 && m1 != 0 && s != 0 && m2 == 0 && m3 != 0 && s0 == 0 && m4 == 0 {
-		puts("lazymm: ppc64 MSR.EE: irqEnable, irqSave, irqRestore, irqDisable work\n")
+		shim.Puts("lazymm: ppc64 MSR.EE: irqEnable, irqSave, irqRestore, irqDisable work\n")
 	} else {
-		puts("lazymm: ppc64 MSR.EE: the irq helpers FAILED\n")
+		shim.Puts("lazymm: ppc64 MSR.EE: the irq helpers FAILED\n")
 	}
 }
 
@@ -199,17 +198,17 @@ func decProof(c *percpu) {
 	took := readTB() - start
 	switch {
 	case bad == 0:
-		puts("lazymm: ppc64 decrementer: 20 ticks in ")
-		putDec(took * 1000000 / tbFreq)
-		puts(" us, registers preserved\n")
+		shim.Puts("lazymm: ppc64 decrementer: 20 ticks in ")
+		shim.PutDec(took * 1000000 / tbFreq)
+		shim.Puts(" us, registers preserved\n")
 	case bad == 99:
-		puts("lazymm: ppc64 decrementer: FAILED, ")
-		putDec(c.ticks - t0)
-		puts(" ticks in 2 s\n")
+		shim.Puts("lazymm: ppc64 decrementer: FAILED, ")
+		shim.PutDec(c.ticks - t0)
+		shim.Puts(" ticks in 2 s\n")
 	default:
-		puts("lazymm: ppc64 decrementer: FAILED, ")
-		puts(regNames[bad-1])
-		puts(" lost across the interrupts\n")
+		shim.Puts("lazymm: ppc64 decrementer: FAILED, ")
+		shim.Puts(regNames[bad-1])
+		shim.Puts(" lost across the interrupts\n")
 	}
 	c.clobber = false
 	// idle: H_CEDE sleeps until the next tick
@@ -225,12 +224,12 @@ func decProof(c *percpu) {
 	c.poison = 0
 	setDecrementer(0x7fffffff)
 	if c.ticks >= t1+5 {
-		puts("lazymm: ppc64 idleWait: 5 ticks in ")
-		putDec(took * 1000000 / tbFreq)
-		puts(" us, ")
-		putDec(uint64(waits))
-		puts(" H_CEDE calls\n")
+		shim.Puts("lazymm: ppc64 idleWait: 5 ticks in ")
+		shim.PutDec(took * 1000000 / tbFreq)
+		shim.Puts(" us, ")
+		shim.PutDec(uint64(waits))
+		shim.Puts(" H_CEDE calls\n")
 	} else {
-		puts("lazymm: ppc64 idleWait: FAILED, no ticks\n")
+		shim.Puts("lazymm: ppc64 idleWait: FAILED, no ticks\n")
 	}
 }

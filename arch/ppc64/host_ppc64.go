@@ -69,7 +69,7 @@ func readFirmware() {
 //go:nosplit
 func hostMain() {
 	if memBytes < 64<<20 {
-		puts("lazymm: ppc64 the firmware gave no usable /memory@0 size\n")
+		shim.Puts("lazymm: ppc64 the firmware gave no usable /memory@0 size\n")
 		powerOff()
 	}
 	framesInit()
@@ -80,17 +80,10 @@ func hostMain() {
 		powerOff()
 	}
 	shim.InitCPU(0)
-	shim.DropPreemptSignals = shim.CmdlineHas("inject=no-preempt-signal")
-	shim.SkipShootdown = shim.CmdlineHas("inject=no-shootdown")
-	shim.WriteAfterFree = shim.CmdlineHas("inject=write-after-free")
-	paging.SkipFlushIPI = shim.CmdlineHas("inject=skip-flush-ipi")
-	paging.SkipLazyCatchup = shim.CmdlineHas("inject=skip-lazy-catchup")
-	paging.SkipExitFlush = shim.CmdlineHas("inject=skip-exit-flush")
-	paging.LeakTables = shim.CmdlineHas("inject=leak-pagetable")
-	paging.FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
+	shim.InjectFromCmdline()
+	paging.InjectFromCmdline()
 	paging.RootName = "PIDR"
 	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode
-	paging.SkipBroadcast = shim.CmdlineHas("inject=skip-tlbie")
 	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast
 	hasDarn = darn() != ^uint64(0)
 	clockInit()

@@ -2,7 +2,6 @@ package ppc64
 
 import (
 	"errors"
-	"os"
 
 	"lazymm/kernel"
 	"lazymm/paging"
@@ -13,6 +12,7 @@ import (
 // runtime was entered from hostMain, so the same binary started as a Linux process keeps the hosted
 // defaults.
 type machine struct {
+	shim.Machine
 	paging.Core // test address spaces: a radix tree and a PID each (mmu_ppc64.go)
 }
 
@@ -40,41 +40,17 @@ func init() {
 	}
 }
 
-func (machine) Arch() string                         { return "ppc64" }
-func (machine) BareMetal() bool                      { return true }
-func (machine) CPUs() int                            { return shim.OnlineCPUs }
-func (machine) MemMB() int                           { return int(memBytes >> 20) }
-func (machine) Cmdline() string                      { return shim.Cmdline() }
-func (machine) Exit(status int)                      { os.Exit(status) }
-func (machine) SyscallCounts() map[int]uint64        { return shim.SyscallCounts() }
-func (machine) ResidentFrames() uint64               { return kernel.FramesResident() }
-func (m machine) Memory(drain bool) kernel.MemReport { return kernel.FramesReport(m, drain) }
+func (machine) Arch() string { return "ppc64" }
+func (machine) MemMB() int   { return int(memBytes >> 20) }
 
-// IRQSave and IRQRestore are real: the frame allocator's lock is taken in trap context too.
-func (machine) IRQSave() uint64 { return irqSave() }
-
-//go:nosplit
-func (machine) IRQRestore(fl uint64) { irqRestore(fl) }
-
-func (machine) CPU() int                    { return int(thisCPU().id) }
-func (machine) FirmwareCPUs() int           { return firmwareCPUs }
-func (machine) CPUSource() string           { return "device-tree" }
-func (machine) APICID(cpu int) int          { return int(hwIDs[cpu]) }
-func (machine) SendTestIPI(cpu int)         { shim.SendIPI(cpu, shim.IPITest) }
-func (machine) SendTestIPIMask(mask uint64) { shim.SendIPIMask(mask, shim.IPITest) }
-func (machine) SendTestIPIAllButSelf()      { shim.SendIPIAllButSelf(shim.IPITest) }
+func (machine) FirmwareCPUs() int  { return firmwareCPUs }
+func (machine) CPUSource() string  { return "device-tree" }
+func (machine) APICID(cpu int) int { return int(hwIDs[cpu]) }
 
 // SendNMI raises a system reset on cpu through the hypervisor (H_SIGNAL_SYS_RESET), POWER's closest to
 // an x86 NMI: systemReset (trap_ppc64.go) says how it differs.
-func (machine) SendNMI(cpu int)                      { shim.SendIPI(cpu, shim.IPINMI) }
-func (machine) IPICounts(cpu int) kernel.IPICounts   { return shim.IPICounts(cpu) }
-func (machine) CPUOnline(cpu int) bool               { return cpu < shim.OnlineCPUs }
 func (machine) PingPong(to, n int) ([]uint64, error) { return shim.PingPong(to, n, tbFreq) }
 func (machine) TSCHz() uint64                        { return tbFreq }
-
-func (machine) CrossCall(mask uint64, op kernel.CrossCallOp, arg uint64, wait bool) {
-	shim.PostCall(mask, uint32(op), arg, wait)
-}
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
 //

@@ -77,7 +77,7 @@ func imageEnd() uintptr
 func allocTable() uint64 {
 	f, ok := mm.Frames.Alloc(mm.PageTable)
 	if !ok {
-		puts("lazymm: ppc64 out of memory building the page tables\n")
+		shim.Puts("lazymm: ppc64 out of memory building the page tables\n")
 		powerOff()
 	}
 	mm.ZeroFrame(f)
@@ -131,9 +131,9 @@ func mmuInit() bool {
 	procTable = allocTable()
 	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
 	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
-		puts("lazymm: ppc64 H_REGISTER_PROC_TBL failed: ")
-		putDec(uint64(-r))
-		puts(" (the radix MMU is needed: the runtime's heap lies far above RAM)\n")
+		shim.Puts("lazymm: ppc64 H_REGISTER_PROC_TBL failed: ")
+		shim.PutDec(uint64(-r))
+		shim.Puts(" (the radix MMU is needed: the runtime's heap lies far above RAM)\n")
 		return false
 	}
 	setPIDR(kernelPID)

@@ -86,9 +86,9 @@ func startCPUs() {
 		a[0], a[1], a[2] = rtasStartCPU, 3, 1
 		a[3], a[4], a[5] = hwIDs[i], uint32(apEntryAddr()), uint32(i)
 		if hcall(0xf000, uint64(uintptr(unsafe.Pointer(a))), 0, 0, 0) != 0 || a[6] != 0 {
-			puts("lazymm: ppc64 RTAS start-cpu failed for CPU ")
-			putDec(uint64(i))
-			puts("\n")
+			shim.Puts("lazymm: ppc64 RTAS start-cpu failed for CPU ")
+			shim.PutDec(uint64(i))
+			shim.Puts("\n")
 			continue
 		}
 		t0 := readTB()

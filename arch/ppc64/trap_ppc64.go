@@ -55,7 +55,7 @@ func trapExitLastAddr() uintptr
 func installVectors() {
 	entry := trapEntryAddr()
 	if entry >= 1<<25 || entry&3 != 0 {
-		puts("lazymm: ppc64 trapEntry lies above 32 MiB: the vectors' ba cannot reach it\n")
+		shim.Puts("lazymm: ppc64 trapEntry lies above 32 MiB: the vectors' ba cannot reach it\n")
 		powerOff()
 	}
 	for _, v := range vectors {
@@ -233,44 +233,44 @@ func decTick(c *percpu, f *Frame) {
 func crash(c *percpu, f *Frame) {
 	shim.ConsoleLockForce() // held to the end: nothing else prints over a crash dump
 	consoleFlush()
-	puts("\nLZ1 crash cpu=")
-	putDec(c.id)
-	puts(" kind=exception vector=0x")
+	shim.Puts("\nLZ1 crash cpu=")
+	shim.PutDec(c.id)
+	shim.Puts(" kind=exception vector=0x")
 	putHex(f.Vector)
-	puts(" pc=0x")
+	shim.Puts(" pc=0x")
 	putHex(f.PC)
-	puts(" msr=0x")
+	shim.Puts(" msr=0x")
 	putHex(f.MSR)
-	puts(" dar=0x")
+	shim.Puts(" dar=0x")
 	putHex(f.DAR)
-	puts(" dsisr=0x")
+	shim.Puts(" dsisr=0x")
 	putHex(f.DSISR)
-	puts(" tid=")
+	shim.Puts(" tid=")
 	if tid, ok := shim.CurrentTID(); ok && bootMode == modeHost {
-		putDec(uint64(tid))
+		shim.PutDec(uint64(tid))
 	} else {
-		puts("-")
+		shim.Puts("-")
 	}
-	puts("\nLZ1 regs gprs=0x")
+	shim.Puts("\nLZ1 regs gprs=0x")
 	for i := range f.GPR {
 		putHex(f.GPR[i])
 	}
-	puts("\nLZ1 bytes at=0x")
+	shim.Puts("\nLZ1 bytes at=0x")
 	putHex(f.PC)
-	puts(" hex=")
+	shim.Puts(" hex=")
 	at := uintptr(f.PC) & 0x0fffffff &^ 3 // real mode: keep it inside memory
 	if _, mapped := mm.Translate(mm.InitMM.Root, at); trapMSR&msrDR == 0 || mapped {
 		for i := uintptr(0); i < 16; i += 8 {
 			putHex(uint64(*(*uint32)(unsafe.Add(nil, at+i)))<<32 | uint64(*(*uint32)(unsafe.Add(nil, at+i+4))))
 		}
 	}
-	puts("\nLZ1 crash-end status=0x")
+	shim.Puts("\nLZ1 crash-end status=0x")
 	putHex(f.Vector)
-	puts("\n")
+	shim.Puts("\n")
 	powerOff()
 }
 
-// putHex prints v as 16 hex digits.
+// putHex prints v as 16 hex digits (the crash dump's fixed width), through the console buffer.
 //
 //go:nosplit
 func putHex(v uint64) {
@@ -279,24 +279,9 @@ func putHex(v uint64) {
 		b[i] = "0123456789abcdef"[v&15]
 		v >>= 4
 	}
-	putMem(unsafe.Pointer(&b[0]), len(b))
-}
-
-// putDec prints v in decimal.
-//
-//go:nosplit
-func putDec(v uint64) {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
+	for _, c := range b {
+		archPutc(c)
 	}
-	putMem(unsafe.Pointer(&b[i]), len(b)-i)
 }
 
 // powerOff ends the machine through RTAS (boot_ppc64.s).

@@ -18,9 +18,6 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	if !m.BareMetal() {
 		t.Skipf("the lazy-mm engine needs the machine: real page tables, IPIs and NMIs")
 	}
-	if err := m.AddressSpaces(); err != nil {
-		t.Skipf("%v", err)
-	}
 	if err := m.NMIAnywhere(); sc.nmis && err != nil {
 		t.Skipf("%v", err)
 	}
