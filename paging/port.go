@@ -1,11 +1,13 @@
 package paging
 
+import "lazymm/mm"
+
 // The port: what an arch provides to the paging core, linked by name as the shim's port is
 // (shim/port.go): these run with interrupts off, some in interrupt context. All must be nosplit.
 
-// archLoadRoot makes root this CPU's translation root under asid; flush drops what the TLB holds for
-// it (x86: a CR3 write with or without NOFLUSH; POWER radix: PIDR, and tlbiel of the PID).
-func archLoadRoot(root uint64, asid uint16, flush bool)
+// archLoadRoot makes as's root this CPU's translation root under asid; flush drops what the TLB holds
+// for it (x86: a CR3 write with or without NOFLUSH; POWER radix: PIDR, and tlbiel of the PID).
+func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool)
 
 // archLoadedRoot is the root this CPU's MMU really uses now (CR3; the process-table entry of PIDR).
 func archLoadedRoot() uint64
@@ -22,7 +24,6 @@ func archFlushEverything()
 // archRunOp runs one of the arch's own cross-call ops (paging.ArchOps + 0..15).
 func archRunOp(cpu int, op uint32, arg uint64)
 
-// archFlushBroadcast flushes [start, end) (end mm.FlushAll: everything) of the address space at root
-// on every CPU by hardware broadcast, and waits for it (POWER: tlbie, tlbsync, ptesync). Called only
+// archFlushBroadcast flushes [start, end) (end mm.FlushAll: everything) of as on every CPU by hardware broadcast, and waits for it (POWER: tlbie, tlbsync, ptesync). Called only
 // in Broadcast mode.
-func archFlushBroadcast(root uint64, start, end uintptr)
+func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr)

@@ -88,7 +88,7 @@ func SwitchMMIrqsOff(cpu int, next *mm.AddrSpace) {
 	if !sw.Load {
 		return
 	}
-	archLoadRoot(next.Root, sw.ASID, sw.Flush)
+	archLoadRoot(next, sw.ASID, sw.Flush)
 	s.SwitchDone(next, sw.ASID)
 }
 
@@ -112,7 +112,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		// the hardware flushes every CPU (POWER's tlbie); IPIs only make lazy CPUs leave an mm
 		// whose tables are freed
 		if !SkipBroadcast {
-			archFlushBroadcast(as.Root, f.Start, f.End)
+			archFlushBroadcast(as, f.Start, f.End)
 		}
 		s.Stats.Broadcasts++
 		targets = mm.LazyIn(targets)
@@ -179,7 +179,7 @@ func AuditCPU(cpu int, from uint32) {
 		a.root, a.kind, a.from = root, mm.Frames.KindOf(root>>12), from
 		atomic.StoreUint32(&a.why, why)
 	}
-	archLoadRoot(mm.InitMM.Root, 0, true)
+	archLoadRoot(&mm.InitMM, 0, true)
 	archFlushEverything() // every ASID: the slots are forgotten below
 	mm.TLB[cpu].Reset()
 }

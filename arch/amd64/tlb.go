@@ -109,7 +109,9 @@ func setPCIDMode(cpu int, on bool) {
 
 //go:linkname archLoadRoot lazymm/paging.archLoadRoot
 //go:nosplit
-func archLoadRoot(root uint64, asid uint16, flush bool) { writeCR3(cr3For(root, asid, flush)) }
+func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
+	writeCR3(cr3For(as.Root, asid, flush))
+}
 
 //go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
 //go:nosplit
@@ -132,7 +134,7 @@ func archFlushLoaded() { writeCR3(readCR3()) }
 //
 //go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
 //go:nosplit
-func archFlushBroadcast(root uint64, start, end uintptr) {
+func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
 	shim.ConsoleLockForce()
 	shim.Puts("lazymm: paging.Broadcast is on, but amd64 has no broadcast TLB invalidation\n")
 	machineExit(exitCrashBase + 31)

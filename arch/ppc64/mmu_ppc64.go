@@ -178,25 +178,22 @@ func archShootdown(start, end uintptr, remote bool) {
 // mm/tlb.go's protocol runs without ASIDs (paging.PCIDOn off): every load flushes the PID, as x86's
 // CR3 write without PCIDs, so a CPU's stale entries of an mm it left go when it loads it again.
 
-// pidOf is root's PID: 1 for InitMM, 2 + the live slot for a test address space.
+// pidOf is as's PID: 1 for InitMM, 2 + the live slot for a test address space.
 //
 //go:nosplit
-func pidOf(root uint64) uint64 {
-	if root == mm.InitMM.Root {
+func pidOf(as *mm.AddrSpace) uint64 {
+	if as == &mm.InitMM {
 		return kernelPID
 	}
-	if as, ok := mm.LiveRoot(root); ok {
-		return uint64(as.Slot()) + 2
-	}
-	return kernelPID
+	return uint64(as.Slot()) + 2
 }
 
 //go:linkname archLoadRoot lazymm/paging.archLoadRoot
 //go:nosplit
-func archLoadRoot(root uint64, asid uint16, flush bool) {
-	pid := pidOf(root)
+func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
+	pid := pidOf(as)
 	e := &table(procTable)[2*pid]
-	if want := prtbRTS | root | prtbRPDS; *e != want {
+	if want := prtbRTS | as.Root | prtbRPDS; *e != want {
 		*e = want
 		ptesync()
 	}
@@ -223,13 +220,13 @@ func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
 func archFlushEverything() { tlbielAll() }
 
 // archFlushBroadcast is paging's flush in its Broadcast mode (the kernel word `tlbie`): tlbie for each
-// page of [start, end) under root's PID, or the PID with RIC=2 (TLB, page-walk cache, process-table
+// page of [start, end) under as's PID, or the PID with RIC=2 (TLB, page-walk cache, process-table
 // entry) for a larger range, then eieio; tlbsync; ptesync, so every CPU has dropped them on return.
 //
 //go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
 //go:nosplit
-func archFlushBroadcast(root uint64, start, end uintptr) {
-	pid := pidOf(root)
+func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
+	pid := pidOf(as)
 	if end-start > tlbFlushPages<<12 {
 		tlbiePIDAll(pid)
 	} else {
