@@ -51,6 +51,8 @@ type TLBStats struct {
 	LazyCatchups            uint64 // a lazy CPU found its TLB stale when it came back (and flushed)
 	LeftLazy                uint64 // a lazy CPU sent to InitMM by a flush of freed tables
 	Broadcasts              uint64 // flushes the hardware carried to every CPU (POWER's tlbie), no IPIs
+	Trimmed                 uint64 // PowerCPUMask: this CPU's bit cleared from an mm's mask by a trim
+	TrimIPIs                uint64 // PowerCPUMask with broadcast flushes: IPIs sent only to trim masks
 }
 
 // Add accumulates o into s.
@@ -66,6 +68,8 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.LazyCatchups += o.LazyCatchups
 	s.Broadcasts += o.Broadcasts
 	s.LeftLazy += o.LeftLazy
+	s.Trimmed += o.Trimmed
+	s.TrimIPIs += o.TrimIPIs
 }
 
 // Sub takes o from s (for the counts of an interval: the end's totals minus the start's).
@@ -81,10 +85,26 @@ func (s *TLBStats) Sub(o *TLBStats) {
 	s.LazyCatchups -= o.LazyCatchups
 	s.LeftLazy -= o.LeftLazy
 	s.Broadcasts -= o.Broadcasts
+	s.Trimmed -= o.Trimmed
+	s.TrimIPIs -= o.TrimIPIs
 }
 
 // TLB is every CPU's state, indexed by CPU.
 var TLB [MaxCPUs]TLBState
+
+// PowerCPUMask selects powerpc's mm_cpumask rules over x86's (the ppc64 port sets it at boot):
+//   - switch_mm_irqs_off (arch/powerpc/mm/mmu_context.c) sets the CPU's bit in next's mask and never
+//     clears prev's: a PID load does not flush, so the CPU may still hold prev's entries, and prev's
+//     flushes must keep reaching it;
+//   - a flush goes to every CPU in the mask, lazy or not, running the mm or not (radix_tlb.c's
+//     _tlbiel_pid_multicast): there is no tlb_gen catch-up;
+//   - the mask is trimmed by exit_lazy_flush_tlb: a CPU reached by a trimming flush that does not
+//     run the mm clears its bit and flushes the mm's PID (FlushOther). flush_type_needed trims when
+//     the initiator runs the mm's only user, and every TrimEvery flushes (the trim clock).
+var PowerCPUMask bool
+
+// TrimEvery is tlb_mm_cpumask_trim_timer: a CPU's every TrimEvery-th flush trims the mask.
+const TrimEvery = 1073
 
 // Reset puts a CPU's state back to boot: InitMM loaded in ASID 0, no other slot in use. The caller has
 // flushed the whole TLB (every ASID) and loaded InitMM's root.
@@ -147,6 +167,22 @@ type Switch struct {
 func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Switch {
 	prev := s.Loaded()
 	wasLazy := atomic.SwapUint32(&s.Lazy, 0) != 0 // a seq-cst swap: orders the flag before the tlb_gen read
+	if PowerCPUMask {
+		// powerpc's switch_mm_irqs_off: next's bit set (a seq-cst or: Linux's smp_mb after
+		// cpumask_set_cpu, so a flush that clears a PTE and then reads the mask either sees the bit or
+		// this CPU's walks see the cleared PTE), prev's kept. The load flushes nothing: every flush of
+		// next since this CPU's bit was set has reached it, and a lazy CPU got them all too. Inline:
+		// the trap path's nosplit budget has no frame to spare here.
+		if prev == next {
+			return Switch{}
+		}
+		if bit := uint64(1) << uint(cpu); next != &InitMM && atomic.LoadUint64(&next.CPUMask)&bit == 0 {
+			atomic.OrUint64(&next.CPUMask, bit)
+		}
+		atomic.StoreUintptr(&s.LoadedMM, Switching)
+		s.Stats.CR3NoFlush++
+		return Switch{Load: true}
+	}
 	var asid uint16
 	var flush bool
 	var gen uint64
@@ -182,6 +218,17 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 	return Switch{Load: true, Flush: flush, ASID: asid}
 }
 
+// Trim is the mask half of exit_lazy_flush_tlb on CPU cpu, which does not run as: its bit is cleared
+// (the caller flushes as's PID, which is why the bit may go).
+//
+//go:nosplit
+func (s *TLBState) Trim(cpu int, as *AddrSpace) {
+	if bit := uint64(1) << uint(cpu); atomic.LoadUint64(&as.CPUMask)&bit != 0 {
+		atomic.AndUint64(&as.CPUMask, ^bit)
+		s.Stats.Trimmed++
+	}
+}
+
 // SwitchDone records that next is in the MMU under asid (after the base register was written).
 //
 //go:nosplit
@@ -206,6 +253,7 @@ type FlushInfo struct {
 	NewGen      uint64  // the mm's tlb_gen this request brought it to
 	FreedTables bool    // page tables were freed: lazy CPUs must be interrupted too
 	Unlazy      bool    // the lazy CPUs it reaches also drop the mm as active_mm (exit-flush-unlazy)
+	Trim        bool    // PowerCPUMask: CPUs it reaches that do not run the mm leave its mask
 	Initiator   int
 }
 
@@ -241,6 +289,9 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 	if online < 64 {
 		mask &= 1<<uint(online) - 1
 	}
+	if PowerCPUMask {
+		return mask, 0 // lazy CPUs too: they catch up by nothing else
+	}
 	if !f.FreedTables {
 		lazy = LazyIn(mask)
 	}
@@ -268,6 +319,7 @@ const (
 	FlushRange               // invalidate [Start, End) in the loaded ASID
 	FlushFull                // invalidate the loaded ASID
 	FlushLeaveLazy           // lazy with freed tables: switch to InitMM
+	FlushOther               // PowerCPUMask: invalidate the mm's context, which is not loaded here
 )
 
 // FlushFunc is flush_tlb_func on this CPU, interrupts off: from the flush IPI, or locally by the
@@ -276,6 +328,9 @@ const (
 //
 //go:nosplit
 func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
+	if PowerCPUMask {
+		return s.flushPower(f)
+	}
 	p := atomic.LoadUintptr(&s.LoadedMM)
 	if p == Switching || p == uintptr(unsafe.Pointer(&InitMM)) || (f.MM != 0 && f.MM != p) {
 		return FlushNone // nothing of f's mm is loaded here (any more)
@@ -300,6 +355,32 @@ func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
 	slot.TLBGen = mmGen
 	s.Stats.FullFlush++
 	return FlushFull
+}
+
+// flushPower is the IPI side of radix_tlb.c's flushes (do_tlbiel_pid, do_tlbiel_va_range) and of
+// do_exit_flush_lazy_tlb. A lazy CPU leaves an mm whose tables are freed, as on x86 (Linux's radix
+// keeps it, its page-walk cache flushed, and clears the process-table entry at exit instead), or at
+// exit-flush-unlazy's exit flush. A CPU not running the mm flushes its PID, the entries it may keep
+// from before, and leaves the mask if the flush trims (the caller calls Trim when it has switched a
+// lazy CPU away).
+//
+//go:nosplit
+func (s *TLBState) flushPower(f *FlushInfo) FlushKind {
+	if atomic.LoadUintptr(&s.LoadedMM) == f.MM {
+		if atomic.LoadUint32(&s.Lazy) != 0 && (f.FreedTables || f.Unlazy) {
+			s.Stats.LeftLazy++
+			return FlushLeaveLazy
+		}
+		if f.End == FlushAll || f.FreedTables {
+			s.Stats.FullFlush++
+			return FlushFull
+		}
+		s.Stats.RangeFlushes++
+		s.Stats.PagesFlushed += f.Pages()
+		return FlushRange
+	}
+	s.Stats.FullFlush++
+	return FlushOther
 }
 
 // Gather batches the ranges of one unmap or protect pass into one flush (struct mmu_gather): the

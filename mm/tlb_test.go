@@ -157,6 +157,12 @@ func (s *simMMU) deliver(cpu int, r *flushResult) FlushKind {
 // run is flush_tlb_func on cpu, carried out on the model.
 func (s *simMMU) run(cpu int, f *FlushInfo) FlushKind {
 	k := TLB[cpu].FlushFunc(f)
+	s.apply(cpu, f, k)
+	return k
+}
+
+// apply carries out flush_tlb_func's decision k on the model.
+func (s *simMMU) apply(cpu int, f *FlushInfo, k FlushKind) {
 	switch k {
 	case FlushRange:
 		for va := f.Start; va < f.End; va += PageSize {
@@ -167,7 +173,6 @@ func (s *simMMU) run(cpu int, f *FlushInfo) FlushKind {
 	case FlushLeaveLazy:
 		s.switchTo(cpu, &InitMM, s.pcid, false)
 	}
-	return k
 }
 
 // shootdown is a whole flush: the request and every IPI.

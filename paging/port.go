@@ -18,6 +18,10 @@ func archFlushPage(va uintptr)
 // archFlushLoaded drops every translation of the loaded context.
 func archFlushLoaded()
 
+// archFlushContext drops every translation of as, loaded here or not (POWER radix: tlbiel of its
+// PID). Only mm.PowerCPUMask's protocol asks for it.
+func archFlushContext(as *mm.AddrSpace)
+
 // archFlushEverything drops every translation of every context, the kernel's included.
 func archFlushEverything()
 

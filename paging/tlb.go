@@ -106,17 +106,26 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	f := &flushInfos[me]
 	*f = mm.NewFlush(as, g.Start, g.End, g.FreedTables, me)
 	f.Unlazy = g.Unlazy
+	f.Trim = mm.PowerCPUMask && trimNeeded(as, me)
 	targets, lazy := mm.IPITargets(f, me, shim.OnlineCPUs)
+	if mm.PowerCPUMask && SkipLazyCatchup {
+		lazy = mm.LazyIn(targets) // the injected bug: x86's lazy skip, without x86's catch-up
+		targets &^= lazy
+	}
 	s.Stats.LazySkipped += uint64(bits.OnesCount64(lazy))
 	if Broadcast {
 		// the hardware flushes every CPU (POWER's tlbie); IPIs only make lazy CPUs leave an mm
-		// whose tables are freed
+		// whose tables are freed, and trim the mask
 		if !SkipBroadcast {
 			archFlushBroadcast(as, f.Start, f.End)
 		}
 		s.Stats.Broadcasts++
-		targets = mm.LazyIn(targets)
-		if !f.FreedTables {
+		switch {
+		case f.Trim || f.Unlazy && mm.PowerCPUMask:
+			s.Stats.TrimIPIs += uint64(bits.OnesCount64(targets))
+		case f.FreedTables:
+			targets = mm.LazyIn(targets)
+		default:
 			targets = 0
 		}
 	}
@@ -127,10 +136,30 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		s.Stats.IPIsSent += uint64(bits.OnesCount64(targets))
 		shim.PostCall(targets, CallFlushMM, uint64(uintptr(unsafe.Pointer(f))), true)
 	}
-	if s.Loaded() == as {
-		flushFunc(me, f)
+	if s.Loaded() == as || mm.PowerCPUMask && atomic.LoadUint64(&as.CPUMask)&(1<<uint(me)) != 0 {
+		flushFunc(me, f) // powerpc: this CPU may keep entries of an mm it left (on_each_cpu_mask)
 	}
 	shim.IRQRestore(fl)
+}
+
+// trimClock is each CPU's mm_cpumask_trim_clock.
+var trimClock [shim.MaxCPUs]uint32
+
+// trimNeeded is flush_type_needed's choice to trim mm_cpumask (exit_flush_lazy_tlbs): when this CPU
+// runs the mm's only user (the other bits are CPUs it ran on before, or lazy ones), and on every
+// mm.TrimEvery-th flush from this CPU (tick_and_test_trim_clock).
+//
+//go:nosplit
+func trimNeeded(as *mm.AddrSpace, me int) bool {
+	s := &mm.TLB[me]
+	if s.Loaded() == as && atomic.LoadUint32(&s.Lazy) == 0 && atomic.LoadInt64(&as.Users) == 1 {
+		return true
+	}
+	if trimClock[me]++; trimClock[me] >= mm.TrimEvery {
+		trimClock[me] = 0
+		return true
+	}
+	return false
 }
 
 // flushFunc is flush_tlb_func on this CPU, interrupts off.
@@ -149,7 +178,26 @@ func flushFunc(cpu int, f *mm.FlushInfo) {
 		if f.Unlazy {
 			kernel.ShootLazy(cpu, f.MM)
 		}
+		if mm.PowerCPUMask { // exit_lazy_flush_tlb: off the mask, and the PID it kept flushed
+			exitLazyFlush(cpu, f)
+		}
+	case mm.FlushOther:
+		if f.Trim || f.Unlazy {
+			exitLazyFlush(cpu, f)
+		} else {
+			archFlushContext((*mm.AddrSpace)(unsafe.Add(nil, f.MM)))
+		}
 	}
+}
+
+// exitLazyFlush is exit_lazy_flush_tlb's end on a CPU that does not run f's mm: its bit is cleared,
+// then the mm's PID flushed (always_flush), so a flush that no longer reaches it misses nothing.
+//
+//go:nosplit
+func exitLazyFlush(cpu int, f *mm.FlushInfo) {
+	as := (*mm.AddrSpace)(unsafe.Add(nil, f.MM))
+	mm.TLB[cpu].Trim(cpu, as)
+	archFlushContext(as)
 }
 
 // AuditCPU is the freed-page-table detector on this CPU: the root its MMU uses must be a live address

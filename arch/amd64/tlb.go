@@ -55,6 +55,13 @@ func globalBits() uint64 {
 	return 0
 }
 
+// archFlushContext: x86's protocol (mm.PowerCPUMask off) never asks for it; were it to, flushing
+// everything would be correct.
+//
+//go:linkname archFlushContext lazymm/paging.archFlushContext
+//go:nosplit
+func archFlushContext(*mm.AddrSpace) { flushGlobal() }
+
 // flushGlobal flushes every translation, global ones and every PCID's included (__flush_tlb_all). It
 // is paging's archFlushEverything too.
 //

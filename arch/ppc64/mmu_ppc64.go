@@ -128,6 +128,7 @@ func mmuInit() bool {
 		table(pud)[gib] = gib<<30 | kernelLeaf
 	}
 	mm.InitMM.Root = root
+	mm.PowerCPUMask = true
 	procTable = allocTable()
 	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
 	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
@@ -175,8 +176,10 @@ func archShootdown(start, end uintptr, remote bool) {
 
 // paging's port (paging/port.go): an address space's root is loaded through its PID, one per live
 // address space (pidOf); the process-table entry is written when the PID is loaded with a new root.
-// mm/tlb.go's protocol runs without ASIDs (paging.PCIDOn off): every load flushes the PID, as x86's
-// CR3 write without PCIDs, so a CPU's stale entries of an mm it left go when it loads it again.
+// mm/tlb.go runs powerpc's protocol (mm.PowerCPUMask): a load flushes nothing, since every flush of
+// the mm reaches the CPUs in its mask, which a CPU leaves only by flushing the PID. A PID's first load
+// on a CPU since its slot was given to another address space flushes it (pidCtx): entries of the old
+// one under the same PID must not survive, whatever the protocol did at its exit.
 
 // pidOf is as's PID: 1 for InitMM, 2 + the live slot for a test address space.
 //
@@ -198,8 +201,18 @@ func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 		ptesync()
 	}
 	setPIDR(pid)
-	tlbielPIDAll(pid) // the TLB, the page-walk cache and the cached process-table entry
+	if c := &pidCtx[thisCPU().id][pid]; flush || *c != as.CtxID {
+		*c = as.CtxID
+		tlbielPIDAll(pid) // the TLB, the page-walk cache and the cached process-table entry
+	}
 }
+
+// pidCtx is, per CPU and PID, the ctx_id of the address space last loaded there under that PID.
+var pidCtx [maxCPUs][mm.MaxAddrSpaces + 2]uint64
+
+//go:linkname archFlushContext lazymm/paging.archFlushContext
+//go:nosplit
+func archFlushContext(as *mm.AddrSpace) { tlbielPIDAll(pidOf(as)) }
 
 //go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
 //go:nosplit
