@@ -51,6 +51,7 @@ type TLBStats struct {
 	LazyCatchups            uint64 // a lazy CPU found its TLB stale when it came back (and flushed)
 	LeftLazy                uint64 // a lazy CPU sent to InitMM by a flush of freed tables
 	Broadcasts              uint64 // flushes the hardware carried to every CPU (POWER's tlbie), no IPIs
+	HPTERemoves             uint64 // HPTEs removed by flushes (POWER's hash MMU: H_REMOVE)
 }
 
 // Add accumulates o into s.
@@ -65,6 +66,7 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.CR3NoFlush += o.CR3NoFlush
 	s.LazyCatchups += o.LazyCatchups
 	s.Broadcasts += o.Broadcasts
+	s.HPTERemoves += o.HPTERemoves
 	s.LeftLazy += o.LeftLazy
 }
 
@@ -81,6 +83,7 @@ func (s *TLBStats) Sub(o *TLBStats) {
 	s.LazyCatchups -= o.LazyCatchups
 	s.LeftLazy -= o.LeftLazy
 	s.Broadcasts -= o.Broadcasts
+	s.HPTERemoves -= o.HPTERemoves
 }
 
 // TLB is every CPU's state, indexed by CPU.

@@ -128,6 +128,14 @@ func mmuInit() bool {
 		table(pud)[gib] = gib<<30 | kernelLeaf
 	}
 	mm.InitMM.Root = root
+	if hashMode {
+		if !hashInit() {
+			return false
+		}
+		trapMSR |= msrIR | msrDR
+		setMSR(readMSR() | msrIR | msrDR)
+		return true
+	}
 	procTable = allocTable()
 	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
 	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
@@ -166,6 +174,14 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 //go:linkname archShootdown lazymm/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
+	if hashMode {
+		// H_REMOVE is global: no cross-call. Without remote (inject=no-shootdown) nothing is removed,
+		// so every CPU keeps the stale entries
+		if remote {
+			hashFlush(kernelCtx, start, end, false)
+		}
+		return
+	}
 	tlbielAll()
 	if remote && shim.OnlineCPUs > 1 {
 		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
@@ -192,6 +208,19 @@ func pidOf(as *mm.AddrSpace) uint64 {
 //go:nosplit
 func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 	pid := pidOf(as)
+	if hashMode {
+		// switch_slb (hash_ppc64.go), inline: this is the end of the trap path's deepest chain
+		c := thisCPU()
+		if as == &mm.InitMM {
+			c.userCtx, c.userRoot = 0, 0
+			slbSwitch(nBolted, 0, 0)
+			return
+		}
+		c.userCtx, c.userRoot = pid, as.Root
+		ctxRoot[pid] = as.Root
+		slbSwitch(nBolted, vsidOf(pid, userESID)<<12, userESID<<segShift|slbV|nBolted)
+		return
+	}
 	e := &table(procTable)[2*pid]
 	if want := prtbRTS | as.Root | prtbRPDS; *e != want {
 		*e = want
@@ -204,6 +233,9 @@ func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 //go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
 //go:nosplit
 func archLoadedRoot() uint64 {
+	if hashMode {
+		return hashLoadedRoot()
+	}
 	return table(procTable)[2*getPIDR()] & rpteAddr &^ (rootSize - 1)
 }
 
@@ -226,6 +258,10 @@ func archFlushEverything() { tlbielAll() }
 //go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
 //go:nosplit
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
+	if hashMode {
+		hashFlush(pidOf(as), start, end, skipHPTERemove) // the context is the PID
+		return
+	}
 	pid := pidOf(as)
 	if end-start > tlbFlushPages<<12 {
 		tlbiePIDAll(pid)
