@@ -116,7 +116,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		}
 		s.Stats.Broadcasts++
 		targets = mm.LazyIn(targets)
-		if !f.FreedTables || Hash && !f.Unlazy {
+		if !f.FreedTables {
 			targets = 0
 		}
 	}
