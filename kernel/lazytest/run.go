@@ -115,6 +115,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	t.Metric("shoot_ipis_unneeded", float64(st.ShootUnneeded))
 	t.Metric("flush_ipis", float64(tlb.IPIsRecv))
 	t.Metric("broadcast_flushes", float64(tlb.Broadcasts))
+	t.Metric("hpte_removes", float64(tlb.HPTERemoves))
 	t.Metric("call_ipis", float64(ipi.CallRecv-ipi0.CallRecv))
 	t.Metric("nmis", float64(st.NMIs))
 	t.Metric("nmi_derefs", float64(st.NMIDerefs))

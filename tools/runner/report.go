@@ -212,6 +212,7 @@ var costColumns = []struct {
 	{"shoot_ipis_unneeded", "UNNEEDED", true},
 	{"flush_ipis", "FLUSH_IPIS", true},
 	{"broadcast_flushes", "TLBIE", true},
+	{"hpte_removes", "H_REMOVE", true},
 	{"cr3_flush", "CR3_FLUSH", true},
 	{"cr3_noflush", "CR3_NOFLUSH", true},
 	{"switch_cycles_median", "SWITCH_CYC", false},
