@@ -39,6 +39,10 @@ type TLBState struct {
 	Lazy       uint32 // is_lazy: running a kernel thread on a borrowed mm; read by flush senders
 	Ctxs       [NumASIDs]ASIDSlot
 	Stats      TLBStats
+	// SlotCtx (PowerCPUMask) is, per live-table slot (POWER's PID), the ctx_id of the address space
+	// this CPU last loaded from it: a slot given to another address space is flushed at its first load
+	// here, so no entry of the old one survives, whatever the protocol did at its exit.
+	SlotCtx [MaxAddrSpaces]uint64
 }
 
 // TLBStats counts one CPU's TLB work.
@@ -53,6 +57,7 @@ type TLBStats struct {
 	Broadcasts              uint64 // flushes the hardware carried to every CPU (POWER's tlbie), no IPIs
 	Trimmed                 uint64 // PowerCPUMask: this CPU's bit cleared from an mm's mask by a trim
 	TrimIPIs                uint64 // PowerCPUMask with broadcast flushes: IPIs sent only to trim masks
+	HPTERemoves             uint64 // HPTEs removed by flushes (POWER's hash MMU: H_REMOVE)
 }
 
 // Add accumulates o into s.
@@ -67,6 +72,7 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.CR3NoFlush += o.CR3NoFlush
 	s.LazyCatchups += o.LazyCatchups
 	s.Broadcasts += o.Broadcasts
+	s.HPTERemoves += o.HPTERemoves
 	s.LeftLazy += o.LeftLazy
 	s.Trimmed += o.Trimmed
 	s.TrimIPIs += o.TrimIPIs
@@ -87,6 +93,7 @@ func (s *TLBStats) Sub(o *TLBStats) {
 	s.Broadcasts -= o.Broadcasts
 	s.Trimmed -= o.Trimmed
 	s.TrimIPIs -= o.TrimIPIs
+	s.HPTERemoves -= o.HPTERemoves
 }
 
 // TLB is every CPU's state, indexed by CPU.
@@ -170,18 +177,29 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 	if PowerCPUMask {
 		// powerpc's switch_mm_irqs_off: next's bit set (a seq-cst or: Linux's smp_mb after
 		// cpumask_set_cpu, so a flush that clears a PTE and then reads the mask either sees the bit or
-		// this CPU's walks see the cleared PTE), prev's kept. The load flushes nothing: every flush of
-		// next since this CPU's bit was set has reached it, and a lazy CPU got them all too. Inline:
+		// this CPU's walks see the cleared PTE), prev's kept. The load flushes nothing (but the first of
+		// a reused slot, SlotCtx): every flush of next since this CPU's bit was set has reached it, and
+		// a lazy CPU got them all too. Inline:
 		// the trap path's nosplit budget has no frame to spare here.
 		if prev == next {
 			return Switch{}
 		}
-		if bit := uint64(1) << uint(cpu); next != &InitMM && atomic.LoadUint64(&next.CPUMask)&bit == 0 {
-			atomic.OrUint64(&next.CPUMask, bit)
+		sw := Switch{Load: true}
+		if next != &InitMM {
+			if bit := uint64(1) << uint(cpu); atomic.LoadUint64(&next.CPUMask)&bit == 0 {
+				atomic.OrUint64(&next.CPUMask, bit)
+			}
+			if c := &s.SlotCtx[next.slot]; *c != next.CtxID {
+				*c, sw.Flush = next.CtxID, true
+			}
 		}
 		atomic.StoreUintptr(&s.LoadedMM, Switching)
-		s.Stats.CR3NoFlush++
-		return Switch{Load: true}
+		if sw.Flush {
+			s.Stats.CR3Flush++
+		} else {
+			s.Stats.CR3NoFlush++
+		}
+		return sw
 	}
 	var asid uint16
 	var flush bool

@@ -57,6 +57,11 @@ type percpu struct {
 	kfault    bool   // test only (bootKernelFault): trap faults (tw) on the next sc
 	idling    bool   // in the shim's idle wait (archIdle): an interrupt nests in trap context there
 	idleSP    uint64 // r1 in idleWait, for a system reset's resume there
+	// the hash MMU's (hash_ppc64.go): the next SLB entry a segment miss takes, and the user slot's
+	// context and root (0: InitMM loaded, no user segments)
+	slbNext  uint64
+	userCtx  uint64
+	userRoot uint64
 }
 
 var (

@@ -73,6 +73,9 @@ func hostMain() {
 		powerOff()
 	}
 	framesInit()
+	// hash: the hashed page table instead of radix (hash_ppc64.go); inject=skip-hpte-remove is hash's
+	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
+	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
 	if !mmuInit() {
 		powerOff()
 	}
@@ -84,7 +87,12 @@ func hostMain() {
 	paging.InjectFromCmdline()
 	paging.RootName = "PIDR"
 	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode
-	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast
+	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast || hashMode
+	// hash: flushes are H_REMOVEs, global, and nothing walks freed tables: no flush IPIs at all
+	paging.Hash = hashMode
+	if hashMode {
+		paging.RootName = "SLB"
+	}
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
 	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state

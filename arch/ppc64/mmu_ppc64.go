@@ -129,6 +129,14 @@ func mmuInit() bool {
 	}
 	mm.InitMM.Root = root
 	mm.PowerCPUMask = true
+	if hashMode {
+		if !hashInit() {
+			return false
+		}
+		trapMSR |= msrIR | msrDR
+		setMSR(readMSR() | msrIR | msrDR)
+		return true
+	}
 	procTable = allocTable()
 	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
 	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
@@ -167,6 +175,14 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 //go:linkname archShootdown lazymm/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
+	if hashMode {
+		// H_REMOVE is global: no cross-call. Without remote (inject=no-shootdown) nothing is removed,
+		// so every CPU keeps the stale entries
+		if remote {
+			hashFlush(kernelCtx, start, end, false)
+		}
+		return
+	}
 	tlbielAll()
 	if remote && shim.OnlineCPUs > 1 {
 		others := (uint64(1)<<uint(shim.OnlineCPUs) - 1) &^ (1 << thisCPU().id)
@@ -177,9 +193,8 @@ func archShootdown(start, end uintptr, remote bool) {
 // paging's port (paging/port.go): an address space's root is loaded through its PID, one per live
 // address space (pidOf); the process-table entry is written when the PID is loaded with a new root.
 // mm/tlb.go runs powerpc's protocol (mm.PowerCPUMask): a load flushes nothing, since every flush of
-// the mm reaches the CPUs in its mask, which a CPU leaves only by flushing the PID. A PID's first load
-// on a CPU since its slot was given to another address space flushes it (pidCtx): entries of the old
-// one under the same PID must not survive, whatever the protocol did at its exit.
+// the mm reaches the CPUs in its mask, which a CPU leaves only by flushing the PID; but a PID's first
+// load on a CPU since its slot was given to another address space does (mm.TLBState.SlotCtx).
 
 // pidOf is as's PID: 1 for InitMM, 2 + the live slot for a test address space.
 //
@@ -195,20 +210,29 @@ func pidOf(as *mm.AddrSpace) uint64 {
 //go:nosplit
 func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 	pid := pidOf(as)
+	if hashMode {
+		// switch_slb (hash_ppc64.go), inline: this is the end of the trap path's deepest chain
+		c := thisCPU()
+		if as == &mm.InitMM {
+			c.userCtx, c.userRoot = 0, 0
+			slbSwitch(nBolted, 0, 0)
+			return
+		}
+		c.userCtx, c.userRoot = pid, as.Root
+		ctxRoot[pid] = as.Root
+		slbSwitch(nBolted, vsidOf(pid, userESID)<<12, userESID<<segShift|slbV|nBolted)
+		return
+	}
 	e := &table(procTable)[2*pid]
 	if want := prtbRTS | as.Root | prtbRPDS; *e != want {
 		*e = want
 		ptesync()
 	}
 	setPIDR(pid)
-	if c := &pidCtx[thisCPU().id][pid]; flush || *c != as.CtxID {
-		*c = as.CtxID
+	if flush {
 		tlbielPIDAll(pid) // the TLB, the page-walk cache and the cached process-table entry
 	}
 }
-
-// pidCtx is, per CPU and PID, the ctx_id of the address space last loaded there under that PID.
-var pidCtx [maxCPUs][mm.MaxAddrSpaces + 2]uint64
 
 //go:linkname archFlushContext lazymm/paging.archFlushContext
 //go:nosplit
@@ -217,6 +241,9 @@ func archFlushContext(as *mm.AddrSpace) { tlbielPIDAll(pidOf(as)) }
 //go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
 //go:nosplit
 func archLoadedRoot() uint64 {
+	if hashMode {
+		return hashLoadedRoot()
+	}
 	return table(procTable)[2*getPIDR()] & rpteAddr &^ (rootSize - 1)
 }
 
@@ -239,6 +266,10 @@ func archFlushEverything() { tlbielAll() }
 //go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
 //go:nosplit
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
+	if hashMode {
+		hashFlush(pidOf(as), start, end, skipHPTERemove) // the context is the PID
+		return
+	}
 	pid := pidOf(as)
 	if end-start > tlbFlushPages<<12 {
 		tlbiePIDAll(pid)

@@ -107,8 +107,12 @@ func startCPUs() {
 //go:nosplit
 func apMain(idx int) {
 	setupCPU(idx)
-	setPIDR(kernelPID)
-	tlbielPID(kernelPID)
+	if hashMode {
+		slbBolt()
+	} else {
+		setPIDR(kernelPID)
+		tlbielPID(kernelPID)
+	}
 	setMSR(readMSR() | msrFP | msrVEC | msrVSX | msrRI | msrIR | msrDR) // RI: an NMI in the idle loop returns
 	c := thisCPU()
 	shim.InitCPU(idx)

@@ -74,6 +74,9 @@ func trap(f *Frame) {
 		systemReset(c, f)
 		return
 	}
+	if hashMode && hashMiss(c, f) {
+		return // a segment or hash miss, at any depth (trap context reads the runtime's memory too)
+	}
 	if c.depth > 1 && !(c.idling && (f.Vector == vecDec || f.Vector == vecExternal)) {
 		crash(c, f) // a fault inside trap context: nothing to recover
 	}

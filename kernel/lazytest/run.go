@@ -116,6 +116,7 @@ func Run(t *ktest.T, s kernel.Scheme, sc Scenario) {
 	t.Metric("flush_ipis", float64(tlb.IPIsRecv))
 	t.Metric("broadcast_flushes", float64(tlb.Broadcasts))
 	t.Metric("trimmed", float64(tlb.Trimmed))
+	t.Metric("hpte_removes", float64(tlb.HPTERemoves))
 	t.Metric("call_ipis", float64(ipi.CallRecv-ipi0.CallRecv))
 	t.Metric("nmis", float64(st.NMIs))
 	t.Metric("nmi_derefs", float64(st.NMIDerefs))

@@ -307,6 +307,7 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	t.Metric("cpus", float64(n))
 	t.Metric("ipis", float64(st.IPIsRecv))
 	t.Metric("broadcast_flushes", float64(st.Broadcasts))
+	t.Metric("hpte_removes", float64(st.HPTERemoves))
 	t.Metric("lazy_skipped", float64(st.LazySkipped))
 	t.Metric("range_flushes", float64(st.RangeFlushes))
 	t.Metric("full_flushes", float64(st.FullFlush))

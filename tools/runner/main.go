@@ -36,14 +36,20 @@ var bugInjections = []string{"no-shootdown", "write-after-free",
 	"skip-flush-ipi", "skip-lazy-catchup", "skip-exit-flush", "leak-pagetable", "free-linked-table",
 	"refcount-no-grab", "shootdown-no-ipi", "mmput-unlazy-skip", "loaded-mm-stale-mask", "hazard-no-scan",
 	"nmi-no-check", "temporary-mm-no-restore", "exit-flush-no-unlazy", "membarrier-no-ipi", "mmput-twice",
-	"skip-tlbie"}
+	"skip-tlbie", "skip-hpte-remove"}
 
-// archBugs are the bugs -inject all and -matrix run on an arch. amd64: all but skip-tlbie (POWER's
-// broadcast flush). ppc64: all but nmi-no-check, whose scenario (exit-nmi) sends NMIs to busy CPUs,
-// which POWER's system reset cannot survive under QEMU (docs/PPC64.md): the kernel skips it there.
-func archBugs(arch string) []string {
-	not := map[string]string{"amd64": "skip-tlbie", "ppc64": "nmi-no-check"}[arch]
-	return slices.DeleteFunc(slices.Clone(bugInjections), func(b string) bool { return b == not })
+// archBugs are the bugs -inject all and -matrix run on an arch and MMU mode: each but the other
+// MMU's own (amd64 has neither skip-tlbie, the broadcast flush, nor skip-hpte-remove, the hash MMU's;
+// ppc64's radix has no skip-hpte-remove, its hash no skip-tlbie).
+func archBugs(arch, mmu string) []string {
+	not := []string{"skip-tlbie", "skip-hpte-remove"}
+	switch {
+	case arch == "ppc64" && mmu == "hash":
+		not = []string{"skip-tlbie"}
+	case arch == "ppc64":
+		not = []string{"skip-hpte-remove"}
+	}
+	return slices.DeleteFunc(slices.Clone(bugInjections), func(b string) bool { return slices.Contains(not, b) })
 }
 
 // scenarios and schemes the kernel runs by name (-scenario, -scheme: lists, or all).
@@ -72,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var c Config
 	fs.StringVar(&c.Arch, "arch", "amd64", "architecture: amd64 or ppc64")
 	fs.StringVar(&c.Machine, "machine", "", "QEMU machine (default: q35 for amd64, pseries for ppc64)")
-	fs.StringVar(&c.MMU, "mmu", "", "ppc64's MMU mode: radix (flushes by IPI and tlbiel, the default) or radix-tlbie (by broadcast tlbie); hash is not supported yet")
+	fs.StringVar(&c.MMU, "mmu", "", "ppc64's MMU mode: radix (flushes by IPI and tlbiel, the default) or radix-tlbie (by broadcast tlbie); or hash (the hashed page table, flushes by H_REMOVE)")
 	fs.IntVar(&c.CPUs, "cpus", 1, "CPUs (1..255)")
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "", "kernel image (default build/<arch>/lazymm.elf)")
@@ -126,13 +132,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usage("-machine %q: %s boots on %s", c.Machine, c.Arch, strings.Join(machines[c.Arch], ", "))
 	}
 	switch {
-	case c.MMU == "" || c.Arch == "ppc64" && (c.MMU == "radix" || c.MMU == "radix-tlbie"):
-	case c.Arch == "ppc64" && c.MMU == "hash":
-		return usage("-mmu hash is not supported yet: ppc64 runs radix (docs/PPC64.md)")
+	case c.MMU == "" || c.Arch == "ppc64" && (c.MMU == "radix" || c.MMU == "radix-tlbie" || c.MMU == "hash"):
 	case c.Arch == "ppc64":
-		return usage("-mmu %q: want radix or radix-tlbie", c.MMU)
+		return usage("-mmu %q: want radix, radix-tlbie or hash", c.MMU)
 	default:
-		return usage("-mmu is ppc64's (radix, radix-tlbie); %s has one MMU mode", c.Arch)
+		return usage("-mmu is ppc64's (radix, radix-tlbie, hash); %s has one MMU mode", c.Arch)
 	}
 	if c.CPUs < 1 || c.CPUs > 255 {
 		return usage("-cpus %d out of range 1..255", c.CPUs)
@@ -160,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch *injectList {
 	case "":
 	case "all":
-		injects = archBugs(c.Arch)
+		injects = archBugs(c.Arch, c.MMU)
 	default:
 		if _, err := list("inject", *injectList, injections); err != nil {
 			return usage("%v", err)
@@ -171,7 +175,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(injects) > 0 || c.Scheme != "" || c.Scenario != "" {
 			return usage("-matrix runs everything: it takes no -inject, -scheme or -scenario")
 		}
-		injects = archBugs(c.Arch)
+		injects = archBugs(c.Arch, c.MMU)
 	}
 	if (c.Scenario != "" || c.Scheme != "") && len(injects) > 0 {
 		return usage("-scheme/-scenario and -inject exclude each other: an injection runs the test that must catch it")

@@ -176,10 +176,10 @@ func TestResultsDirectory(t *testing.T) {
 
 func TestShardAndList(t *testing.T) {
 	c := Config{CPUs: 4}
-	all := plan(c, archBugs("amd64"), true, 1, 1)
+	all := plan(c, archBugs("amd64", ""), true, 1, 1)
 	seen := map[string]int{}
 	for i := 1; i <= 3; i++ {
-		for _, b := range plan(c, archBugs("amd64"), true, i, 3) {
+		for _, b := range plan(c, archBugs("amd64", ""), true, i, 3) {
 			seen[label(b)]++
 		}
 	}

@@ -564,16 +564,25 @@ func fdtProps(t *testing.T, b []byte) map[string]string {
 	return props
 }
 
-// -mmu is ppc64's: radix (default) or radix-tlbie, which adds the kernel word tlbie; hash and any other
-// value, or -mmu on amd64, are usage errors.
+// -mmu is ppc64's: radix (default), radix-tlbie, which adds the kernel word tlbie, or hash, which adds
+// hash; any other value, or -mmu on amd64, are usage errors.
 func TestMMUFlag(t *testing.T) {
 	if got := cmdline(Config{Arch: "ppc64", MMU: "radix-tlbie"}); got != "tlbie" {
 		t.Errorf("radix-tlbie: kernel words %q, want tlbie", got)
 	}
+	if got := cmdline(Config{Arch: "ppc64", MMU: "hash"}); got != "hash" {
+		t.Errorf("hash: kernel words %q, want hash", got)
+	}
+	if bugs := archBugs("ppc64", "hash"); !slices.Contains(bugs, "skip-hpte-remove") || slices.Contains(bugs, "skip-tlbie") {
+		t.Errorf("hash's bugs %v: want skip-hpte-remove, not skip-tlbie", bugs)
+	}
+	if bugs := archBugs("ppc64", "radix"); slices.Contains(bugs, "skip-hpte-remove") {
+		t.Errorf("radix's bugs %v: want no skip-hpte-remove", bugs)
+	}
 	if got := cmdline(Config{Arch: "ppc64", MMU: "radix"}); got != "" {
 		t.Errorf("radix: kernel words %q, want none", got)
 	}
-	for _, args := range [][]string{{"-arch", "ppc64", "-mmu", "hash"}, {"-arch", "ppc64", "-mmu", "x"}, {"-mmu", "radix"}} {
+	for _, args := range [][]string{{"-arch", "ppc64", "-mmu", "x"}, {"-mmu", "radix"}} {
 		var out strings.Builder
 		if rc := run(append(args, "-list"), &out, &out); rc != 2 {
 			t.Errorf("%v: exit %d, want 2:\n%s", args, rc, out.String())

@@ -213,6 +213,7 @@ var costColumns = []struct {
 	{"flush_ipis", "FLUSH_IPIS", true},
 	{"broadcast_flushes", "TLBIE", true},
 	{"trimmed", "TRIMMED", true}, // powerpc: CPUs taken off an mm_cpumask by a trimming flush
+	{"hpte_removes", "H_REMOVE", true},
 	{"cr3_flush", "CR3_FLUSH", true},
 	{"cr3_noflush", "CR3_NOFLUSH", true},
 	{"switch_cycles_median", "SWITCH_CYC", false},

@@ -27,7 +27,7 @@ type Config struct {
 	Scenario string
 	Scheme   string
 	NoPCID   bool
-	MMU      string        // ppc64: radix (default) or radix-tlbie (flushes by broadcast tlbie)
+	MMU      string        // ppc64: radix (default), radix-tlbie (flushes by broadcast tlbie) or hash (the hashed page table)
 	Seed     uint64        // torture seed (0: the kernel's default)
 	Duration time.Duration // torture duration (0: a number of steps)
 	Append   string
@@ -76,8 +76,11 @@ func cmdline(c Config) string {
 	if c.NoPCID {
 		words = append(words, "nopcid")
 	}
-	if c.MMU == "radix-tlbie" {
+	switch c.MMU {
+	case "radix-tlbie":
 		words = append(words, "tlbie")
+	case "hash":
+		words = append(words, "hash")
 	}
 	if c.Seed != 0 {
 		words = append(words, fmt.Sprintf("seed=%d", c.Seed))

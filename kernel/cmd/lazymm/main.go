@@ -56,6 +56,8 @@ var injections = map[string]injection{
 	"skip-exit-flush": {run: nopcid, catch: mmtest.DetectCR3Audit, scen: mmtest.MunmapShootdown},
 	// POWER in tlbie mode: the broadcast tlbie is skipped, so CPUs running the mm keep stale translations
 	"skip-tlbie": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	// POWER's hash MMU: a flush does not remove the HPTEs, so every CPU keeps translating the old pages
+	"skip-hpte-remove": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
 	// a page table is freed while its parent still points to it: the next walk meets its poison
 	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: mmtest.MunmapShootdown},
 	// freeing an mm forgets one page-table page
@@ -114,7 +116,7 @@ func main() {
 		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
 			kernel.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
-		case "vdso", "acpi", "nopcid", "tlbie": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs)
+		case "vdso", "acpi", "nopcid", "tlbie", "hash": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs; hash: POWER's hash MMU)
 		default:
 			bad = append(bad, a)
 		}
@@ -134,9 +136,10 @@ func main() {
 			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scheme: in.scheme,
 				Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { lazytest.Run(t, s, sc) }}})...)
 		case in.scen != "":
-			if in.catch == mmtest.DetectStaleTLB && inject != "skip-tlbie" && slices.Contains(strings.Fields(cmdline), "tlbie") {
-				// flushes by broadcast tlbie reach lazy CPUs too: what the missing IPI still breaks is
-				// the move of lazy CPUs off an mm whose tables are freed, which the root audit sees
+			if (inject == "skip-flush-ipi" || inject == "skip-lazy-catchup") && slices.ContainsFunc(strings.Fields(cmdline), func(w string) bool { return w == "tlbie" || w == "hash" }) {
+				// POWER's broadcast flushes (tlbie, or hash's H_REMOVE) reach lazy CPUs too: what the
+				// missing IPI still breaks is the move of lazy CPUs off an mm whose tables are freed
+				// (radix: the tables; hash: the context, recycled), which the root audit sees
 				in.catch = mmtest.DetectCR3Audit
 			}
 			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scenario: in.scen,

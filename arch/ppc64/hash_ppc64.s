@@ -1,0 +1,79 @@
+#include "go_asm.h"
+#include "textflag.h"
+
+// The hash MMU's instructions (hash_ppc64.go): hypervisor calls that return r4 too (H_ENTER's slot),
+// and the SLB's.
+
+// hcall2(op, a0, a1, a2, a3) (int64, uint64): sc 1, returning r3 and r4.
+TEXT ·hcall2(SB),NOSPLIT,$0-56
+	MOVD	op+0(FP), R3
+	MOVD	a0+8(FP), R4
+	MOVD	a1+16(FP), R5
+	MOVD	a2+24(FP), R6
+	MOVD	a3+32(FP), R7
+	WORD	$0x44000022 // sc 1
+	MOVD	$0, R0
+	MOVD	R3, ret+40(FP)
+	MOVD	R4, ret1+48(FP)
+	RET
+
+// slbmte(rs, rb): slbmte r3, r4; isync.
+TEXT ·slbmte(SB),NOSPLIT|NOFRAME,$0-16
+	MOVD	rs+0(FP), R3
+	MOVD	rb+8(FP), R4
+	WORD	$0x7c602324 // slbmte r3, r4
+	ISYNC
+	RET
+
+// slbie(rb): slbie r3; isync (QEMU drops the CPU's translations at the context synchronization).
+TEXT ·slbie(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	rb+0(FP), R3
+	WORD	$0x7c001b64 // slbie r3
+	ISYNC
+	RET
+
+// slbmfee(i) uint64: the ESID word (ESID, V) of SLB entry i.
+TEXT ·slbmfee(SB),NOSPLIT|NOFRAME,$0-16
+	MOVD	i+0(FP), R4
+	WORD	$0x7c602726 // slbmfee r3, r4
+	MOVD	R3, ret+8(FP)
+	RET
+
+// slbmfev(i) uint64: the VSID word (VSID, flags) of SLB entry i.
+TEXT ·slbmfev(SB),NOSPLIT|NOFRAME,$0-16
+	MOVD	i+0(FP), R4
+	WORD	$0x7c6026a6 // slbmfev r3, r4
+	MOVD	R3, ret+8(FP)
+	RET
+
+// slbSwitch(first, rs, rb): switch_slb's SLB work in one frameless call (the root load's chain is
+// the deepest of the trap path): slbie every valid entry from index first on whose ESID lies in the
+// user slot (EA bits 0-24 = 128: ESID word >> 39), isync, then slbmte rs, rb if rb is not zero.
+TEXT ·slbSwitch(SB),NOSPLIT|NOFRAME,$0-24
+	MOVD	first+0(FP), R5
+	MOVD	$0x08000000, R8
+loop:
+	CMP	R5, $32
+	BGE	done
+	WORD	$0x7cc02f26 // slbmfee r6, r5
+	AND	R8, R6, R7
+	CMP	R7, $0
+	BEQ	next
+	SRD	$39, R6, R7
+	CMP	R7, $128
+	BNE	next
+	RLDICR	$0, R6, $35, R7 // the ESID alone
+	WORD	$0x7c003b64 // slbie r7
+next:
+	ADD	$1, R5
+	BR	loop
+done:
+	ISYNC
+	MOVD	rb+16(FP), R4
+	CMP	R4, $0
+	BEQ	out
+	MOVD	rs+8(FP), R3
+	WORD	$0x7c602324 // slbmte r3, r4
+	ISYNC
+out:
+	RET
