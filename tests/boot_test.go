@@ -231,15 +231,15 @@ func TestInjectedFailures(t *testing.T) {
 	}
 }
 
-// checkInjection boots image on arch with c injected at 4 CPUs and checks the run expected the failure
+// checkInjection boots image on arch with c injected at 4 CPUs (and runnerArgs) and checks the run expected the failure
 // and the named check reported it, saying what c.detail says.
-func checkInjection(t *testing.T, arch, image string, c injectCase) {
+func checkInjection(t *testing.T, arch, image string, c injectCase, runnerArgs ...string) {
 	t.Helper()
 	detail := c.detail
 	if c.inject == "fault" {
 		detail = map[string][]string{"amd64": {"#PF", "cr2=0xdead0000"}, "ppc64": {"vector 0x0000000000000300", "dar=0x00000000dead0000"}}[arch]
 	}
-	rep, out, rc := bootArch(t, arch, image, "-inject", c.inject, "-timeout", "8s", "-cpus", "4")
+	rep, out, rc := bootArch(t, arch, image, append([]string{"-inject", c.inject, "-timeout", "8s", "-cpus", "4"}, runnerArgs...)...)
 	if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) == 0 {
 		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
 	}

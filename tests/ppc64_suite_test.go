@@ -97,30 +97,53 @@ func TestSuitePPC64(t *testing.T) {
 	}
 }
 
-// TestSuitePPC64TLBIE: the TLB scenario and the lazy-mm matrix with flushes by broadcast tlbie (the
-// kernel word tlbie) instead of IPIs, at 4 CPUs: everything passes, flushes go through tlbie, and the
-// only flush IPIs left make lazy CPUs leave an mm whose tables are freed.
-func TestSuitePPC64TLBIE(t *testing.T) {
+// TestSuitePPC64Modes: the TLB scenario and the lazy-mm matrix at 4 CPUs in the two MMU modes whose
+// flushes need no IPIs: radix with broadcast tlbie (the kernel word tlbie) and the hash MMU (hash,
+// H_REMOVE). Everything passes, flushes go through the hardware, and the only flush IPIs left make lazy
+// CPUs leave an mm whose tables are freed.
+func TestSuitePPC64Modes(t *testing.T) {
 	img := ppc64Kernel(t)
-	rep, out, rc := bootArch(t, "ppc64", img, "-cpus", "4", "-timeout", "180s", "-mmu", "radix-tlbie", "-append", "tests=mm/,lazy/")
-	if rc != 0 || rep.Outcome != "pass" {
-		t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+	for _, c := range []struct{ mmu, flushes string }{
+		{"radix-tlbie", "broadcast_flushes"},
+		{"hash", "hpte_removes"},
+	} {
+		t.Run(c.mmu, func(t *testing.T) {
+			rep, out, rc := bootArch(t, "ppc64", img, "-cpus", "4", "-timeout", "180s", "-mmu", c.mmu, "-append", "tests=mm/,lazy/")
+			if rc != 0 || rep.Outcome != "pass" {
+				t.Fatalf("rc=%d outcome=%s\n%s", rc, rep.Outcome, out)
+			}
+			ran := 0
+			for _, tc := range rep.Tests {
+				if !strings.HasSuffix(tc.Name, "/munmap-shootdown") || !strings.HasPrefix(tc.Name, "lazy/") {
+					continue
+				}
+				ran++
+				if tc.Metrics[c.flushes] == 0 {
+					t.Errorf("%s: no %s: %v", tc.Name, c.flushes, tc.Metrics)
+				}
+				if tc.Metrics["ipis"] > 3 {
+					t.Errorf("%s: %v flush IPIs: %s sends them only to lazy CPUs leaving a freed mm", tc.Name, tc.Metrics["ipis"], c.mmu)
+				}
+			}
+			if ran != len(schemes) {
+				t.Errorf("%d lazy/*/munmap-shootdown tests ran, want %d", ran, len(schemes))
+			}
+		})
 	}
-	ran := 0
-	for _, tc := range rep.Tests {
-		if !strings.HasSuffix(tc.Name, "/munmap-shootdown") || !strings.HasPrefix(tc.Name, "lazy/") {
-			continue
+}
+
+// TestInjectedFailuresPPC64Modes: where the hardware carries flushes to every CPU (radix-tlbie, hash),
+// a missing flush IPI or lazy skip breaks only the move of lazy CPUs off a freed mm: the root audit,
+// which reads PIDR's process-table entry or the SLB, must catch it.
+func TestInjectedFailuresPPC64Modes(t *testing.T) {
+	img := ppc64Kernel(t)
+	for _, mmu := range []string{"radix-tlbie", "hash"} {
+		for _, bug := range []string{"skip-flush-ipi", "skip-lazy-catchup"} {
+			t.Run(mmu+"/"+bug, func(t *testing.T) {
+				t.Parallel()
+				checkInjection(t, "ppc64", img, injectCase{bug, "cr3-audit", []string{"is not the root of a live address space"}}, "-mmu", mmu)
+			})
 		}
-		ran++
-		if tc.Metrics["broadcast_flushes"] == 0 {
-			t.Errorf("%s: no broadcast flushes: %v", tc.Name, tc.Metrics)
-		}
-		if tc.Metrics["ipis"] > 3 {
-			t.Errorf("%s: %v flush IPIs: tlbie mode sends them only to lazy CPUs leaving a freed mm", tc.Name, tc.Metrics["ipis"])
-		}
-	}
-	if ran != len(schemes) {
-		t.Errorf("%d lazy/*/munmap-shootdown tests ran, want %d", ran, len(schemes))
 	}
 }
 
