@@ -74,15 +74,21 @@ func putMem(p unsafe.Pointer, n int) {
 	}
 }
 
-// bootInit runs first in 64-bit mode, on bootStack, with SPRG3 = &cpus[0]: the boot CPU's area, the
-// timebase frequency from the firmware (while it is still there), then the vectors.
+// bootInit runs first in 64-bit mode, on bootStack, with SPRG3 = &cpus[0]: the boot CPU's area; then,
+// while the firmware is still there, the command line (it says radix or hash), client-architecture
+// support (cas_ppc64.go), and what the device tree says after it (timebase frequency, CPUs); then
+// the vectors.
 //
 //go:nosplit
 func bootInit() {
 	setupCPU(0)
 	setDecrementer(0x7fffffff) // quiet for seconds, whatever the firmware left
-	tbFromDT = readTimebaseFreq()
 	readFirmware()
+	// hash: the hashed page table instead of radix (hash_ppc64.go); inject=skip-hpte-remove is hash's
+	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
+	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
+	casNegotiate(hashMode)
+	tbFromDT = readTimebaseFreq()
 	readCPUs()
 	installVectors()
 }

@@ -34,6 +34,7 @@ const (
 	hExact          = 1 << 39 // H_EXACT (not used: QEMU takes the group's first free slot)
 	hAVPN           = 1 << 31 // H_AVPN: remove only if the AVPN matches
 	hAndCond        = 1 << 30 // H_ANDCOND: remove only if (dword 0 & avpn) == 0: not bolted
+	hParameter      = -4
 	hPTEGFull       = -6
 	hNotFound       = -7
 
@@ -301,9 +302,11 @@ func slbBolt() {
 	thisCPU().slbNext = nBolted + 1
 }
 
-// hashInit switches the partition to the hash MMU (H_REGISTER_PROC_TBL without RADIX: "hash with
-// SLB", which makes QEMU allocate the HPT and clear LPCR.HR and UPRT), finds the HPT's size, bolts
-// kernel RAM and turns translation on. False (and a console line) if the hypervisor refuses.
+// hashInit registers the hash MMU (H_REGISTER_PROC_TBL without RADIX: "hash with SLB", as Linux's
+// hash__early_init_mmu on ISA 3.00 pseries), finds the HPT's size, bolts kernel RAM and turns
+// translation on. CAS has made QEMU allocate the HPT already (patb_entry 0, LPCR.HR and UPRT clear),
+// so the registration changes nothing; without CAS it is what allocates it. False (and a console
+// line) if the hypervisor refuses.
 //
 //go:nosplit
 func hashInit() bool {
@@ -313,14 +316,21 @@ func hashInit() bool {
 		shim.Puts("\n")
 		return false
 	}
-	// the HPT's size: the largest group H_REMOVE does not call a bad parameter (QEMU sizes it from RAM:
-	// 1/128, at least 256 KiB). QEMU 7.2 has no H_READ (H_FUNCTION); its H_REMOVE of an empty entry
-	// says H_NOT_FOUND.
+	// the HPT's size: ibm,pft-size as CAS left it (read while VOF was there), checked with H_REMOVE:
+	// its last entry exists (H_NOT_FOUND: empty), the next does not (H_PARAMETER). Else the probe:
+	// the largest group H_REMOVE does not call a bad parameter (QEMU sizes the HPT from RAM: 1/128,
+	// at least 256 KiB). QEMU 7.2 has no H_READ (H_FUNCTION).
 	htabMask = 0
-	for shift := uint(46); shift >= 18; shift-- {
+	if s := casHPTShift; s != 0 {
+		if hcall(hRemove, 0, uint64(1)<<(s-4)-1, 0, 0) == hNotFound && hcall(hRemove, 0, uint64(1)<<(s-4), 0, 0) == hParameter {
+			htabMask = uint64(1)<<(s-7) - 1
+		} else {
+			shim.Puts("lazymm: ppc64 hash: ibm,pft-size disagrees with H_REMOVE; probing the HPT's size\n")
+		}
+	}
+	for shift := uint(46); shift >= 18 && htabMask == 0; shift-- {
 		if hcall(hRemove, 0, uint64(1)<<(shift-4)-8, 0, 0) == hNotFound {
 			htabMask = uint64(1)<<(shift-7) - 1
-			break
 		}
 	}
 	if htabMask == 0 {

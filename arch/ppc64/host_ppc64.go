@@ -73,9 +73,6 @@ func hostMain() {
 		powerOff()
 	}
 	framesInit()
-	// hash: the hashed page table instead of radix (hash_ppc64.go); inject=skip-hpte-remove is hash's
-	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
-	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
 	if !mmuInit() {
 		powerOff()
 	}

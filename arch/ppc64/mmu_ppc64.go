@@ -15,8 +15,8 @@ import (
 // mm's walks serve both, only the entry bits differ (mm.Format). The root is 64 KiB, aligned to its
 // size, so it lives in the image (rootArea) rather than in one frame. RAM is mapped one to one with 1 GiB leaves (the kernel
 // image, its tables, every frame); the runtime's memory is paged in on demand above 4 GiB by the shim.
-// QEMU's pseries with a POWER9 starts in radix mode (LPCR.HR and UPRT set at reset, no hashed page
-// table), so no client-architecture-support negotiation is needed first.
+// The MMU is registered after client-architecture-support has agreed on radix with GTSE (or hash)
+// with the hypervisor at boot (cas_ppc64.go), as Linux's prom_init does before early_init_mmu.
 const (
 	rpteValid = 1 << 63 // V
 	rpteLeaf  = 1 << 62 // L: a PTE (or a huge leaf at an upper level), not a directory
