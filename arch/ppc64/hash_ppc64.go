@@ -47,7 +47,7 @@ const (
 	segShift, segMask               = 28, 1<<28 - 1                      // 256 MiB segments
 	kernelCtx                       = 1                                  // the kernel's context
 	vsidMult, vsidMod               = 12538073, 1<<37 - 1                // Linux's VSID_MULTIPLIER_256M, VSID_MODULUS for 37 bits
-	ringKernel, ringUser            = 16384, 512                         // HPTEs recorded per context
+	ringKernel, ringUser            = 16384, 512                         // HPTEs recorded per context (powers of two)
 	userCtxs                        = mm.MaxAddrSpaces                   // contexts 2 .. 2+userCtxs-1
 	hptePerm                        = hpteR | hpteC | hpteM              // every HPTE: R and C preset (no updates), memory coherence
 	userESID                        = uint64(userSlot) << 39 >> segShift // the user slot's first segment
@@ -187,7 +187,7 @@ func hashFault(c *percpu, ea uintptr) bool {
 //go:nosplit
 func ringAdd(ctx uint64, ea uintptr, ptex uint64) {
 	ring := ringOf(ctx)
-	e := &ring[ringHead[ctx]%uint64(len(ring))]
+	e := &ring[ringHead[ctx]&uint64(len(ring)-1)] // a power of two: no division (its check panics)
 	ringHead[ctx]++
 	if e.ea != 0 {
 		hpteRemove(ctx, e)

@@ -33,4 +33,8 @@ const (
 	_ = -(unsafe.Offsetof(percpu{}.poison) ^ 112)
 	_ = -(unsafe.Offsetof(percpu{}.nmiStack) ^ 120)
 	_ = -(unsafe.Offsetof(percpu{}.nmiFP) ^ 128)
+
+	// hash's rings are powers of two: ringAdd masks instead of dividing
+	_ = -uintptr(ringKernel & (ringKernel - 1))
+	_ = -uintptr(ringUser & (ringUser - 1))
 )
