@@ -85,6 +85,8 @@ func hostMain() {
 	paging.RootName = "PIDR"
 	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode
 	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast
+	// nmi=reset: NMIs by system reset (H_SIGNAL_SYS_RESET) instead of the soft NMI (smp_ppc64.go)
+	nmiReset = shim.CmdlineHas("nmi=reset")
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
 	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state

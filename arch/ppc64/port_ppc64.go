@@ -94,6 +94,9 @@ func archRandom() (uint64, bool) {
 //go:linkname archExit lazymm/shim.archExit
 //go:nosplit
 func archExit(status int) {
+	if shim.CmdlineHas("nmistat") {
+		nmiStats()
+	}
 	consoleFlush()
 	powerOff() // RTAS power-off carries no status: the console's summary line is the verdict
 }
@@ -104,8 +107,40 @@ func archCrash(f *Frame) { crash(thisCPU(), f) }
 
 //go:linkname archIRQSave lazymm/shim.archIRQSave
 //go:nosplit
-func archIRQSave() uint64 { return irqSave() }
+func archIRQSave() uint64 { return softIRQSave() }
 
 //go:linkname archIRQRestore lazymm/shim.archIRQRestore
 //go:nosplit
-func archIRQRestore(fl uint64) { irqRestore(fl) }
+func archIRQRestore(fl uint64) { softIRQRestore(fl) }
+
+// nmiStats prints, at exit with the kernel word nmistat, the NMIs every CPU took, how many of them
+// landed in soft-masked code, and their latency from send to handler (docs/PPC64.md's figures).
+//
+//go:nosplit
+func nmiStats() {
+	var taken, masked, sum, max uint64
+	for i := 0; i < shim.OnlineCPUs; i++ {
+		c := &cpus[i]
+		taken += c.nmiTaken
+		masked += c.nmiMasked
+		sum += c.nmiLatSum
+		if c.nmiLatMax > max {
+			max = c.nmiLatMax
+		}
+	}
+	shim.ConsoleLock()
+	shim.Puts("lazymm: ppc64 NMIs: ")
+	shim.PutDec(taken)
+	shim.Puts(" taken, ")
+	shim.PutDec(masked)
+	shim.Puts(" in soft-masked code; latency from send: mean ")
+	if taken > 0 {
+		shim.PutDec(tbToNs(sum/taken) / 1000)
+	} else {
+		shim.Puts("-")
+	}
+	shim.Puts(" us, max ")
+	shim.PutDec(tbToNs(max) / 1000)
+	shim.Puts(" us\n")
+	shim.ConsoleUnlock()
+}

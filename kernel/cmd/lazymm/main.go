@@ -113,7 +113,7 @@ func main() {
 		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
 			kernel.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
-		case "vdso", "acpi", "nopcid", "tlbie": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs)
+		case "vdso", "acpi", "nopcid", "tlbie", "nmi", "nmistat": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs; nmi=reset: POWER's NMI by system reset, not the soft NMI; nmistat: POWER prints its NMI counts and latency at exit)
 		default:
 			bad = append(bad, a)
 		}
