@@ -69,6 +69,10 @@ func archNanotime() uint64 { return tbToNs(readTB() - tbBoot) }
 func archWallOffset() int64 { return bootUnix }
 
 // archSwitchTo makes t's FP area the one trapEntry's exit restores (ppc64 has no TLS register).
+// A thread leaving the CPU (t nil) takes no soft mask with it: threads enter the kernel and block
+// soft-enabled (the soft-masked sections are short, nosplit and make no system calls), so the mask
+// is the CPU's, not saved per thread; should one block masked anyway, the next thread must not
+// inherit the mask, nor a parked decrementer (softIRQRestore's replay).
 //
 //go:linkname archSwitchTo lazymm/shim.archSwitchTo
 //go:nosplit
@@ -76,6 +80,10 @@ func archSwitchTo(t *shim.Thread) {
 	c := thisCPU()
 	if t == nil {
 		c.curFP = align16(&fpArea[c.id][0])
+		if c.softMask != 0 || c.happened != 0 {
+			c.softMask = 0
+			replayMasked(c)
+		}
 		return
 	}
 	c.curFP = t.FP.Addr()
