@@ -62,12 +62,13 @@ type percpu struct {
 	// running here has interrupts off though MSR.EE stays on; an external interrupt or decrementer
 	// taken meanwhile is a masked interrupt (trap_ppc64.go's maskedInterrupt), noted in happened
 	// (PACA_IRQ_DEC, PACA_IRQ_EE) and raised again in hardware when the mask goes off.
-	softMask  uint64
-	happened  uint32
-	nmiMasked uint64 // NMIs this CPU took in soft-masked code (the soft NMI landing in interrupt-off code)
-	nmiLatSum uint64 // timebase ticks from send to handler, summed over the soft NMIs taken here
-	nmiLatMax uint64
-	nmiTaken  uint64
+	softMask     uint64
+	happened     uint32
+	nmiMasked    uint64 // NMIs this CPU took in soft-masked code (the soft NMI landing in interrupt-off code)
+	nmiLatSum    uint64 // timebase ticks from send to handler, summed over the NMIs taken here
+	nmiMaskedLat uint64 // the same, over those that landed in soft-masked code
+	nmiLatMax    uint64
+	nmiTaken     uint64
 }
 
 var (

@@ -126,12 +126,13 @@ func archIRQRestore(fl uint64) { softIRQRestore(fl) }
 //
 //go:nosplit
 func nmiStats() {
-	var taken, masked, sum, max uint64
+	var taken, masked, sum, maskedSum, max uint64
 	for i := 0; i < shim.OnlineCPUs; i++ {
 		c := &cpus[i]
 		taken += c.nmiTaken
 		masked += c.nmiMasked
 		sum += c.nmiLatSum
+		maskedSum += c.nmiMaskedLat
 		if c.nmiLatMax > max {
 			max = c.nmiLatMax
 		}
@@ -149,6 +150,12 @@ func nmiStats() {
 	}
 	shim.Puts(" us, max ")
 	shim.PutDec(tbToNs(max) / 1000)
+	shim.Puts(" us; in soft-masked code: mean ")
+	if masked > 0 {
+		shim.PutDec(tbToNs(maskedSum/masked) / 1000)
+	} else {
+		shim.Puts("-")
+	}
 	shim.Puts(" us\n")
 	shim.ConsoleUnlock()
 }

@@ -221,27 +221,31 @@ func maskedExternal(c *percpu) {
 		}
 		if kinds&nmi != 0 {
 			c.nmiMasked++
-			handleNMI(c)
+			c.nmiMaskedLat += handleNMI(c)
 		}
 	}
 	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
 }
 
 // handleNMI is the NMI's work, wherever it landed (an IPI, soft-masked or not, or a system reset):
-// count it, run the engine's NMI work, end the one in flight, and time it from its send.
+// count it, run the engine's NMI work, end the one in flight, and time it from its send (returned,
+// in timebase ticks).
 //
 //go:nosplit
-func handleNMI(c *percpu) {
+func handleNMI(c *percpu) uint64 {
 	shim.IPIReceived(shim.IPINMI)
 	kernel.HandleNMI(int(c.id))
-	if lat := readTB() - atomic.LoadUint64(&nmiSentTB[c.id]); lat < 1<<40 {
-		c.nmiLatSum += lat
-		c.nmiTaken++
-		if lat > c.nmiLatMax {
-			c.nmiLatMax = lat
-		}
+	lat := readTB() - atomic.LoadUint64(&nmiSentTB[c.id])
+	if lat >= 1<<40 {
+		lat = 0
+	}
+	c.nmiLatSum += lat
+	c.nmiTaken++
+	if lat > c.nmiLatMax {
+		c.nmiLatMax = lat
 	}
 	atomic.StoreUint32(&nmiInFlight[c.id], 0)
+	return lat
 }
 
 // archRunOp runs the arch's own cross-call op here (paging's runOp, the shim's, hands it over).
