@@ -75,7 +75,8 @@ type SMP interface {
 	Cycles() uint64 // the TSC
 	TSCHz() uint64
 	// NMIAnywhere is nil when an NMI may land anywhere, in a busy CPU's interrupt entries too, and
-	// return (x86); else why not (POWER's system reset): the scenarios that send NMIs skip.
+	// return (x86, POWER's soft NMI); else why not (POWER's system reset, nmi=reset): the scenarios
+	// that send NMIs skip.
 	NMIAnywhere() error
 }
 

@@ -9,9 +9,9 @@ import (
 
 // Inter-processor interrupts and cross-calls (smp_call_function_many): the kinds, their counts, the
 // per-CPU call slots and the waits are the shim's; the arch delivers (archSendIPI: a LAPIC ICR write,
-// an XICS H_IPI, a POWER system reset) and runs its own ops (archRunOp). Handlers run without the
-// kernel lock: an NMI can arrive while its CPU holds it, and a cross-call sender may be waiting on a
-// CPU that holds it.
+// an XICS H_IPI, which also carries POWER's soft NMI) and runs its own ops (archRunOp). Handlers run
+// without the kernel lock: an NMI can arrive while its CPU holds it, and a cross-call sender may be
+// waiting on a CPU that holds it.
 const (
 	IPIResched = iota // wake an idle CPU
 	IPICall           // run the cross-call in the CPU's slot

@@ -32,8 +32,7 @@ var (
 )
 
 // TestSuitePPC64: the whole suite at 1, 2, 4 and 8 CPUs (the lazy-mm matrix cut to two schemes at 8,
-// as on amd64). What cannot run on POWER must skip, saying why: the PCID half of munmap-shootdown,
-// and the scenarios that send NMIs to busy CPUs (exit-nmi, torture).
+// as on amd64). What cannot run on POWER must skip, saying why: the PCID half of munmap-shootdown.
 func TestSuitePPC64(t *testing.T) {
 	img := ppc64Kernel(t)
 	for _, cpus := range []int{1, 2, 4, 8} {
@@ -63,9 +62,6 @@ func TestSuitePPC64(t *testing.T) {
 			for _, s := range matrix {
 				for _, sc := range scenarios {
 					want["lazy/"+s+"/"+sc] = "pass"
-					if sc == "exit-nmi" || sc == "torture" {
-						want["lazy/"+s+"/"+sc] = "skip:system reset"
-					}
 				}
 			}
 			for _, tc := range rep.Tests {
@@ -147,14 +143,10 @@ func TestInjectedFailuresPPC64Modes(t *testing.T) {
 	}
 }
 
-// TestInjectedFailuresPPC64 runs every injected failure but nmi-no-check, whose scenario (exit-nmi)
-// skips on ppc64 (kernel.SMP.NMIAnywhere).
+// TestInjectedFailuresPPC64 runs every injected failure (nmi-no-check too: the soft NMI).
 func TestInjectedFailuresPPC64(t *testing.T) {
 	img := ppc64Kernel(t)
 	for _, c := range injectCases {
-		if c.inject == "nmi-no-check" {
-			continue
-		}
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
 			checkInjection(t, "ppc64", img, c)

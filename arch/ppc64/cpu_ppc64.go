@@ -62,6 +62,18 @@ type percpu struct {
 	slbNext  uint64
 	userCtx  uint64
 	userRoot uint64
+
+	// Soft masking (irqSave/irqRestore, as Linux's irq_soft_mask): softMask set means the code
+	// running here has interrupts off though MSR.EE stays on; an external interrupt or decrementer
+	// taken meanwhile is a masked interrupt (trap_ppc64.go's maskedInterrupt), noted in happened
+	// (PACA_IRQ_DEC, PACA_IRQ_EE) and raised again in hardware when the mask goes off.
+	softMask     uint64
+	happened     uint32
+	nmiMasked    uint64 // NMIs this CPU took in soft-masked code (the soft NMI landing in interrupt-off code)
+	nmiLatSum    uint64 // timebase ticks from send to handler, summed over the NMIs taken here
+	nmiMaskedLat uint64 // the same, over those that landed in soft-masked code
+	nmiLatMax    uint64
+	nmiTaken     uint64
 }
 
 var (
@@ -119,12 +131,69 @@ func setDecrementer(ticks uint32)
 // readTB returns the timebase (mfspr 268).
 func readTB() uint64
 
-// irqEnable and irqDisable set and clear MSR.EE (mtmsrd L=1). irqSave clears it and returns its former
-// state (MSR & EE) for irqRestore.
+// irqEnable and irqDisable set and clear MSR.EE (mtmsrd L=1): the hard enable. irqSave clears it
+// and returns its former state (MSR & EE) for irqRestore. The shim's IRQSave/IRQRestore are the
+// soft ones below (softIRQSave, softIRQRestore); these hard ones serve the boot stub, the soft
+// ones' own critical sections and the system-reset mode.
 func irqEnable()
 func irqDisable()
 func irqSave() uint64
 func irqRestore(flags uint64)
+
+// Bits of percpu.happened: the masked interrupts to raise again when the soft mask goes off.
+const (
+	happenedDec = 1 << 0 // a decrementer (parked meanwhile): DEC = 1 raises it again
+	happenedIPI = 1 << 1 // IPI kinds left pending in ipiPending: H_IPI to this CPU raises it again
+)
+
+// softIRQSave soft-masks this CPU's interrupts (local_irq_save with Linux powerpc's
+// irq_soft_mask) and returns the former mask for softIRQRestore. MSR.EE is not changed: an
+// interrupt that comes meanwhile enters trap and goes to maskedInterrupt, which runs an NMI there
+// and defers the rest. Only the few instructions that find and set this CPU's flag run hard-off
+// (a tick between reading SPRG3 and the store could move the thread to another CPU); the hard state
+// is put back as it was, so in trap context (EE hard-off since the entry) EE is never turned on.
+//
+//go:nosplit
+func softIRQSave() uint64 {
+	hard := irqSave()
+	c := thisCPU()
+	old := c.softMask
+	c.softMask = 1
+	irqRestore(hard)
+	return old
+}
+
+// softIRQRestore puts the soft mask back to fl; when that unmasks, the interrupts that came
+// masked meanwhile are raised again in hardware (Linux's replay, done by the hardware rather than
+// by calling the handlers: the tick may preempt the thread, which only trap's full path with a
+// Frame can do, and an IPI's kinds stay in ipiPending for externalInterrupt to take). They are
+// taken as soon as EE is on: at once in thread context, when trap context returns to a thread in
+// trap context.
+//
+//go:nosplit
+func softIRQRestore(fl uint64) {
+	hard := irqSave()
+	c := thisCPU()
+	c.softMask = fl
+	if fl == 0 && c.happened != 0 {
+		replayMasked(c)
+	}
+	irqRestore(hard)
+}
+
+// replayMasked raises again, in hardware, what maskedInterrupt deferred (hard-off, soft-on).
+//
+//go:nosplit
+func replayMasked(c *percpu) {
+	h := c.happened
+	c.happened = 0
+	if h&happenedDec != 0 {
+		setDecrementer(1)
+	}
+	if h&happenedIPI != 0 {
+		hcall(hIPI, uint64(hwIDs[c.id]), ipiPriority, 0, 0)
+	}
+}
 
 // readMSR returns the MSR (mfmsr).
 func readMSR() uint64

@@ -89,14 +89,22 @@ func avpnOf(vsid uint64, ea uintptr) uint64 {
 	return (vsid<<12 | uint64(ea&segMask)>>16) &^ 0x7f
 }
 
+// hashLockTake hard-disables interrupts (MSR.EE) before it spins: a flush holds the lock from soft-
+// masked code, where a soft NMI may land, and an NMI handler's hash miss would spin on the lock.
+//
 //go:nosplit
-func hashLockTake() {
+func hashLockTake() uint64 {
+	fl := irqSave()
 	for !atomic.CompareAndSwapUint32(&hashLock, 0, 1) {
 	}
+	return fl
 }
 
 //go:nosplit
-func hashLockDrop() { atomic.StoreUint32(&hashLock, 0) }
+func hashLockDrop(fl uint64) {
+	atomic.StoreUint32(&hashLock, 0)
+	irqRestore(fl)
+}
 
 // hpteInsert enters an HPTE for the page at ea (in the segment of vsid) with dword 1 r: the primary
 // group, then the secondary, then the primary again after evicting a non-bolted entry of it
@@ -161,7 +169,7 @@ func hashFault(c *percpu, ea uintptr) bool {
 	if uint64(ea)>>segShift>>11 == userESID>>11 && c.userCtx != 0 {
 		ctx, root = c.userCtx, c.userRoot
 	}
-	hashLockTake()
+	fl := hashLockTake()
 	pte, size := leafOf(root, ea)
 	ok := false
 	if pte&rpteValid != 0 {
@@ -178,7 +186,7 @@ func hashFault(c *percpu, ea uintptr) bool {
 			ringAdd(ctx, ea&^0xfff, ptex)
 		}
 	}
-	hashLockDrop()
+	hashLockDrop(fl)
 	return ok
 }
 
@@ -222,7 +230,7 @@ func leafOf(root uint64, va uintptr) (uint64, uint64) {
 //
 //go:nosplit
 func hashFlush(ctx uint64, start, end uintptr, skip bool) {
-	hashLockTake()
+	fl := hashLockTake()
 	ring := ringOf(ctx)
 	for i := range ring {
 		e := &ring[i]
@@ -236,7 +244,7 @@ func hashFlush(ctx uint64, start, end uintptr, skip bool) {
 		}
 	}
 	ptesync()
-	hashLockDrop()
+	hashLockDrop(fl)
 }
 
 // slbMiss is slb_allocate: a segment interrupt at ea loads its segment into a non-bolted SLB entry,

@@ -90,6 +90,8 @@ func hostMain() {
 	if hashMode {
 		paging.RootName = "SLB"
 	}
+	// nmi=reset: NMIs by system reset (H_SIGNAL_SYS_RESET) instead of the soft NMI (smp_ppc64.go)
+	nmiReset = shim.CmdlineHas("nmi=reset")
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
 	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state

@@ -20,10 +20,18 @@ const hSignalSysReset = 0x380
 
 var errNoPCID = errors.New("POWER has no PCID: radix PIDs tag every translation (paging runs without ASIDs, flushing the PID it loads)")
 
-var errNMI = errors.New("ppc64: the NMI (a system reset) cannot return when it lands on another interrupt's entry, and QEMU delivers it right after delivering an interrupt pending on a busy CPU (its tick): scenarios sending NMIs to busy CPUs wait for a soft-NMI scheme (docs/PPC64.md)")
+var errNMI = errors.New("ppc64 with nmi=reset: the NMI (a system reset) cannot return when it lands on another interrupt's entry, and QEMU delivers it right after delivering an interrupt pending on a busy CPU (its tick): scenarios sending NMIs to busy CPUs need the soft NMI, the default (docs/PPC64.md)")
 
-// NMIAnywhere: no, see errNMI and trap_ppc64.go's systemReset.
-func (machine) NMIAnywhere() error { return errNMI }
+// NMIAnywhere: the soft NMI (the default) lands in interrupt-off code, the lazy-mm engine's
+// soft-masked sections, and returns; it does not land in trap context (hard-disabled), as Linux's
+// soft NMI does not, which the NMI scenarios do not need. With nmi=reset, see errNMI and
+// trap_ppc64.go's systemReset.
+func (machine) NMIAnywhere() error {
+	if nmiReset {
+		return errNMI
+	}
+	return nil
+}
 
 func (machine) PCID() (bool, bool) { return false, false }
 
@@ -47,8 +55,6 @@ func (machine) FirmwareCPUs() int  { return firmwareCPUs }
 func (machine) CPUSource() string  { return "device-tree" }
 func (machine) APICID(cpu int) int { return int(hwIDs[cpu]) }
 
-// SendNMI raises a system reset on cpu through the hypervisor (H_SIGNAL_SYS_RESET), POWER's closest to
-// an x86 NMI: systemReset (trap_ppc64.go) says how it differs.
 func (machine) PingPong(to, n int) ([]uint64, error) { return shim.PingPong(to, n, tbFreq) }
 func (machine) TSCHz() uint64                        { return tbFreq }
 

@@ -69,6 +69,10 @@ func archNanotime() uint64 { return tbToNs(readTB() - tbBoot) }
 func archWallOffset() int64 { return bootUnix }
 
 // archSwitchTo makes t's FP area the one trapEntry's exit restores (ppc64 has no TLS register).
+// A thread leaving the CPU (t nil) takes no soft mask with it: threads enter the kernel and block
+// soft-enabled (the soft-masked sections are short, nosplit and make no system calls), so the mask
+// is the CPU's, not saved per thread; should one block masked anyway, the next thread must not
+// inherit the mask, nor a parked decrementer (softIRQRestore's replay).
 //
 //go:linkname archSwitchTo lazymm/shim.archSwitchTo
 //go:nosplit
@@ -76,6 +80,10 @@ func archSwitchTo(t *shim.Thread) {
 	c := thisCPU()
 	if t == nil {
 		c.curFP = align16(&fpArea[c.id][0])
+		if c.softMask != 0 || c.happened != 0 {
+			c.softMask = 0
+			replayMasked(c)
+		}
 		return
 	}
 	c.curFP = t.FP.Addr()
@@ -94,6 +102,9 @@ func archRandom() (uint64, bool) {
 //go:linkname archExit lazymm/shim.archExit
 //go:nosplit
 func archExit(status int) {
+	if shim.CmdlineHas("nmistat") {
+		nmiStats()
+	}
 	consoleFlush()
 	powerOff() // RTAS power-off carries no status: the console's summary line is the verdict
 }
@@ -104,8 +115,47 @@ func archCrash(f *Frame) { crash(thisCPU(), f) }
 
 //go:linkname archIRQSave lazymm/shim.archIRQSave
 //go:nosplit
-func archIRQSave() uint64 { return irqSave() }
+func archIRQSave() uint64 { return softIRQSave() }
 
 //go:linkname archIRQRestore lazymm/shim.archIRQRestore
 //go:nosplit
-func archIRQRestore(fl uint64) { irqRestore(fl) }
+func archIRQRestore(fl uint64) { softIRQRestore(fl) }
+
+// nmiStats prints, at exit with the kernel word nmistat, the NMIs every CPU took, how many of them
+// landed in soft-masked code, and their latency from send to handler (docs/PPC64.md's figures).
+//
+//go:nosplit
+func nmiStats() {
+	var taken, masked, sum, maskedSum, max uint64
+	for i := 0; i < shim.OnlineCPUs; i++ {
+		c := &cpus[i]
+		taken += c.nmiTaken
+		masked += c.nmiMasked
+		sum += c.nmiLatSum
+		maskedSum += c.nmiMaskedLat
+		if c.nmiLatMax > max {
+			max = c.nmiLatMax
+		}
+	}
+	shim.ConsoleLock()
+	shim.Puts("lazymm: ppc64 NMIs: ")
+	shim.PutDec(taken)
+	shim.Puts(" taken, ")
+	shim.PutDec(masked)
+	shim.Puts(" in soft-masked code; latency from send: mean ")
+	if taken > 0 {
+		shim.PutDec(tbToNs(sum/taken) / 1000)
+	} else {
+		shim.Puts("-")
+	}
+	shim.Puts(" us, max ")
+	shim.PutDec(tbToNs(max) / 1000)
+	shim.Puts(" us; in soft-masked code: mean ")
+	if masked > 0 {
+		shim.PutDec(tbToNs(maskedSum/masked) / 1000)
+	} else {
+		shim.Puts("-")
+	}
+	shim.Puts(" us\n")
+	shim.ConsoleUnlock()
+}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"lazymm/kernel"
 	"lazymm/paging"
 	"lazymm/shim"
 )
@@ -14,7 +15,10 @@ import (
 // IPIs go through the XICS hypervisor calls: H_IPI raises the target's MFRR, the target takes an
 // external interrupt (0x500), reads H_XIRR (source 2 is the IPI), lowers its MFRR, runs the kinds
 // pending in its ipiPending word (one IPI source carries them all, as Linux's muxed IPIs), and H_EOI.
-// The NMI is a system reset (H_SIGNAL_SYS_RESET, trap_ppc64.go's systemReset).
+// The NMI is a soft NMI (Linux powerpc's scheme): one more kind on the IPI, which soft-masked code
+// (irqSave) still takes, because soft masking leaves MSR.EE on and trap runs the NMI kind of a
+// masked interrupt right there (trap_ppc64.go's maskedInterrupt). With the kernel word nmi=reset
+// it is a system reset instead (H_SIGNAL_SYS_RESET, trap_ppc64.go's systemReset).
 const (
 	hEOI, hCPPR, hIPI, hXIRR = 0x64, 0x68, 0x6c, 0x74
 	xicsIPISource            = 2
@@ -31,7 +35,9 @@ var (
 	hwIDs        [maxCPUs]uint32 // by CPU index: the device tree's reg (the interrupt server too)
 	firmwareCPUs = 1
 	ipiPending   [maxCPUs]uint32 // IPI kinds (shim.IPI*) raised for each CPU, as bits
-	nmiInFlight  [maxCPUs]uint32 // a system reset was sent and its handler has not finished
+	nmiInFlight  [maxCPUs]uint32 // an NMI was sent and its handler has not finished
+	nmiSentTB    [maxCPUs]uint64 // when the NMI in flight was sent (the timebase), for its latency
+	nmiReset     bool            // the kernel word nmi=reset: NMIs are system resets, not soft NMIs
 	apStart      [maxCPUs][2]uintptr
 	apStacks     [maxCPUs][apStackSize]byte
 	arrived      [maxCPUs]uint32
@@ -143,12 +149,17 @@ func apIdle(f *Frame) {
 //go:nosplit
 func archSendIPI(cpu, kind int) {
 	if kind == shim.IPINMI {
-		// One system reset in flight per CPU: a second, landing on the first's vector before it
-		// saved SRR0/SRR1, could not return. Like x86's NMI latch, an NMI sent meanwhile merges.
-		if atomic.CompareAndSwapUint32(&nmiInFlight[cpu], 0, 1) {
-			hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
+		// One NMI in flight per CPU: like x86's NMI latch, an NMI sent before the handler of the
+		// last one ended merges into it. (A second system reset would land on the first's vector
+		// before it saved SRR0/SRR1 and could not return.)
+		if !atomic.CompareAndSwapUint32(&nmiInFlight[cpu], 0, 1) {
+			return
 		}
-		return
+		atomic.StoreUint64(&nmiSentTB[cpu], readTB())
+		if nmiReset {
+			hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
+			return
+		}
 	}
 	atomic.OrUint32(&ipiPending[cpu], 1<<uint(kind))
 	hcall(hIPI, uint64(hwIDs[cpu]), ipiPriority, 0, 0)
@@ -166,7 +177,8 @@ func archSendIPIAllButSelf(kind int) {
 }
 
 // externalInterrupt is 0x500 through XICS, without the kernel lock: the IPI (lower the MFRR first,
-// then take the pending kinds, so none raised meanwhile is lost) or anything else, acknowledged.
+// then take the pending kinds, so none raised meanwhile is lost; the NMI kind runs handleNMI) or
+// anything else, acknowledged.
 //
 //go:nosplit
 func externalInterrupt(c *percpu) {
@@ -180,11 +192,64 @@ func externalInterrupt(c *percpu) {
 		for k := 0; k < 32 && kinds != 0; k++ {
 			if kinds&(1<<uint(k)) != 0 {
 				kinds &^= 1 << uint(k)
-				shim.IPIReceived(k)
+				if k == shim.IPINMI {
+					handleNMI(c)
+				} else {
+					shim.IPIReceived(k)
+				}
 			}
 		}
 	}
 	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
+}
+
+// maskedExternal is an external interrupt that came while this CPU was soft-masked (Linux's
+// masked_interrupt, with the NMI let through): accept it, and if it is the IPI take only the NMI
+// kind out of the pending ones and run it here, in the interrupt-off code it interrupted; the other
+// kinds stay pending, and happenedIPI has softIRQRestore raise the IPI again. The MFRR is lowered
+// first, as in externalInterrupt: an IPI left raised would come again as soon as trap returns.
+//
+//go:nosplit
+func maskedExternal(c *percpu) {
+	_, xirr := hcallR4(hXIRR, 0)
+	src := xirr & 0xffffff
+	if src == 0 {
+		return
+	}
+	if src == xicsIPISource {
+		hcall(hIPI, uint64(hwIDs[c.id]), 0xff, 0, 0)
+		const nmi = 1 << shim.IPINMI
+		kinds := atomic.AndUint32(&ipiPending[c.id], ^uint32(nmi))
+		if kinds&^nmi != 0 {
+			c.happened |= happenedIPI
+		}
+		if kinds&nmi != 0 {
+			c.nmiMasked++
+			c.nmiMaskedLat += handleNMI(c)
+		}
+	}
+	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
+}
+
+// handleNMI is the NMI's work, wherever it landed (an IPI, soft-masked or not, or a system reset):
+// count it, run the engine's NMI work, end the one in flight, and time it from its send (returned,
+// in timebase ticks).
+//
+//go:nosplit
+func handleNMI(c *percpu) uint64 {
+	shim.IPIReceived(shim.IPINMI)
+	kernel.HandleNMI(int(c.id))
+	lat := readTB() - atomic.LoadUint64(&nmiSentTB[c.id])
+	if lat >= 1<<40 {
+		lat = 0
+	}
+	c.nmiLatSum += lat
+	c.nmiTaken++
+	if lat > c.nmiLatMax {
+		c.nmiLatMax = lat
+	}
+	atomic.StoreUint32(&nmiInFlight[c.id], 0)
+	return lat
 }
 
 // archRunOp runs the arch's own cross-call op here (paging's runOp, the shim's, hands it over).

@@ -1,10 +1,8 @@
 package ppc64
 
 import (
-	"sync/atomic"
 	"unsafe"
 
-	"lazymm/kernel"
 	"lazymm/mm"
 	"lazymm/paging"
 	"lazymm/shim"
@@ -86,6 +84,10 @@ func trap(f *Frame) {
 		stubTrap(c, f)
 		return
 	}
+	if c.depth == 1 && c.softMask != 0 && (f.Vector == vecExternal || f.Vector == vecDec) {
+		maskedInterrupt(c, f.Vector) // the thread has interrupts soft-masked: an NMI runs, the rest waits
+		return
+	}
 	if f.Vector == vecExternal {
 		externalInterrupt(c) // IPIs: without the kernel lock (a cross-call sender may hold it)
 		return
@@ -115,7 +117,8 @@ func trap(f *Frame) {
 	shim.UnlockKernel()
 }
 
-// systemReset is the NMI (smp.go's SendNMI raises it with H_SIGNAL_SYS_RESET): not maskable, it may
+// systemReset is the NMI with the kernel word nmi=reset (archSendIPI raises it with
+// H_SIGNAL_SYS_RESET; the default is the soft NMI, maskedInterrupt): not maskable, it may
 // land anywhere, in trap context too, and takes no lock. Unlike an x86 NMI nothing blocks a second
 // one while the first runs, and where MSR.RI was off (trapEntry's windows, with the scratch
 // registers in use) it cannot return: that is a crash dump, vector 0x100.
@@ -140,9 +143,25 @@ func systemReset(c *percpu, f *Frame) {
 	} else if f.MSR&msrRI == 0 || c.depth > 3 {
 		crash(c, f) // an entry's or exit's window: its SRR0/SRR1 are gone
 	}
-	shim.IPIReceived(shim.IPINMI)
-	kernel.HandleNMI(int(c.id))
-	atomic.StoreUint32(&nmiInFlight[c.id], 0)
+	handleNMI(c)
+}
+
+// maskedInterrupt is an external interrupt or decrementer taken while the interrupted thread had
+// interrupts soft-masked (softIRQSave): MSR.EE was on, so it came, but only an NMI may run here. The
+// decrementer is noted and parked (DEC at its maximum, so it does not come again at once);
+// maskedExternal accepts the interrupt and runs the NMI kind of an IPI. softIRQRestore raises what
+// waits again once the mask goes off. Only entries from thread context (depth 1) come here: trap
+// context runs hard-disabled (EE off since the entry), so nothing, an NMI neither, interrupts it but
+// the idle wait, which runs unmasked.
+//
+//go:nosplit
+func maskedInterrupt(c *percpu, vector uint64) {
+	if vector == vecDec {
+		c.happened |= happenedDec
+		setDecrementer(0x7fffffff)
+		return
+	}
+	maskedExternal(c)
 }
 
 // inEntryWindow says whether pc lies where an interrupt's entry has not saved what a nested entry

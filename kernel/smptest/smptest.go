@@ -175,8 +175,8 @@ func nmi(t *ktest.T) {
 	for cpu := 0; cpu < m().CPUs(); cpu++ {
 		before := m().IPICounts(cpu).NMIRecv
 		m().SendNMI(cpu)
-		// a spin without system calls: on POWER a system reset that lands on a CPU taking an sc
-		// cannot return (docs/PPC64.md), and this loop's yields would be most of them
+		// a spin without system calls: on POWER with nmi=reset a system reset that lands on a CPU
+		// taking an sc cannot return (docs/PPC64.md), and this loop's yields would be most of them
 		t0, hz := m().Cycles(), m().TSCHz()
 		for m().IPICounts(cpu).NMIRecv == before && m().Cycles()-t0 < hz {
 		}

@@ -116,7 +116,7 @@ func main() {
 		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
 			kernel.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
-		case "vdso", "acpi", "nopcid", "tlbie", "hash": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs; hash: POWER's hash MMU)
+		case "vdso", "acpi", "nopcid", "tlbie", "hash", "nmi", "nmistat": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs; hash: POWER's hash MMU; nmi=reset: POWER's NMI by system reset, not the soft NMI; nmistat: POWER prints its NMI counts and latency at exit)
 		default:
 			bad = append(bad, a)
 		}
