@@ -36,7 +36,8 @@ var columns = []struct {
 }{
 	{"shoot_ipis", "SHOOT_IPIS", true},
 	{"flush_ipis", "FLUSH_IPIS", true},
-	{"broadcast_flushes", "TLBIE / H_REMOVE", true},
+	{"broadcast_flushes", "HW_FLUSHES", true}, // flushes the hardware carried: tlbie; hash's H_REMOVE passes
+	{"hpte_removes", "H_REMOVE", true},
 	{"trimmed", "TRIMMED", true},
 	{"call_ipis", "CALL_IPIS", true},
 	{"switch_cycles_median", "SWITCH_CYC", false},
