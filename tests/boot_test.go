@@ -241,9 +241,6 @@ func TestInjectedFailures(t *testing.T) {
 func checkInjection(t *testing.T, arch, image string, c injectCase, runnerArgs ...string) {
 	t.Helper()
 	detail := c.detail
-	if d, ok := ppc64Detail[c.inject]; ok && arch == "ppc64" {
-		detail = d
-	}
 	if c.inject == "fault" {
 		detail = map[string][]string{"amd64": {"#PF", "cr2=0xdead0000"}, "ppc64": {"vector 0x0000000000000300", "dar=0x00000000dead0000"}}[arch]
 	}

@@ -147,6 +147,9 @@ func TestInjectedFailuresPPC64Modes(t *testing.T) {
 func TestInjectedFailuresPPC64(t *testing.T) {
 	img := ppc64Kernel(t)
 	for _, c := range injectCases {
+		if d, ok := ppc64Detail[c.inject]; ok {
+			c.detail = d
+		}
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
 			checkInjection(t, "ppc64", img, c)
