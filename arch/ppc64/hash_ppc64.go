@@ -71,7 +71,6 @@ var (
 )
 
 // In hash_ppc64.s.
-func hcall2(op, a0, a1, a2, a3 uint64) (int64, uint64)
 func slbmte(rs, rb uint64)
 func slbie(rb uint64)
 func slbmfee(i uint64) uint64

@@ -1,21 +1,7 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// The hash MMU's instructions (hash_ppc64.go): hypervisor calls that return r4 too (H_ENTER's slot),
-// and the SLB's.
-
-// hcall2(op, a0, a1, a2, a3) (int64, uint64): sc 1, returning r3 and r4.
-TEXT ·hcall2(SB),NOSPLIT,$0-56
-	MOVD	op+0(FP), R3
-	MOVD	a0+8(FP), R4
-	MOVD	a1+16(FP), R5
-	MOVD	a2+24(FP), R6
-	MOVD	a3+32(FP), R7
-	WORD	$0x44000022 // sc 1
-	MOVD	$0, R0
-	MOVD	R3, ret+40(FP)
-	MOVD	R4, ret1+48(FP)
-	RET
+// The hash MMU's instructions (hash_ppc64.go): the SLB's.
 
 // slbmte(rs, rb): slbmte r3, r4; isync.
 TEXT ·slbmte(SB),NOSPLIT|NOFRAME,$0-16

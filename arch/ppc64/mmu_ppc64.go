@@ -60,6 +60,7 @@ var (
 
 // In mmu_ppc64.s.
 func hcall(op, a0, a1, a2, a3 uint64) int64
+func hcall2(op, a0, a1, a2, a3 uint64) (int64, uint64)
 func setPIDR(pid uint64)
 func setMSR(msr uint64)
 func tlbielPage(va uintptr, pid uint64)

@@ -14,6 +14,19 @@ TEXT ·hcall(SB),NOSPLIT,$0-48
 	MOVD	R3, ret+40(FP)
 	RET
 
+// hcall2 is hcall returning r4 too (H_ENTER's slot, H_XIRR's XIRR).
+TEXT ·hcall2(SB),NOSPLIT,$0-56
+	MOVD	op+0(FP), R3
+	MOVD	a0+8(FP), R4
+	MOVD	a1+16(FP), R5
+	MOVD	a2+24(FP), R6
+	MOVD	a3+32(FP), R7
+	WORD	$0x44000022 // sc 1
+	MOVD	$0, R0
+	MOVD	R3, ret+40(FP)
+	MOVD	R4, ret1+48(FP)
+	RET
+
 // setPIDR(pid): mtspr PIDR (48), then isync so later translations use it.
 TEXT ·setPIDR(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	pid+0(FP), R3

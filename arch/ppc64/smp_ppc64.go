@@ -49,7 +49,6 @@ var (
 func apEntry()
 func apEntryAddr() uintptr
 func apSchedule(kstack uintptr)
-func hcallR4(op, a0 uint64) (r3, r4 int64)
 
 // readCPUs lists /cpus's children with device_type "cpu" (at boot, through VOF).
 //
@@ -182,7 +181,7 @@ func archSendIPIAllButSelf(kind int) {
 //
 //go:nosplit
 func externalInterrupt(c *percpu) {
-	_, xirr := hcallR4(hXIRR, 0)
+	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)
 	switch src := xirr & 0xffffff; src {
 	case 0: // nothing pending
 		return
@@ -211,7 +210,7 @@ func externalInterrupt(c *percpu) {
 //
 //go:nosplit
 func maskedExternal(c *percpu) {
-	_, xirr := hcallR4(hXIRR, 0)
+	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)
 	src := xirr & 0xffffff
 	if src == 0 {
 		return

@@ -32,13 +32,3 @@ TEXT ·apSchedule(SB),NOSPLIT|NOFRAME,$0-8
 	MOVD	R3, 32(R1)
 	BL	·apIdle(SB)
 	BR	·trapExit(SB)
-
-// hcallR4(op, a0) (r3, r4): a hypervisor call whose result is in r4 (H_XIRR's XIRR).
-TEXT ·hcallR4(SB),NOSPLIT,$0-32
-	MOVD	op+0(FP), R3
-	MOVD	a0+8(FP), R4
-	WORD	$0x44000022 // sc 1
-	MOVD	$0, R0
-	MOVD	R3, r3+16(FP)
-	MOVD	R4, r4+24(FP)
-	RET
