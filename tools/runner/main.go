@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.CPUs, "cpus", 1, "CPUs (1..255)")
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "", "kernel image (default build/<arch>/lazymm.elf)")
-	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long")
+	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long (ppc64's default is 3m: its whole suite in one boot takes about a minute under TCG)")
 	injectList := fs.String("inject", "", "inject failures, each in its own boot (the run then expects them): a comma-separated list of "+strings.Join(injections, ", ")+"; or all (every bug a detector must catch)")
 	matrix := fs.Bool("matrix", false, "the whole matrix: the suite, every scheme × scenario, and every injected bug of -inject all")
 	fs.StringVar(&c.Scheme, "scheme", "", "run only the lazy-mm matrix, for these schemes (list, or all): "+strings.Join(schemes, ", "))
@@ -121,6 +121,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.Kernel == "" {
 		c.Kernel = filepath.Join("build", c.Arch, "lazymm.elf")
+	}
+	timeoutSet := false
+	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	if c.Arch == "ppc64" && !timeoutSet {
+		c.Timeout = 3 * time.Minute
 	}
 	if c.Machine == "" {
 		c.Machine = machines[c.Arch][0]

@@ -59,7 +59,7 @@ func parseShard(s string) (i, n int, err error) {
 // listPlan prints the boots without running them.
 func listPlan(w io.Writer, boots []Config) {
 	for i, b := range boots {
-		fmt.Fprintf(w, "boot %d: %-32s -cpus %d  kernel words: %s\n", i+1, label(b), b.CPUs, cmdline(b))
+		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v  kernel words: %s\n", i+1, label(b), b.CPUs, b.Timeout, cmdline(b))
 		if b.Inject == "" && (b.Scheme != "" || b.Scenario != "" || b.Append == "") {
 			fmt.Fprintf(w, "        schemes: %s\n        scenarios: %s\n", orAll(b.Scheme, schemes), orAll(b.Scenario, scenarios))
 		}

@@ -589,3 +589,22 @@ func TestMMUFlag(t *testing.T) {
 		}
 	}
 }
+
+// The whole ppc64 suite in one boot takes about a minute under TCG: its default timeout is 3m, amd64's
+// 60s, and -timeout overrides either.
+func TestDefaultTimeoutPerArch(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-arch", "amd64"}, "-timeout 1m0s"},
+		{[]string{"-arch", "ppc64"}, "-timeout 3m0s"},
+		{[]string{"-arch", "ppc64", "-timeout", "20s"}, "-timeout 20s"},
+	} {
+		var out strings.Builder
+		args := append(c.args, "-list", "-kernel", os.Args[0]) // any existing file serves -list
+		if rc := run(args, &out, &out); rc != 0 || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%v: exit %d, want %q in:\n%s", c.args, rc, c.want, out.String())
+		}
+	}
+}
