@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.CPUs, "cpus", 1, "CPUs (1..255)")
 	fs.IntVar(&c.MemMB, "mem", 512, "RAM in MiB")
 	fs.StringVar(&c.Kernel, "kernel", "", "kernel image (default build/<arch>/lazymm.elf)")
-	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long (ppc64's default is 3m: its whole suite in one boot takes about a minute under TCG)")
+	fs.DurationVar(&c.Timeout, "timeout", 60*time.Second, "kill QEMU after this long (ppc64's default is 3m: its whole suite in one boot takes 20-60 s under TCG, with the host's load)")
 	injectList := fs.String("inject", "", "inject failures, each in its own boot (the run then expects them): a comma-separated list of "+strings.Join(injections, ", ")+"; or all (every bug a detector must catch)")
 	matrix := fs.Bool("matrix", false, "the whole matrix: the suite, every scheme × scenario, and every injected bug of -inject all")
 	fs.StringVar(&c.Scheme, "scheme", "", "run only the lazy-mm matrix, for these schemes (list, or all): "+strings.Join(schemes, ", "))

@@ -590,7 +590,7 @@ func TestMMUFlag(t *testing.T) {
 	}
 }
 
-// The whole ppc64 suite in one boot takes about a minute under TCG: its default timeout is 3m, amd64's
+// The whole ppc64 suite in one boot takes 20-60 s under TCG: its default timeout is 3m, amd64's
 // 60s, and -timeout overrides either.
 func TestDefaultTimeoutPerArch(t *testing.T) {
 	for _, c := range []struct {
