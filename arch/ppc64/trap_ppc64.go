@@ -214,6 +214,9 @@ func dataFault(f *Frame) bool {
 		return false
 	}
 	if shim.EnsurePage(uintptr(f.DAR), f.DSISR&dsisrStore != 0) {
+		if hashMode {
+			hashFault(thisCPU(), uintptr(f.DAR)) // the HPTE now: the access need not fault again
+		}
 		return true
 	}
 	return shim.NilFault(f.DAR)
