@@ -70,24 +70,34 @@ func walk(a *Allocator, root uint64, va uintptr, create bool, k Kind) *uint64 {
 	return &e[index(va, PT.Levels-1, PT.Levels)]
 }
 
+// Leaf returns the entry that maps va under root, a page's or a huge leaf's, and the size it maps; 0
+// and 0 if nothing does. (POWER's hash MMU fills its HPTEs from it.)
+//
+//go:nosplit
+func Leaf(root uint64, va uintptr) (entry, size uint64) {
+	table := root
+	for level := 0; level < PT.Levels; level++ {
+		v := (*[512]uint64)(Phys(table))[index(va, level, PT.Levels)]
+		if v&PT.Present == 0 {
+			return 0, 0
+		}
+		if level == PT.Levels-1 || v&PT.Huge != 0 {
+			return v, uint64(1) << uint(PageShift+9*(PT.Levels-1-level))
+		}
+		table = v & PT.AddrMask
+	}
+	return 0, 0
+}
+
 // Translate returns the physical address va maps to under root, following huge leaves too.
 //
 //go:nosplit
 func Translate(root uint64, va uintptr) (pa uint64, ok bool) {
-	table := root
-	for level := 0; level < PT.Levels; level++ {
-		e := (*[512]uint64)(Phys(table))
-		v := e[index(va, level, PT.Levels)]
-		if v&PT.Present == 0 {
-			return 0, false
-		}
-		if level == PT.Levels-1 || v&PT.Huge != 0 {
-			size := uint64(1) << uint(PageShift+9*(PT.Levels-1-level))
-			return v&PT.AddrMask&^(size-1) | uint64(va)&(size-1), true
-		}
-		table = v & PT.AddrMask
+	v, size := Leaf(root, va)
+	if size == 0 {
+		return 0, false
 	}
-	return 0, false
+	return v&PT.AddrMask&^(size-1) | uint64(va)&(size-1), true
 }
 
 // probe returns the leaf entry for va, or nil and the size of the aligned region around va that has no

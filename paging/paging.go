@@ -31,11 +31,6 @@ var (
 	// Broadcast makes flushes of an mm the hardware's, on every CPU at once (POWER's tlbie), instead
 	// of IPIs to the CPUs in mm_cpumask; the arch sets it where it has such an instruction.
 	Broadcast bool
-	// Hash (POWER's hash MMU, with Broadcast): flushes are the arch's HPTE removals (H_REMOVE), which
-	// every CPU sees at once: no flush IPIs. Lazy CPUs are still sent away when an mm's tables are
-	// freed, as in Broadcast mode: not for the tables (no CPU walks them on hash) but because its
-	// context (the VSIDs in their SLBs) is recycled when the mm is freed (docs/PPC64.md).
-	Hash bool
 	// RootName is what the audit calls a CPU's translation root in its reports ("CR3").
 	RootName = "CR3"
 

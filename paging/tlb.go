@@ -185,7 +185,7 @@ func flushFunc(cpu int, f *mm.FlushInfo) {
 		if f.Trim || f.Unlazy {
 			exitLazyFlush(cpu, f)
 		} else {
-			archFlushContext((*mm.AddrSpace)(unsafe.Add(nil, f.MM)))
+			archFlushContext(mm.At(f.MM))
 		}
 	}
 }
@@ -195,7 +195,7 @@ func flushFunc(cpu int, f *mm.FlushInfo) {
 //
 //go:nosplit
 func exitLazyFlush(cpu int, f *mm.FlushInfo) {
-	as := (*mm.AddrSpace)(unsafe.Add(nil, f.MM))
+	as := mm.At(f.MM)
 	mm.TLB[cpu].Trim(cpu, as)
 	archFlushContext(as)
 }

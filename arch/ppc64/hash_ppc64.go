@@ -169,7 +169,7 @@ func hashFault(c *percpu, ea uintptr) bool {
 		ctx, root = c.userCtx, c.userRoot
 	}
 	fl := hashLockTake()
-	pte, size := leafOf(root, ea)
+	pte, size := mm.Leaf(root, ea)
 	ok := false
 	if pte&rpteValid != 0 {
 		r := pte&rpteAddr&^(size-1) | uint64(ea)&(size-1)&^0xfff | hptePerm
@@ -201,26 +201,6 @@ func ringAdd(ctx uint64, ea uintptr, ptex uint64) {
 		ptesync()
 	}
 	e.ea, e.ptex = uint64(ea)|1, ptex
-}
-
-// leafOf walks the tree at root for va: the leaf entry and the size it maps, or 0.
-//
-//go:nosplit
-func leafOf(root uint64, va uintptr) (uint64, uint64) {
-	t := root
-	for shift := uint(39); ; shift -= 9 {
-		if t == 0 || t >= memBytes {
-			return 0, 0
-		}
-		e := table(t)[uint64(va)>>shift&511]
-		if e&rpteValid == 0 {
-			return 0, 0
-		}
-		if shift == 12 || e&rpteLeaf != 0 {
-			return e, 1 << shift
-		}
-		t = e & rpteAddr
-	}
 }
 
 // hashFlush removes ctx's HPTEs of pages in [start, end) (Linux's flush_hash_range, from

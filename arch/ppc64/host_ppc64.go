@@ -83,10 +83,10 @@ func hostMain() {
 	shim.InjectFromCmdline()
 	paging.InjectFromCmdline()
 	paging.RootName = "PIDR"
-	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode
+	// tlbie: flushes of an mm by broadcast tlbie (no IPIs), POWER's other invalidation mode. Hash's
+	// H_REMOVEs are broadcast too (archFlushBroadcast): lazy CPUs are still sent off a freed mm, whose
+	// context (the VSIDs in their SLBs) is recycled with its slot (docs/PPC64.md)
 	paging.Broadcast = shim.CmdlineHas("tlbie") || paging.SkipBroadcast || hashMode
-	// hash: flushes are H_REMOVEs, global, and nothing walks freed tables: no flush IPIs at all
-	paging.Hash = hashMode
 	if hashMode {
 		paging.RootName = "SLB"
 	}
