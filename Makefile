@@ -10,7 +10,7 @@ RUNNER   := $(BUILD)/runner
 
 # Kernel packages are compiled without bounds checks: a bounds panic cannot be raised from trap
 # context (docs/BOOT.md: the trap-path rules and the tests that check them on the linked kernel).
-export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags=lazymm/kernel=-B -gcflags=lazymm/shim=-B -gcflags=lazymm/paging=-B
+export GOFLAGS := -gcflags=lazymm/arch/...=-B -gcflags=lazymm/mm/...=-B -gcflags=lazymm/kernel/machine=-B -gcflags=lazymm/kernel/lazy=-B -gcflags=lazymm/kernel/shim=-B -gcflags=lazymm/kernel/paging=-B
 
 QEMU_amd64 := qemu-system-x86_64
 PKG_amd64  := qemu-system-x86
@@ -100,7 +100,7 @@ test: setup
 # fuzz runs each fuzz target for a bounded time (CI runs it too).
 FUZZTIME ?= 10s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./tools/internal/console
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./kernel/protocol
 	go test -run '^$$' -fuzz FuzzImage -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./tools/mkimage
 	go test -run '^$$' -fuzz FuzzVMAs -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mm
 

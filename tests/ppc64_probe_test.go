@@ -302,7 +302,7 @@ func TestPPC64TrapPathRules(t *testing.T) {
 		t.Errorf("trap-path rule broken:\n%s", strings.Join(bad, "\n"))
 	}
 	// the walk must follow calls, or it proves nothing
-	for _, f := range []string{"lazymm/arch/ppc64.trap", "lazymm/arch/ppc64.scDispatch", "lazymm/arch/ppc64.crash", "lazymm/shim.Syscall", "lazymm/shim.EnsurePage", "lazymm/arch/ppc64.hvPutChars.abi0", "lazymm/arch/ppc64.powerOff.abi0"} {
+	for _, f := range []string{"lazymm/arch/ppc64.trap", "lazymm/arch/ppc64.scDispatch", "lazymm/arch/ppc64.crash", "lazymm/kernel/shim.Syscall", "lazymm/kernel/shim.EnsurePage", "lazymm/arch/ppc64.hvPutChars.abi0", "lazymm/arch/ppc64.powerOff.abi0"} {
 		if !reached[f] {
 			t.Errorf("the walk from trapEntry did not reach %s", f)
 		}

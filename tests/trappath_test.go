@@ -133,7 +133,7 @@ func TestTrapPathRules(t *testing.T) {
 func TestTrapPathRulesCatchAllocation(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.elf")
 	cmd := exec.Command("go", "build", "-tags", "lazymm_trapalloc", "-gcflags=lazymm/arch/...=-B",
-		"-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-gcflags=lazymm/paging=-B", "-o", bad, "./kernel/cmd/lazymm")
+		"-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel/machine=-B", "-gcflags=lazymm/kernel/lazy=-B", "-gcflags=lazymm/kernel/shim=-B", "-gcflags=lazymm/kernel/paging=-B", "-o", bad, "./kernel/cmd/lazymm")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -3,9 +3,9 @@ package amd64
 import (
 	"unsafe"
 
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/paging"
-	"lazymm/shim"
 )
 
 // Boot: bootMain runs on the boot stack before the Go runtime exists (g is nil, nothing may allocate or

@@ -6,7 +6,7 @@ package amd64
 import (
 	"unsafe"
 
-	"lazymm/shim"
+	"lazymm/kernel/shim"
 )
 
 const (
@@ -147,7 +147,6 @@ func inb(port uint16) uint8
 func outl(port uint16, v uint32)
 func rdmsr(msr uint32) uint64
 func wrmsr(msr uint32, v uint64)
-func rdtsc() uint64
 func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 func readCR0() uint64
 func readCR2() uint64

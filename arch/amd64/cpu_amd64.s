@@ -36,13 +36,6 @@ TEXT ·wrmsr(SB),NOSPLIT,$0-16
 	WRMSR
 	RET
 
-TEXT ·rdtsc(SB),NOSPLIT,$0-8
-	RDTSC
-	SHLQ	$32, DX
-	ORQ	DX, AX
-	MOVQ	AX, ret+0(FP)
-	RET
-
 TEXT ·cpuid(SB),NOSPLIT,$0-24
 	MOVL	leaf+0(FP), AX
 	MOVL	sub+4(FP), CX

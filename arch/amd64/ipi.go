@@ -5,9 +5,9 @@ import (
 
 	"github.com/usbarmory/tamago/amd64/lapic"
 
-	"lazymm/kernel"
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/lazy"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
 // Inter-processor interrupts through the LAPIC's ICR: the kinds, counts, cross-call slots and waits
@@ -19,13 +19,13 @@ var ipiVector = [...]uint32{shim.IPIResched: vecResched, shim.IPICall: vecCall, 
 // archSendIPI writes the ICR (the shim has interrupts off around it, so a handler on this CPU cannot
 // send in between the two writes).
 //
-//go:linkname archSendIPI lazymm/shim.archSendIPI
+//go:linkname archSendIPI lazymm/kernel/shim.archSendIPI
 //go:nosplit
 func archSendIPI(cpu, kind int) { icrSend(apicIDs[cpu], icrLow(kind)) }
 
 // archSendIPIAllButSelf uses the ICR's all-excluding-self shorthand.
 //
-//go:linkname archSendIPIAllButSelf lazymm/shim.archSendIPIAllButSelf
+//go:linkname archSendIPIAllButSelf lazymm/kernel/shim.archSendIPIAllButSelf
 //go:nosplit
 func archSendIPIAllButSelf(kind int) { icrSend(0, icrLow(kind)|lapic.ICR_DST_REST) }
 
@@ -44,7 +44,7 @@ func ipiInterrupt(f *Frame) {
 	switch f.Vector {
 	case vecNMI:
 		shim.IPIReceived(shim.IPINMI)
-		kernel.HandleNMI(int(thisCPU().id))
+		lazy.HandleNMI(int(thisCPU().id))
 		return // NMIs take no EOI
 	case vecResched:
 		shim.IPIReceived(shim.IPIResched)
@@ -62,7 +62,7 @@ const (
 	callSetPCID                          // PCIDs on (arg 1) or off
 )
 
-//go:linkname archRunOp lazymm/paging.archRunOp
+//go:linkname archRunOp lazymm/kernel/paging.archRunOp
 //go:nosplit
 func archRunOp(cpu int, op uint32, arg uint64) {
 	switch op {

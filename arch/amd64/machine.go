@@ -1,14 +1,14 @@
 package amd64
 
 import (
-	"lazymm/kernel"
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/machine"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
-// machine is kernel.Machine on bare-metal amd64. It is registered only when bootMain ran, so the same
+// machine is machine.Machine on bare-metal amd64. It is registered only when bootMain ran, so the same
 // binary started as a Linux process (host tests) keeps the hosted defaults.
-type machine struct {
+type board struct {
 	shim.Machine
 	paging.Core
 }
@@ -20,29 +20,29 @@ func bootEntry() uintptr
 
 func init() {
 	if bareMetal {
-		kernel.Register(machine{})
+		machine.Register(board{})
 	}
 }
 
-func (machine) Arch() string { return "amd64" }
-func (machine) MemMB() int   { return int(memBytes >> 20) }
+func (board) Arch() string { return "amd64" }
+func (board) MemMB() int   { return int(memBytes >> 20) }
 
-func (machine) FirmwareCPUs() int  { return firmwareCPUs }
-func (machine) APICID(cpu int) int { return int(apicIDs[cpu]) }
+func (board) FirmwareCPUs() int  { return firmwareCPUs }
+func (board) APICID(cpu int) int { return int(apicIDs[cpu]) }
 
-func (machine) PingPong(to, rounds int) ([]uint64, error) { return shim.PingPong(to, rounds, tscHz) }
+func (board) PingPong(to, rounds int) ([]uint64, error) { return shim.PingPong(to, rounds, tscHz) }
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
 //
 //go:nosplit
-func (machine) Cycles() uint64 { return rdtsc() }
+func (board) Cycles() uint64 { return machine.ReadCycles() }
 
-func (machine) TSCHz() uint64 { return tscHz }
+func (board) TSCHz() uint64 { return tscHz }
 
 // NMIAnywhere: an x86 NMI takes its own IST stack and is latched while one runs: it returns from
 // anywhere.
-func (machine) NMIAnywhere() error { return nil }
+func (board) NMIAnywhere() error { return nil }
 
-func (machine) CPUSource() string {
+func (board) CPUSource() string {
 	return [...]string{srcBootOnly: "boot-cpu-only", srcMADT: "acpi-madt", srcMPTable: "mp-table"}[cpuSource]
 }

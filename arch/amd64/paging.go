@@ -3,8 +3,8 @@ package amd64
 import (
 	"errors"
 
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
 // kernel.Paging on amd64 is the paging core's (lazymm/paging, embedded in machine) over CR3 (tlb.go);
@@ -12,9 +12,9 @@ import (
 
 var errNoPCID = errors.New("the CPU has no PCID (CPUID.01H:ECX.PCID=0; QEMU's TCG models none): the PCID half runs under -kvm on a host with PCID")
 
-func (machine) PCID() (bool, bool) { return hasPCID, paging.PCIDOn }
+func (board) PCID() (bool, bool) { return hasPCID, paging.PCIDOn }
 
-func (machine) SetPCID(on bool) error {
+func (board) SetPCID(on bool) error {
 	if on && !hasPCID {
 		return errNoPCID
 	}

@@ -1,49 +1,51 @@
 package amd64
 
 import (
+	"lazymm/kernel/machine"
+
 	_ "unsafe" // for go:linkname
 
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/shim"
 )
 
 // The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
 
-//go:linkname archCPUID lazymm/shim.archCPUID
+//go:linkname archCPUID lazymm/kernel/shim.archCPUID
 //go:nosplit
 func archCPUID() int { return int(thisCPU().id) }
 
-//go:linkname archPutc lazymm/shim.archPutc
+//go:linkname archPutc lazymm/kernel/shim.archPutc
 //go:nosplit
 func archPutc(c byte) { putc(c) }
 
-//go:linkname archPause lazymm/shim.archPause
+//go:linkname archPause lazymm/kernel/shim.archPause
 //go:nosplit
 func archPause() { pause() }
 
-//go:linkname archIdle lazymm/shim.archIdle
+//go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit
 func archIdle() { stihlt() }
 
-//go:linkname archCycles lazymm/shim.archCycles
+//go:linkname archCycles lazymm/kernel/shim.archCycles
 //go:nosplit
-func archCycles() uint64 { return rdtsc() }
+func archCycles() uint64 { return machine.ReadCycles() }
 
-//go:linkname archNsToCycles lazymm/shim.archNsToCycles
+//go:linkname archNsToCycles lazymm/kernel/shim.archNsToCycles
 //go:nosplit
 func archNsToCycles(ns uint64) uint64 { return nsToTSC(ns) }
 
-//go:linkname archNanotime lazymm/shim.archNanotime
+//go:linkname archNanotime lazymm/kernel/shim.archNanotime
 //go:nosplit
 func archNanotime() uint64 { return nanotime() }
 
-//go:linkname archWallOffset lazymm/shim.archWallOffset
+//go:linkname archWallOffset lazymm/kernel/shim.archWallOffset
 //go:nosplit
 func archWallOffset() int64 { return bootUnix }
 
 // archSwitchTo makes t's FXSAVE area the one the exit path restores and loads its FS base.
 //
-//go:linkname archSwitchTo lazymm/shim.archSwitchTo
+//go:linkname archSwitchTo lazymm/kernel/shim.archSwitchTo
 //go:nosplit
 func archSwitchTo(t *shim.Thread) {
 	c := thisCPU()
@@ -55,7 +57,7 @@ func archSwitchTo(t *shim.Thread) {
 	wrmsr(msrFSBase, t.TLS)
 }
 
-//go:linkname archRandom lazymm/shim.archRandom
+//go:linkname archRandom lazymm/kernel/shim.archRandom
 //go:nosplit
 func archRandom() (uint64, bool) {
 	if !hasRDRAND {
@@ -67,12 +69,12 @@ func archRandom() (uint64, bool) {
 // These are the arch's own functions, linked under the port's names (no extra frame on the trap
 // path, whose nosplit stack budget is tight).
 //
-//go:linkname machineExit lazymm/shim.archExit
-//go:linkname crash lazymm/shim.archCrash
+//go:linkname machineExit lazymm/kernel/shim.archExit
+//go:linkname crash lazymm/kernel/shim.archCrash
 
 // archLeaf is the shim's leaf entry for a runtime page: global, NX unless executable.
 //
-//go:linkname archLeaf lazymm/shim.archLeaf
+//go:linkname archLeaf lazymm/kernel/shim.archLeaf
 //go:nosplit
 func archLeaf(frame uint64, prot uint32) uint64 {
 	pte := frame<<12 | ptePresent | globalBits()
@@ -87,7 +89,7 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 
 // archShootdown flushes [start, end) here and, when remote is set, on every other CPU.
 //
-//go:linkname archShootdown lazymm/shim.archShootdown
+//go:linkname archShootdown lazymm/kernel/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
 	flushTLB(start, end)
@@ -97,10 +99,10 @@ func archShootdown(start, end uintptr, remote bool) {
 	}
 }
 
-//go:linkname archIRQSave lazymm/shim.archIRQSave
+//go:linkname archIRQSave lazymm/kernel/shim.archIRQSave
 //go:nosplit
 func archIRQSave() uint64 { return irqSave() }
 
-//go:linkname archIRQRestore lazymm/shim.archIRQRestore
+//go:linkname archIRQRestore lazymm/kernel/shim.archIRQRestore
 //go:nosplit
 func archIRQRestore(fl uint64) { irqRestore(fl) }

@@ -1,11 +1,13 @@
 package amd64
 
 import (
+	"lazymm/kernel/machine"
+
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
-	"lazymm/shim"
+	"lazymm/kernel/shim"
 )
 
 // SMP bring-up, as Linux's do_boot_cpu: find the CPUs in the ACPI MADT, then start every AP with
@@ -241,8 +243,8 @@ func startAPs() {
 	if skipAP > 0 {
 		want--
 	}
-	deadline := rdtsc() + tscHz/10
-	for atomic.LoadUint32(&apOnline) < want && rdtsc() < deadline {
+	deadline := machine.ReadCycles() + tscHz/10
+	for atomic.LoadUint32(&apOnline) < want && machine.ReadCycles() < deadline {
 		pause()
 	}
 	n := 1
@@ -255,7 +257,7 @@ func startAPs() {
 
 //go:nosplit
 func delayTSC(d uint64) {
-	for end := rdtsc() + d; rdtsc() < end; {
+	for end := machine.ReadCycles() + d; machine.ReadCycles() < end; {
 		pause()
 	}
 }

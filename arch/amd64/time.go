@@ -1,12 +1,14 @@
 package amd64
 
 import (
+	"lazymm/kernel/machine"
+
 	"math/bits"
 	"sync/atomic"
 
 	"github.com/usbarmory/tamago/amd64/lapic"
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
 // Time: the TSC is the clock (calibrated once against the PIT), the LAPIC timer ticks at hz for
@@ -58,11 +60,11 @@ func timeInit() {
 	outb(0x43, 0xb0) // channel 2, lobyte/hibyte, mode 0
 	outb(0x42, count&0xff)
 	outb(0x42, count>>8)
-	t0 := rdtsc()
+	t0 := machine.ReadCycles()
 	a0 := lapicRead(lapicTMRCur)
 	for i := 0; i < 1<<28 && inb(0x61)&0x20 == 0; i++ {
 	}
-	t1 := rdtsc()
+	t1 := machine.ReadCycles()
 	a1 := lapicRead(lapicTMRCur)
 
 	tscHz = (t1 - t0) * 100
@@ -93,7 +95,7 @@ func lapicStart() {
 // nanotime is CLOCK_MONOTONIC: nanoseconds since calibration.
 //
 //go:nosplit
-func nanotime() uint64 { return tscToNs(rdtsc() - tscBoot) }
+func nanotime() uint64 { return tscToNs(machine.ReadCycles() - tscBoot) }
 
 //go:nosplit
 func tscToNs(d uint64) uint64 {

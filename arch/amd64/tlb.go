@@ -3,9 +3,9 @@ package amd64
 import (
 	_ "unsafe" // for go:linkname
 
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/paging"
-	"lazymm/shim"
 )
 
 // The x86 half of the TLB-shootdown protocol (lazymm/paging carries it out, mm/tlb.go decides): CR3
@@ -58,14 +58,14 @@ func globalBits() uint64 {
 // archFlushContext: x86's protocol (mm.PowerCPUMask off) never asks for it; were it to, flushing
 // everything would be correct.
 //
-//go:linkname archFlushContext lazymm/paging.archFlushContext
+//go:linkname archFlushContext lazymm/kernel/paging.archFlushContext
 //go:nosplit
 func archFlushContext(*mm.AddrSpace) { flushGlobal() }
 
 // flushGlobal flushes every translation, global ones and every PCID's included (__flush_tlb_all). It
 // is paging's archFlushEverything too.
 //
-//go:linkname flushGlobal lazymm/paging.archFlushEverything
+//go:linkname flushGlobal lazymm/kernel/paging.archFlushEverything
 //go:nosplit
 func flushGlobal() {
 	switch {
@@ -114,32 +114,32 @@ func setPCIDMode(cpu int, on bool) {
 	mm.TLB[cpu].Reset()
 }
 
-//go:linkname archLoadRoot lazymm/paging.archLoadRoot
+//go:linkname archLoadRoot lazymm/kernel/paging.archLoadRoot
 //go:nosplit
 func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 	writeCR3(cr3For(as.Root, asid, flush))
 }
 
-//go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
+//go:linkname archLoadedRoot lazymm/kernel/paging.archLoadedRoot
 //go:nosplit
 func archLoadedRoot() uint64 { return readCR3() & pteAddr }
 
 // archFlushPage: the loaded PCID's entry (and a global one: there is none in the user range).
 //
-//go:linkname archFlushPage lazymm/paging.archFlushPage
+//go:linkname archFlushPage lazymm/kernel/paging.archFlushPage
 //go:nosplit
 func archFlushPage(va uintptr) { invlpg(va) }
 
 // archFlushLoaded: a CR3 reload, NOFLUSH clear: the loaded PCID's non-global entries go.
 //
-//go:linkname archFlushLoaded lazymm/paging.archFlushLoaded
+//go:linkname archFlushLoaded lazymm/kernel/paging.archFlushLoaded
 //go:nosplit
 func archFlushLoaded() { writeCR3(readCR3()) }
 
 // archFlushBroadcast: x86 has no broadcast invalidation here (AMD's INVLPGB is not used), and
 // paging.Broadcast stays off on amd64: reaching this is a bug, said before the machine stops.
 //
-//go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
+//go:linkname archFlushBroadcast lazymm/kernel/paging.archFlushBroadcast
 //go:nosplit
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
 	shim.ConsoleLockForce()

@@ -3,8 +3,8 @@ package amd64
 import (
 	"unsafe"
 
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/shim"
 )
 
 // Frame is what trapCommon pushes (the layout is the shim's: shim/frame_amd64.go).

@@ -1,9 +1,9 @@
 package amd64
 
 import (
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/paging"
-	"lazymm/shim"
 )
 
 // The runtime's memory is the shim's (shim/vm.go); here are the x86 parts: the leaf entries it

@@ -1,9 +1,11 @@
 package ppc64
 
 import (
+	"lazymm/kernel/machine"
+
 	"unsafe"
 
-	"lazymm/shim"
+	"lazymm/kernel/shim"
 )
 
 // boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
@@ -196,12 +198,12 @@ func decProof(c *percpu) {
 	c.poison = 1 // the exit path scrambles every register before it restores them
 	c.decPeriod = uint32(tbFreq / 1000)
 	setDecrementer(c.decPeriod)
-	start := readTB()
+	start := machine.ReadCycles()
 	t0 := c.ticks
 	irqEnable()
 	bad := regCheck(&regPat, &c.ticks, t0+20, start+2*tbFreq, &regBuf)
 	irqDisable()
-	took := readTB() - start
+	took := machine.ReadCycles() - start
 	switch {
 	case bad == 0:
 		shim.Puts("lazymm: ppc64 decrementer: 20 ticks in ")
@@ -219,13 +221,13 @@ func decProof(c *percpu) {
 	c.clobber = false
 	// idle: H_CEDE sleeps until the next tick
 	t1 := c.ticks
-	start = readTB()
+	start = machine.ReadCycles()
 	waits := 0
 	for c.ticks < t1+5 && waits < 1000 {
 		idleWait()
 		waits++
 	}
-	took = readTB() - start
+	took = machine.ReadCycles() - start
 	c.decPeriod = 0
 	c.poison = 0
 	setDecrementer(0x7fffffff)

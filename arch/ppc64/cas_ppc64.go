@@ -3,7 +3,7 @@ package ppc64
 import (
 	"unsafe"
 
-	"lazymm/shim"
+	"lazymm/kernel/shim"
 )
 
 // Client-architecture-support (CAS): before the MMU is registered, the guest tells the firmware which

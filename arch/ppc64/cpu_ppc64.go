@@ -128,9 +128,6 @@ func setSPRG3(p uintptr)
 // parks it for about 4 s at 512 MHz.
 func setDecrementer(ticks uint32)
 
-// readTB returns the timebase (mfspr 268).
-func readTB() uint64
-
 // irqEnable and irqDisable set and clear MSR.EE (mtmsrd L=1): the hard enable. irqSave clears it
 // and returns its former state (MSR & EE) for irqRestore. The shim's IRQSave/IRQRestore are the
 // soft ones below (softIRQSave, softIRQRestore); these hard ones serve the boot stub, the soft

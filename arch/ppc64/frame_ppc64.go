@@ -1,6 +1,6 @@
 package ppc64
 
-import "lazymm/shim"
+import "lazymm/kernel/shim"
 
 // Frame and FPState are what trapEntry (trap_ppc64.s) saves at every kernel entry and restores on the
 // way out; trap may replace both (a thread switch copies another thread's Frame over *f and points

@@ -3,8 +3,8 @@ package ppc64
 import (
 	"sync/atomic"
 
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/shim"
 )
 
 // The hash MMU (Power ISA 3.0 Book III 5.7.7-5.7.8), the kernel word `hash` (runner -mmu hash), as a

@@ -1,11 +1,13 @@
 package ppc64
 
 import (
+	"lazymm/kernel/machine"
+
 	"math/bits"
 	"unsafe"
 
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
 // Hosting the Go runtime on ppc64: what the firmware says (the command line, RAM), the frames and
@@ -113,7 +115,7 @@ func hostMain() {
 //
 //go:nosplit
 func clockInit() {
-	tbBoot = readTB()
+	tbBoot = machine.ReadCycles()
 	hi, lo := bits.Mul64(1e9, 1<<32)
 	nsMult, _ = bits.Div64(hi, lo, tbFreq)
 	hi, lo = bits.Mul64(tbFreq, 1<<32)

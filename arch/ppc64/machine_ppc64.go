@@ -3,15 +3,15 @@ package ppc64
 import (
 	"errors"
 
-	"lazymm/kernel"
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/machine"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
-// machine is kernel.Machine on bare-metal ppc64 (QEMU's pseries). It is registered only when the
+// machine is machine.Machine on bare-metal ppc64 (QEMU's pseries). It is registered only when the
 // runtime was entered from hostMain, so the same binary started as a Linux process keeps the hosted
 // defaults.
-type machine struct {
+type board struct {
 	shim.Machine
 	paging.Core // test address spaces: a radix tree and a PID each (mmu_ppc64.go)
 }
@@ -26,16 +26,16 @@ var errNMI = errors.New("ppc64 with nmi=reset: the NMI (a system reset) cannot r
 // soft-masked sections, and returns; it does not land in trap context (hard-disabled), as Linux's
 // soft NMI does not, which the NMI scenarios do not need. With nmi=reset, see errNMI and
 // trap_ppc64.go's systemReset.
-func (machine) NMIAnywhere() error {
+func (board) NMIAnywhere() error {
 	if nmiReset {
 		return errNMI
 	}
 	return nil
 }
 
-func (machine) PCID() (bool, bool) { return false, false }
+func (board) PCID() (bool, bool) { return false, false }
 
-func (machine) SetPCID(on bool) error {
+func (board) SetPCID(on bool) error {
 	if on {
 		return errNoPCID
 	}
@@ -44,21 +44,21 @@ func (machine) SetPCID(on bool) error {
 
 func init() {
 	if bootMode == modeHost && memBytes != 0 {
-		kernel.Register(machine{})
+		machine.Register(board{})
 	}
 }
 
-func (machine) Arch() string { return "ppc64" }
-func (machine) MemMB() int   { return int(memBytes >> 20) }
+func (board) Arch() string { return "ppc64" }
+func (board) MemMB() int   { return int(memBytes >> 20) }
 
-func (machine) FirmwareCPUs() int  { return firmwareCPUs }
-func (machine) CPUSource() string  { return "device-tree" }
-func (machine) APICID(cpu int) int { return int(hwIDs[cpu]) }
+func (board) FirmwareCPUs() int  { return firmwareCPUs }
+func (board) CPUSource() string  { return "device-tree" }
+func (board) APICID(cpu int) int { return int(hwIDs[cpu]) }
 
-func (machine) PingPong(to, n int) ([]uint64, error) { return shim.PingPong(to, n, tbFreq) }
-func (machine) TSCHz() uint64                        { return tbFreq }
+func (board) PingPong(to, n int) ([]uint64, error) { return shim.PingPong(to, n, tbFreq) }
+func (board) TSCHz() uint64                        { return tbFreq }
 
 // Cycles is nosplit: the lazy-mm engine times context switches with interrupts off.
 //
 //go:nosplit
-func (machine) Cycles() uint64 { return readTB() }
+func (board) Cycles() uint64 { return machine.ReadCycles() }

@@ -3,8 +3,8 @@ package ppc64
 import (
 	"unsafe"
 
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/shim"
 )
 
 // The POWER radix MMU (Power ISA 3.0 Book III, 6.7), as a pseries guest uses it: the hypervisor owns
@@ -155,7 +155,7 @@ func mmuInit() bool {
 
 // archLeaf is the shim's leaf entry for a runtime page.
 //
-//go:linkname archLeaf lazymm/shim.archLeaf
+//go:linkname archLeaf lazymm/kernel/shim.archLeaf
 //go:nosplit
 func archLeaf(frame uint64, prot uint32) uint64 {
 	pte := frame<<12 | rpteValid | rpteLeaf | rpteRef | rpteChg | rptePriv | rpteRead
@@ -173,7 +173,7 @@ func archLeaf(frame uint64, prot uint32) uint64 {
 // cached under whichever PID was loaded when they were used (it lives in quadrant 0, not quadrant 3
 // as Linux's kernel does), so the flush is of every PID.
 //
-//go:linkname archShootdown lazymm/shim.archShootdown
+//go:linkname archShootdown lazymm/kernel/shim.archShootdown
 //go:nosplit
 func archShootdown(start, end uintptr, remote bool) {
 	if hashMode {
@@ -207,7 +207,7 @@ func pidOf(as *mm.AddrSpace) uint64 {
 	return uint64(as.Slot()) + 2
 }
 
-//go:linkname archLoadRoot lazymm/paging.archLoadRoot
+//go:linkname archLoadRoot lazymm/kernel/paging.archLoadRoot
 //go:nosplit
 func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 	pid := pidOf(as)
@@ -235,11 +235,11 @@ func archLoadRoot(as *mm.AddrSpace, asid uint16, flush bool) {
 	}
 }
 
-//go:linkname archFlushContext lazymm/paging.archFlushContext
+//go:linkname archFlushContext lazymm/kernel/paging.archFlushContext
 //go:nosplit
 func archFlushContext(as *mm.AddrSpace) { tlbielPIDAll(pidOf(as)) }
 
-//go:linkname archLoadedRoot lazymm/paging.archLoadedRoot
+//go:linkname archLoadedRoot lazymm/kernel/paging.archLoadedRoot
 //go:nosplit
 func archLoadedRoot() uint64 {
 	if hashMode {
@@ -248,15 +248,15 @@ func archLoadedRoot() uint64 {
 	return table(procTable)[2*getPIDR()] & rpteAddr &^ (rootSize - 1)
 }
 
-//go:linkname archFlushPage lazymm/paging.archFlushPage
+//go:linkname archFlushPage lazymm/kernel/paging.archFlushPage
 //go:nosplit
 func archFlushPage(va uintptr) { tlbielPage(va, getPIDR()) }
 
-//go:linkname archFlushLoaded lazymm/paging.archFlushLoaded
+//go:linkname archFlushLoaded lazymm/kernel/paging.archFlushLoaded
 //go:nosplit
 func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
 
-//go:linkname archFlushEverything lazymm/paging.archFlushEverything
+//go:linkname archFlushEverything lazymm/kernel/paging.archFlushEverything
 //go:nosplit
 func archFlushEverything() { tlbielAll() }
 
@@ -264,7 +264,7 @@ func archFlushEverything() { tlbielAll() }
 // page of [start, end) under as's PID, or the PID with RIC=2 (TLB, page-walk cache, process-table
 // entry) for a larger range, then eieio; tlbsync; ptesync, so every CPU has dropped them on return.
 //
-//go:linkname archFlushBroadcast lazymm/paging.archFlushBroadcast
+//go:linkname archFlushBroadcast lazymm/kernel/paging.archFlushBroadcast
 //go:nosplit
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
 	if hashMode {

@@ -1,9 +1,11 @@
 package ppc64
 
 import (
+	"lazymm/kernel/machine"
+
 	"unsafe" // also for go:linkname
 
-	"lazymm/shim"
+	"lazymm/kernel/shim"
 )
 
 // The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
@@ -17,7 +19,7 @@ var (
 	conN   int
 )
 
-//go:linkname archPutc lazymm/shim.archPutc
+//go:linkname archPutc lazymm/kernel/shim.archPutc
 //go:nosplit
 func archPutc(c byte) {
 	conBuf[conN] = c
@@ -35,15 +37,15 @@ func consoleFlush() {
 	}
 }
 
-//go:linkname archCPUID lazymm/shim.archCPUID
+//go:linkname archCPUID lazymm/kernel/shim.archCPUID
 //go:nosplit
 func archCPUID() int { return int(thisCPU().id) }
 
-//go:linkname archPause lazymm/shim.archPause
+//go:linkname archPause lazymm/kernel/shim.archPause
 //go:nosplit
 func archPause() {}
 
-//go:linkname archIdle lazymm/shim.archIdle
+//go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit
 func archIdle() {
 	c := thisCPU()
@@ -52,19 +54,19 @@ func archIdle() {
 	c.idling = false
 }
 
-//go:linkname archCycles lazymm/shim.archCycles
+//go:linkname archCycles lazymm/kernel/shim.archCycles
 //go:nosplit
-func archCycles() uint64 { return readTB() }
+func archCycles() uint64 { return machine.ReadCycles() }
 
-//go:linkname archNsToCycles lazymm/shim.archNsToCycles
+//go:linkname archNsToCycles lazymm/kernel/shim.archNsToCycles
 //go:nosplit
 func archNsToCycles(ns uint64) uint64 { return nsToTB(ns) }
 
-//go:linkname archNanotime lazymm/shim.archNanotime
+//go:linkname archNanotime lazymm/kernel/shim.archNanotime
 //go:nosplit
-func archNanotime() uint64 { return tbToNs(readTB() - tbBoot) }
+func archNanotime() uint64 { return tbToNs(machine.ReadCycles() - tbBoot) }
 
-//go:linkname archWallOffset lazymm/shim.archWallOffset
+//go:linkname archWallOffset lazymm/kernel/shim.archWallOffset
 //go:nosplit
 func archWallOffset() int64 { return bootUnix }
 
@@ -74,7 +76,7 @@ func archWallOffset() int64 { return bootUnix }
 // is the CPU's, not saved per thread; should one block masked anyway, the next thread must not
 // inherit the mask, nor a parked decrementer (softIRQRestore's replay).
 //
-//go:linkname archSwitchTo lazymm/shim.archSwitchTo
+//go:linkname archSwitchTo lazymm/kernel/shim.archSwitchTo
 //go:nosplit
 func archSwitchTo(t *shim.Thread) {
 	c := thisCPU()
@@ -89,7 +91,7 @@ func archSwitchTo(t *shim.Thread) {
 	c.curFP = t.FP.Addr()
 }
 
-//go:linkname archRandom lazymm/shim.archRandom
+//go:linkname archRandom lazymm/kernel/shim.archRandom
 //go:nosplit
 func archRandom() (uint64, bool) {
 	if !hasDarn {
@@ -99,7 +101,7 @@ func archRandom() (uint64, bool) {
 	return v, v != ^uint64(0)
 }
 
-//go:linkname archExit lazymm/shim.archExit
+//go:linkname archExit lazymm/kernel/shim.archExit
 //go:nosplit
 func archExit(status int) {
 	if shim.CmdlineHas("nmistat") {
@@ -109,15 +111,15 @@ func archExit(status int) {
 	powerOff() // RTAS power-off carries no status: the console's summary line is the verdict
 }
 
-//go:linkname archCrash lazymm/shim.archCrash
+//go:linkname archCrash lazymm/kernel/shim.archCrash
 //go:nosplit
 func archCrash(f *Frame) { crash(thisCPU(), f) }
 
-//go:linkname archIRQSave lazymm/shim.archIRQSave
+//go:linkname archIRQSave lazymm/kernel/shim.archIRQSave
 //go:nosplit
 func archIRQSave() uint64 { return softIRQSave() }
 
-//go:linkname archIRQRestore lazymm/shim.archIRQRestore
+//go:linkname archIRQRestore lazymm/kernel/shim.archIRQRestore
 //go:nosplit
 func archIRQRestore(fl uint64) { softIRQRestore(fl) }
 

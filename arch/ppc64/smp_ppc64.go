@@ -1,12 +1,14 @@
 package ppc64
 
 import (
+	"lazymm/kernel/machine"
+
 	"sync/atomic"
 	"unsafe"
 
-	"lazymm/kernel"
-	"lazymm/paging"
-	"lazymm/shim"
+	"lazymm/kernel/lazy"
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 )
 
 // SMP on pseries: the CPUs are the device tree's /cpus nodes (read through VOF at boot); each is
@@ -96,8 +98,8 @@ func startCPUs() {
 			shim.Puts("\n")
 			continue
 		}
-		t0 := readTB()
-		for atomic.LoadUint32(&arrived[i]) == 0 && readTB()-t0 < apArrivalTB {
+		t0 := machine.ReadCycles()
+		for atomic.LoadUint32(&arrived[i]) == 0 && machine.ReadCycles()-t0 < apArrivalTB {
 		}
 	}
 	for online < firmwareCPUs && atomic.LoadUint32(&arrived[online]) != 0 {
@@ -144,7 +146,7 @@ func apIdle(f *Frame) {
 	shim.Idle(f)
 }
 
-//go:linkname archSendIPI lazymm/shim.archSendIPI
+//go:linkname archSendIPI lazymm/kernel/shim.archSendIPI
 //go:nosplit
 func archSendIPI(cpu, kind int) {
 	if kind == shim.IPINMI {
@@ -154,7 +156,7 @@ func archSendIPI(cpu, kind int) {
 		if !atomic.CompareAndSwapUint32(&nmiInFlight[cpu], 0, 1) {
 			return
 		}
-		atomic.StoreUint64(&nmiSentTB[cpu], readTB())
+		atomic.StoreUint64(&nmiSentTB[cpu], machine.ReadCycles())
 		if nmiReset {
 			hcall(hSignalSysReset, uint64(hwIDs[cpu]), 0, 0, 0)
 			return
@@ -164,7 +166,7 @@ func archSendIPI(cpu, kind int) {
 	hcall(hIPI, uint64(hwIDs[cpu]), ipiPriority, 0, 0)
 }
 
-//go:linkname archSendIPIAllButSelf lazymm/shim.archSendIPIAllButSelf
+//go:linkname archSendIPIAllButSelf lazymm/kernel/shim.archSendIPIAllButSelf
 //go:nosplit
 func archSendIPIAllButSelf(kind int) {
 	me := int(thisCPU().id)
@@ -237,8 +239,8 @@ func maskedExternal(c *percpu) {
 //go:nosplit
 func handleNMI(c *percpu) uint64 {
 	shim.IPIReceived(shim.IPINMI)
-	kernel.HandleNMI(int(c.id))
-	lat := readTB() - atomic.LoadUint64(&nmiSentTB[c.id])
+	lazy.HandleNMI(int(c.id))
+	lat := machine.ReadCycles() - atomic.LoadUint64(&nmiSentTB[c.id])
 	if lat >= 1<<40 {
 		lat = 0
 	}
@@ -253,7 +255,7 @@ func handleNMI(c *percpu) uint64 {
 
 // archRunOp runs the arch's own cross-call op here (paging's runOp, the shim's, hands it over).
 //
-//go:linkname archRunOp lazymm/paging.archRunOp
+//go:linkname archRunOp lazymm/kernel/paging.archRunOp
 //go:nosplit
 func archRunOp(cpu int, op uint32, arg uint64) {
 	if op == callFlushTLB {

@@ -3,9 +3,9 @@ package ppc64
 import (
 	"unsafe"
 
+	"lazymm/kernel/paging"
+	"lazymm/kernel/shim"
 	"lazymm/mm"
-	"lazymm/paging"
-	"lazymm/shim"
 )
 
 // trap is the Go side of trapEntry (trap_ppc64.s): one function for every exception, interrupt and

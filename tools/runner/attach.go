@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // A board that is already running lazymm (booted by GRUB or petitboot) is judged from its console
@@ -29,7 +29,7 @@ func Attach(c Config) (*Result, error) {
 	}
 	defer rc.Close()
 	start := time.Now()
-	res := &Result{Run: console.NewRun(), BootMS: -1, ExitStatus: statusAttached}
+	res := &Result{Run: protocol.NewRun(), BootMS: -1, ExitStatus: statusAttached}
 	lines := make(chan string, 256)
 	go readLines(rc, lines)
 	timer := time.NewTimer(c.Timeout)
@@ -46,7 +46,7 @@ loop:
 				break loop // the kernel is done; the board may go on printing (or reset)
 			}
 		case <-timer.C:
-			res.Run.AddFailure(console.Failure{Check: "timeout", CPU: -1,
+			res.Run.AddFailure(protocol.Failure{Check: "timeout", CPU: -1,
 				Detail: fmt.Sprintf("no summary on %s after %v", c.Console, c.Timeout)})
 			break loop
 		}

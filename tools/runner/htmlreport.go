@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // -report DIR writes DIR/index.html: the run at a glance (the scheme × scenario matrix coloured by
@@ -71,7 +71,7 @@ th{background:#f3f3f3}
 </body></html>
 `))
 
-func resultClass(t *console.Test) string {
+func resultClass(t *protocol.Test) string {
 	switch {
 	case !t.AsExpected():
 		return "fail"
@@ -83,7 +83,7 @@ func resultClass(t *console.Test) string {
 
 // firstFailure is what to show of a test: its skip reason, or its first failure (for an injected bug,
 // the first report of the detector that had to catch it).
-func firstFailure(t *console.Test) string {
+func firstFailure(t *protocol.Test) string {
 	if t.Outcome == "skip" {
 		return "skipped: " + t.Reason
 	}
@@ -109,7 +109,7 @@ func writeHTMLReport(dir string, c Config, res *Result) error {
 	}
 	p.Summary = fmt.Sprintf("%d tests, %d as expected, %d not; %d boot(s), wall %.1f s.", len(res.Run.Tests), asExpected, len(res.Run.Tests)-asExpected, max(res.Boots, 1), float64(res.WallMS)/1000)
 
-	lazy := map[string]*console.Test{}
+	lazy := map[string]*protocol.Test{}
 	var schemeOrder, scenarioOrder []string
 	seenS, seenSc := map[string]bool{}, map[string]bool{}
 	for _, t := range res.Run.Tests {

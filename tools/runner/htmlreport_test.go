@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 func TestHTMLReport(t *testing.T) {
-	r := console.NewRun()
+	r := protocol.NewRun()
 	feed := func(ls ...string) {
 		for _, l := range ls {
 			r.Feed(l)

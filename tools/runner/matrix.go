@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // A matrix run is several boots: the suite (with every scheme × scenario asked for) and one boot per
@@ -100,8 +100,8 @@ func runBoots(boots []Config, parallel int, dir string, progress io.Writer) []*R
 			}
 			r, err := Boot(b)
 			if err != nil {
-				r = &Result{Run: console.NewRun(), BootMS: -1, ExitStatus: -1}
-				r.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: fmt.Sprintf("the boot %s did not start: %v", label(b), err)})
+				r = &Result{Run: protocol.NewRun(), BootMS: -1, ExitStatus: -1}
+				r.Run.AddFailure(protocol.Failure{Check: "qemu", CPU: -1, Detail: fmt.Sprintf("the boot %s did not start: %v", label(b), err)})
 				r.Run.Finish()
 			}
 			if lf != nil {
@@ -110,7 +110,7 @@ func runBoots(boots []Config, parallel int, dir string, progress io.Writer) []*R
 				}
 			}
 			if logErr != nil {
-				r.Run.AddFailure(console.Failure{Check: "results", CPU: -1, Detail: fmt.Sprintf("keeping the console of %s: %v", label(b), logErr)})
+				r.Run.AddFailure(protocol.Failure{Check: "results", CPU: -1, Detail: fmt.Sprintf("keeping the console of %s: %v", label(b), logErr)})
 			}
 			results[i] = r
 			mu.Lock()

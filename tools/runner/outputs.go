@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // writeTAP prints the run as TAP version 13: "ok" for a test that came out as expected (an injected
@@ -151,7 +151,7 @@ func writeJUnit(path string, c Config, res *Result) error {
 }
 
 // splitName makes a JUnit class and case name: the path up to the last slash, and the rest.
-func splitName(t *console.Test) (class, name string) {
+func splitName(t *protocol.Test) (class, name string) {
 	if i := strings.LastIndexByte(t.Name, '/'); i > 0 {
 		return t.Name[:i], t.Name[i+1:]
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // The runner's ppc64 paths: QEMU's pseries command line, a verdict from the console alone (RTAS
@@ -189,7 +189,7 @@ func TestCheckExit(t *testing.T) {
 		{"amd64", 219, false, true, ""},
 	}
 	for _, c := range cases {
-		r := console.NewRun()
+		r := protocol.NewRun()
 		r.Feed("LZ1 begin name=a scheme=- scenario=- inject=- expect=pass")
 		if c.crash {
 			for _, l := range strings.Split(fmt.Sprintf(ppc64Crash, strings.Repeat("0", 512)), "\n") {
@@ -355,7 +355,7 @@ func TestSymbolizeCrash(t *testing.T) {
 			for _, c := range arch.cases {
 				pc := c.pc(fn.Value)
 				code := imageBytes(t, img, (pc&^(0xf<<60))&^3, 16)
-				r := console.NewRun()
+				r := protocol.NewRun()
 				for _, l := range strings.Split(c.crash(pc, c.dump(code)), "\n") {
 					r.Feed(l)
 				}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // JSON report shapes (documented in docs/PROTOCOL.md's runner section).
@@ -179,7 +179,7 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 	return nil
 }
 
-func describeFailure(f console.Failure, t *console.Test) string {
+func describeFailure(f protocol.Failure, t *protocol.Test) string {
 	s := f.Check
 	if f.CPU >= 0 {
 		s += fmt.Sprintf(" on cpu %d", f.CPU)

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // Config is one boot of the kernel.
@@ -41,7 +41,7 @@ type Config struct {
 
 // Result is what one boot produced.
 type Result struct {
-	Run        *console.Run
+	Run        *protocol.Run
 	BootMS     int64 // QEMU start -> first protocol line; -1 if none
 	WallMS     int64
 	ExitStatus int // QEMU's; -1 when killed
@@ -57,7 +57,7 @@ func merge(rs []*Result) *Result {
 		rs[0].Boots = 1
 		return rs[0]
 	}
-	m := &Result{Run: console.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
+	m := &Result{Run: protocol.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
 	m.Run.Boot = rs[0].Run.Boot
 	picked := false
 	for _, r := range rs {
@@ -193,7 +193,7 @@ func Boot(c Config) (*Result, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %s: %w", c.QEMU, err)
 	}
-	res := &Result{Run: console.NewRun(), BootMS: -1}
+	res := &Result{Run: protocol.NewRun(), BootMS: -1}
 	lines := make(chan string, 256)
 	go readLines(out, lines)
 	timedOut := false
@@ -218,11 +218,11 @@ loop:
 	res.Stderr = stderr.String()
 	res.ExitStatus = cmd.ProcessState.ExitCode()
 	if timedOut {
-		res.Run.AddFailure(console.Failure{Check: "timeout", CPU: -1,
+		res.Run.AddFailure(protocol.Failure{Check: "timeout", CPU: -1,
 			Detail: fmt.Sprintf("no end after %v: QEMU killed", c.Timeout)})
 		res.Run.Summary = nil
 	} else if waitErr != nil && res.ExitStatus < 0 {
-		res.Run.AddFailure(console.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
+		res.Run.AddFailure(protocol.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
 	}
 	checkProtocolSeen(res)
 	checkExit(c.Arch, res)
@@ -256,8 +256,8 @@ func readLines(r io.Reader, out chan<- string) {
 		frag, err := br.ReadSlice('\n')
 		cur = append(cur, frag...)
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(cur) > console.MaxLine {
-				out <- string(cur[:console.MaxLine+1])
+			if len(cur) > protocol.MaxLine {
+				out <- string(cur[:protocol.MaxLine+1])
 				cur = cur[:0]
 				for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of the line
 					_, err = br.ReadSlice('\n')
@@ -331,19 +331,19 @@ func checkExit(arch string, res *Result) {
 	ok := okStatus(arch)
 	switch {
 	case complete && r.Pass() && s != ok:
-		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(arch, s)})
+		r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(arch, s)})
 	case !complete && len(r.Crashes) == 0 && s != ok:
 		detail := describeExit(arch, s)
 		if e := stderrExcerpt(res.Stderr); e != "" {
 			detail += ": " + e
 		}
-		r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: detail})
+		r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: detail})
 	case !complete && len(r.Crashes) == 0 && arch == "ppc64":
 		// status 0 is also QEMU stopped from outside (SIGTERM, SIGINT): its stderr says so
 		if sig := signalLine(res.Stderr); sig != "" {
-			r.AddFailure(console.Failure{Check: "exit", CPU: -1, Detail: "QEMU was stopped from outside before the summary line: " + sig})
+			r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: "QEMU was stopped from outside before the summary line: " + sig})
 		} else if r.ProtocolSeen() { // else checkProtocolSeen said it
-			r.AddFailure(console.Failure{Check: "exit", CPU: -1,
+			r.AddFailure(protocol.Failure{Check: "exit", CPU: -1,
 				Detail: "QEMU exited with status 0 (the machine powered off) before the summary line: the kernel stopped early; on ppc64 the exit status carries no verdict, the console must"})
 		}
 	}
@@ -367,13 +367,13 @@ func checkProtocolSeen(res *Result) {
 	if r.ProtocolSeen() {
 		return
 	}
-	detail := "no protocol line (" + strings.TrimSpace(console.Tag) + " ...) on the console: the kernel did not get as far as its boot line, or the image is not a lazymm kernel"
+	detail := "no protocol line (" + strings.TrimSpace(protocol.Tag) + " ...) on the console: the kernel did not get as far as its boot line, or the image is not a lazymm kernel"
 	if n := len(r.Raw); n > 0 {
 		detail += fmt.Sprintf("; it printed %d other line(s), the last: %q", n, oneLine(r.Raw[n-1], 200))
 	} else {
 		detail += "; it printed nothing"
 	}
-	r.AddFailure(console.Failure{Check: "protocol", CPU: -1, Detail: detail})
+	r.AddFailure(protocol.Failure{Check: "protocol", CPU: -1, Detail: detail})
 	for _, t := range r.Tests {
 		if t.Name == "run" && len(t.Raw) == 0 { // show the console's last lines with the failure
 			t.Raw = r.Raw[max(0, len(r.Raw)-8):]
@@ -425,7 +425,7 @@ func checkCPUs(c Config, res *Result) {
 		return
 	}
 	if got := b.Get("cpus"); got != fmt.Sprint(c.CPUs) {
-		res.Run.AddFailure(console.Failure{Check: "cpus", CPU: -1,
+		res.Run.AddFailure(protocol.Failure{Check: "cpus", CPU: -1,
 			Detail: fmt.Sprintf("asked for %d CPUs, the kernel reports %s online", c.CPUs, got)})
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // fakeQEMU writes a shell script that plays a canned console and exits with a given status, standing in
@@ -136,7 +136,7 @@ exit 1`
 
 // BenchmarkReport renders the table, the cost table and the JSON report of a 100-test matrix run.
 func BenchmarkReport(b *testing.B) {
-	r := console.NewRun()
+	r := protocol.NewRun()
 	schemes := []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
 	for i := 0; i < 100; i++ {
 		s := schemes[i%len(schemes)]
@@ -163,7 +163,7 @@ func BenchmarkReport(b *testing.B) {
 // Consecutive tests skipped for the same reason fold into one line after the first; a different
 // reason, or a test between them, starts a new run. The counts stay exact.
 func TestTableFoldsSkips(t *testing.T) {
-	r := console.NewRun()
+	r := protocol.NewRun()
 	r.Feed("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26.8 cmdline=-")
 	for i, reason := range []string{"no PIDs", "no PIDs", "no PIDs", "no KVM", "no PIDs"} {
 		name := fmt.Sprintf("lazy/t%d", i)

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/arch/ppc64/ppc64asm"
 	"golang.org/x/arch/x86/x86asm"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // symbolizer names crash addresses from the kernel ELF's symbol table, gives their source line from
@@ -190,7 +190,7 @@ var ppc64Vectors = map[uint64]string{
 
 // ppc64Cause names the ppc64 vector of a crash header and, for a program check, what SRR1 says
 // caused it.
-func ppc64Cause(h console.Line) string {
+func ppc64Cause(h protocol.Line) string {
 	v, err := strconv.ParseUint(h.Get("vector"), 0, 64)
 	if err != nil {
 		return ""
@@ -214,7 +214,7 @@ func ppc64Cause(h console.Line) string {
 }
 
 // explain returns human lines for a crash: the function at the faulting pc and the code around it.
-func (s *symbolizer) explain(c *console.Crash) []string {
+func (s *symbolizer) explain(c *protocol.Crash) []string {
 	rip, err := strconv.ParseUint(c.Header.Get(s.pcName()), 0, 64)
 	if err != nil {
 		return nil
@@ -239,7 +239,7 @@ func (s *symbolizer) explain(c *console.Crash) []string {
 		out = append(out, "code around it, from the image:")
 		out = append(out, ctx...)
 		for _, l := range c.Lines { // the image's bytes must be those the kernel ran
-			pl, err := console.ParseLine(l)
+			pl, err := protocol.ParseLine(l)
 			if err != nil || pl.Kind != "bytes" {
 				continue
 			}
@@ -256,7 +256,7 @@ func (s *symbolizer) explain(c *console.Crash) []string {
 		return out
 	}
 	for _, l := range c.Lines {
-		pl, err := console.ParseLine(l)
+		pl, err := protocol.ParseLine(l)
 		if err != nil || pl.Kind != "bytes" {
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // The kernel's event trace (kernel/trace.go), as a Chrome trace-event file that Perfetto and
@@ -51,7 +51,7 @@ type kev struct {
 }
 
 // parseTrace decodes one trace line's events ("tsc:kind:a:b:c" in hex, comma-separated).
-func parseTrace(l console.Line) (cpu int, hz uint64, evs []kev, err error) {
+func parseTrace(l protocol.Line) (cpu int, hz uint64, evs []kev, err error) {
 	if cpu, err = strconv.Atoi(l.Get("cpu")); err != nil {
 		return 0, 0, nil, fmt.Errorf("trace line without cpu")
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"lazymm/tools/internal/console"
+	"lazymm/kernel/protocol"
 )
 
 // checkTraceSchema checks a file against the trace-event format Perfetto and chrome://tracing read:
@@ -58,7 +58,7 @@ func checkTraceSchema(t *testing.T, b []byte) (slices, instants int) {
 }
 
 func TestTrace(t *testing.T) {
-	r := console.NewRun()
+	r := protocol.NewRun()
 	for _, l := range []string{
 		"LZ1 begin name=lazy/x/y scheme=x scenario=y inject=- expect=pass",
 		// CPU 0: a user task, then lazy in a kernel thread, an exit, a free; CPU 1: NMIs and a shot
@@ -85,14 +85,14 @@ func TestTrace(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"events=zz:1:1:1:1", "events=1:1:1", "events=1:63:0:0:0"} {
-		r := console.NewRun()
+		r := protocol.NewRun()
 		r.Feed("LZ1 begin name=a scheme=- scenario=- inject=- expect=pass")
 		r.Feed("LZ1 trace name=a cpu=0 tsc_hz=1000 " + bad)
 		if _, err := buildTrace(&Result{Run: r}); err == nil {
 			t.Errorf("trace %q accepted", bad)
 		}
 	}
-	if err := writeTrace(path, &Result{Run: console.NewRun()}); err == nil {
+	if err := writeTrace(path, &Result{Run: protocol.NewRun()}); err == nil {
 		t.Error("an empty trace written without a word")
 	}
 }

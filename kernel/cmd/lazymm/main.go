@@ -13,12 +13,13 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"lazymm/kernel"
 	"lazymm/kernel/ktest"
-	"lazymm/kernel/lazytest"
-	"lazymm/kernel/mmtest"
-	"lazymm/kernel/smoke"
-	"lazymm/kernel/smptest"
+	"lazymm/kernel/lazy"
+	"lazymm/kernel/machine"
+	"lazymm/kernel/suites/matrix"
+	"lazymm/kernel/suites/smoke"
+	"lazymm/kernel/suites/smp"
+	"lazymm/kernel/suites/tlb"
 )
 
 // injection is a bug the kernel injects on purpose, the test that must fail because of it and the
@@ -43,37 +44,37 @@ var injections = map[string]injection{
 	// the shim drops SIGURG (see shim/signal.go): the preemption test must not pass
 	"no-preempt-signal": {run: smoke.Preempt},
 	// the arch layer never starts the last AP: the online check must name it
-	"ap-missing": {run: smptest.Online, catch: "cpu-online"},
+	"ap-missing": {run: smp.Online, catch: "cpu-online"},
 	// the arch layer writes into a frame it just freed: the quarantine's poison check must see it
 	"write-after-free": {run: smoke.Poison, catch: "poison"},
 	// the arch layer skips the remote TLB flush after munmap/MADV_DONTNEED: the stale read is caught
-	"no-shootdown": {run: smptest.Shootdown, catch: "stale-tlb"},
+	"no-shootdown": {run: smp.Shootdown, catch: "stale-tlb"},
 	// flush_tlb_mm_range sends no IPIs: CPUs running the mm keep stale translations
-	"skip-flush-ipi": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	"skip-flush-ipi": {run: nopcid, catch: tlb.DetectStaleTLB, scen: tlb.MunmapShootdown},
 	// a lazy CPU coming back to its mm does not compare tlb_gen: it keeps the translations it missed
-	"skip-lazy-catchup": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	"skip-lazy-catchup": {run: nopcid, catch: tlb.DetectStaleTLB, scen: tlb.MunmapShootdown},
 	// freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root in CR3
-	"skip-exit-flush": {run: nopcid, catch: mmtest.DetectCR3Audit, scen: mmtest.MunmapShootdown},
+	"skip-exit-flush": {run: nopcid, catch: tlb.DetectCR3Audit, scen: tlb.MunmapShootdown},
 	// POWER in tlbie mode: the broadcast tlbie is skipped, so CPUs running the mm keep stale translations
-	"skip-tlbie": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	"skip-tlbie": {run: nopcid, catch: tlb.DetectStaleTLB, scen: tlb.MunmapShootdown},
 	// POWER's hash MMU: a flush does not remove the HPTEs, so every CPU keeps translating the old pages
-	"skip-hpte-remove": {run: nopcid, catch: mmtest.DetectStaleTLB, scen: mmtest.MunmapShootdown},
+	"skip-hpte-remove": {run: nopcid, catch: tlb.DetectStaleTLB, scen: tlb.MunmapShootdown},
 	// a page table is freed while its parent still points to it: the next walk meets its poison
-	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: mmtest.MunmapShootdown},
+	"free-linked-table": {run: nopcid, catch: "poison-walk", scen: tlb.MunmapShootdown},
 	// freeing an mm forgets one page-table page
-	"leak-pagetable": {run: nopcid, catch: mmtest.DetectLeak, scen: mmtest.MunmapShootdown},
+	"leak-pagetable": {run: nopcid, catch: tlb.DetectLeak, scen: tlb.MunmapShootdown},
 	// the lazy-mm engine's bugs: each breaks one scheme, in a scenario that must catch it
-	"refcount-no-grab":        {scheme: "refcount", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectRefcountNoGrab},
-	"shootdown-no-ipi":        {scheme: "shootdown", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectShootdownNoIPI},
-	"mmput-unlazy-skip":       {scheme: "mmput-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectMMPutUnlazySkip},
-	"loaded-mm-stale-mask":    {scheme: "loaded-mm", scen: "exit-while-lazy", catch: "cr3-audit", set: &kernel.InjectLoadedMMStaleMask},
-	"hazard-no-scan":          {scheme: "hazard", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectHazardNoScan},
-	"nmi-no-check":            {scheme: "loaded-mm", scen: "exit-nmi", catch: "freed-mm", set: &kernel.InjectNMINoCheck},
-	"temporary-mm-no-restore": {scheme: "refcount", scen: "temporary-mm", catch: "cr3-audit", set: &kernel.InjectTempMMNoRestore},
-	"exit-flush-no-unlazy":    {scheme: "exit-flush-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &kernel.InjectExitFlushNoUnlazy},
-	"membarrier-no-ipi":       {scheme: "refcount", scen: "membarrier", catch: "membarrier", set: &kernel.InjectMembarrierNoIPI},
+	"refcount-no-grab":        {scheme: "refcount", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &lazy.InjectRefcountNoGrab},
+	"shootdown-no-ipi":        {scheme: "shootdown", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &lazy.InjectShootdownNoIPI},
+	"mmput-unlazy-skip":       {scheme: "mmput-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &lazy.InjectMMPutUnlazySkip},
+	"loaded-mm-stale-mask":    {scheme: "loaded-mm", scen: "exit-while-lazy", catch: "cr3-audit", set: &lazy.InjectLoadedMMStaleMask},
+	"hazard-no-scan":          {scheme: "hazard", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &lazy.InjectHazardNoScan},
+	"nmi-no-check":            {scheme: "loaded-mm", scen: "exit-nmi", catch: "freed-mm", set: &lazy.InjectNMINoCheck},
+	"temporary-mm-no-restore": {scheme: "refcount", scen: "temporary-mm", catch: "cr3-audit", set: &lazy.InjectTempMMNoRestore},
+	"exit-flush-no-unlazy":    {scheme: "exit-flush-unlazy", scen: "exit-while-lazy", catch: "lazy-freed-mm", set: &lazy.InjectExitFlushNoUnlazy},
+	"membarrier-no-ipi":       {scheme: "refcount", scen: "membarrier", catch: "membarrier", set: &lazy.InjectMembarrierNoIPI},
 	// the last exit drops mm_users twice: lazy references keep the struct, so the count goes negative
-	"mmput-twice": {scheme: "refcount", scen: "exit-while-lazy", catch: "refcount", set: &kernel.InjectMMPutTwice},
+	"mmput-twice": {scheme: "refcount", scen: "exit-while-lazy", catch: "refcount", set: &lazy.InjectMMPutTwice},
 	"hang": {run: func(*ktest.T) {
 		for atomic.LoadUint32(&never) == 0 { // spins with no calls: only a timeout ends it
 			spins++
@@ -81,7 +82,7 @@ var injections = map[string]injection{
 	}},
 }
 
-func nopcid(t *ktest.T) { mmtest.MunmapShootdownTest(t, false) }
+func nopcid(t *ktest.T) { tlb.MunmapShootdownTest(t, false) }
 
 var (
 	badAddress uintptr = 0xdead0000
@@ -90,7 +91,7 @@ var (
 )
 
 func main() {
-	m := kernel.M
+	m := machine.M
 	args := os.Args[1:]
 	cmdline := m.Cmdline()
 	if cmdline == "" {
@@ -114,7 +115,7 @@ func main() {
 		case "scheme":
 			schemes = v
 		case "trace": // trace=1: the lazy-mm scenarios dump their event trace (runner -trace)
-			kernel.SetTrace(v == "1")
+			lazy.SetTrace(v == "1")
 		case "seed", "duration": // the torture scenario's (kernel/lazytest/torture.go)
 		case "vdso", "acpi", "nopcid", "tlbie", "hash", "nmi", "nmistat": // read by the arch layer at boot (vdso=off: clock by system call; acpi=off: CPUs from the MP table; nopcid: no PCIDs even if the CPU has them; tlbie: POWER flushes by broadcast tlbie, not IPIs; hash: POWER's hash MMU; nmi=reset: POWER's NMI by system reset, not the soft NMI; nmistat: POWER prints its NMI counts and latency at exit)
 		default:
@@ -128,19 +129,19 @@ func main() {
 			bad = append(bad, "inject="+inject)
 		case in.scheme != "":
 			*in.set = true
-			s, err := kernel.SchemeByName(in.scheme)
-			sc, ok := lazytest.ScenarioByName(in.scen)
+			s, err := lazy.SchemeByName(in.scheme)
+			sc, ok := matrix.ScenarioByName(in.scen)
 			if err != nil || !ok {
 				panic(fmt.Sprintf("injection %s names scheme %q and scenario %q", inject, in.scheme, in.scen))
 			}
 			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scheme: in.scheme,
-				Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { lazytest.Run(t, s, sc) }}})...)
+				Scenario: in.scen, Expect: "fail", Catch: in.catch, Run: func(t *ktest.T) { matrix.Run(t, s, sc) }}})...)
 		case in.scen != "":
 			if (inject == "skip-flush-ipi" || inject == "skip-lazy-catchup") && slices.ContainsFunc(strings.Fields(cmdline), func(w string) bool { return w == "tlbie" || w == "hash" }) {
 				// POWER's broadcast flushes (tlbie, or hash's H_REMOVE) reach lazy CPUs too: what the
 				// missing IPI still breaks is the move of lazy CPUs off an mm whose tables are freed
 				// (radix: the tables; hash: the context, recycled), which the root audit sees
-				in.catch = mmtest.DetectCR3Audit
+				in.catch = tlb.DetectCR3Audit
 			}
 			tests = append(tests, needAddressSpaces(m, []ktest.Test{{Name: "inject/" + inject, Inject: inject, Scenario: in.scen,
 				Expect: "fail", Catch: in.catch, Run: in.run}})...)
@@ -154,8 +155,8 @@ func main() {
 			bad = append(bad, err.Error())
 		}
 		if m.BareMetal() { // IPIs and NMIs exist only there; on the host the suite would test nothing
-			suite = append(suite, smptest.Tests()...)
-			suite = append(suite, needAddressSpaces(m, append(mmtest.Tests(), sel...))...)
+			suite = append(suite, smp.Tests()...)
+			suite = append(suite, needAddressSpaces(m, append(tlb.Tests(), sel...))...)
 		}
 		matrixOnly := schemes != "" || scenario != ""
 		for _, tc := range suite {
@@ -185,7 +186,7 @@ func main() {
 }
 
 // needAddressSpaces makes tests skip, saying why, on an arch without test address spaces yet.
-func needAddressSpaces(m kernel.Machine, tests []ktest.Test) []ktest.Test {
+func needAddressSpaces(m machine.Machine, tests []ktest.Test) []ktest.Test {
 	err := m.AddressSpaces()
 	if err == nil {
 		return tests
@@ -203,8 +204,8 @@ func report(t *ktest.T) {
 	t.Metric("heap_sys_mb", float64(ms.HeapSys>>20))
 	t.Metric("heap_alloc_mb", float64(ms.HeapAlloc>>20))
 	t.Metric("num_gc", float64(ms.NumGC))
-	t.Metric("resident_frames", float64(kernel.M.ResidentFrames()))
-	counts := kernel.M.SyscallCounts()
+	t.Metric("resident_frames", float64(machine.M.ResidentFrames()))
+	counts := machine.M.SyscallCounts()
 	nrs := make([]int, 0, len(counts))
 	for nr := range counts {
 		nrs = append(nrs, nr)
@@ -218,31 +219,31 @@ func report(t *ktest.T) {
 // selectMatrix returns the lazy-mm tests of the schemes and scenarios named (comma-separated lists,
 // "all" or empty for every one).
 func selectMatrix(schemes, scenarios string) ([]ktest.Test, error) {
-	var ss []kernel.Scheme
+	var ss []lazy.Scheme
 	if schemes == "" || schemes == "all" {
-		ss = kernel.Schemes
+		ss = lazy.Schemes
 	} else {
 		for _, name := range strings.Split(schemes, ",") {
-			s, err := kernel.SchemeByName(name)
+			s, err := lazy.SchemeByName(name)
 			if err != nil {
 				return nil, fmt.Errorf("scheme=%s", name)
 			}
 			ss = append(ss, s)
 		}
 	}
-	var scs []lazytest.Scenario
+	var scs []matrix.Scenario
 	if scenarios == "" || scenarios == "all" {
-		scs = lazytest.Scenarios
+		scs = matrix.Scenarios
 	} else {
 		for _, name := range strings.Split(scenarios, ",") {
-			sc, ok := lazytest.ScenarioByName(name)
+			sc, ok := matrix.ScenarioByName(name)
 			if !ok {
 				return nil, fmt.Errorf("scenario=%s", name)
 			}
 			scs = append(scs, sc)
 		}
 	}
-	return lazytest.Tests(ss, scs), nil
+	return matrix.Tests(ss, scs), nil
 }
 
 func scenarioIn(list, name string) bool {

@@ -1,5 +1,0 @@
-package kernel
-
-import "os"
-
-func exitHosted(status int) { os.Exit(status) }

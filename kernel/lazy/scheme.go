@@ -1,0 +1,191 @@
+package lazy
+
+import (
+	"lazymm/kernel/machine"
+
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+
+	"lazymm/mm"
+)
+
+// Scheme is one answer to "who keeps a lazily used mm alive, and how are lazy CPUs kicked off it?"
+// (DESIGN.md section 1). What the switch path needs is data (SchemeConfig), read with interrupts off
+// without a call; what the exit path does is code (the methods), run in thread context.
+type Scheme interface {
+	Name() string
+	Config() SchemeConfig
+	// MMPut runs in __mmput, when the last mm_users reference is gone, before exit_mmap.
+	MMPut(cpu int, as *mm.AddrSpace)
+	// MMDrop runs in __mmdrop, when mm_count reached zero, before the root and the struct are freed
+	// (cleanup_lazy_tlbs).
+	MMDrop(cpu int, as *mm.AddrSpace)
+}
+
+// SchemeConfig is what context_switch, exit_mm and the interrupt handlers need to know of a scheme.
+type SchemeConfig struct {
+	// LazyRefcount: a kernel thread borrowing an mm holds an mm_count reference on it
+	// (mmgrab_lazy_tlb / mmdrop_lazy_tlb count: CONFIG_MMU_LAZY_TLB_REFCOUNT).
+	LazyRefcount bool
+	// ActiveMM: kernel threads carry active_mm (false: no-active-mm, only the MMU knows).
+	ActiveMM bool
+	// ActiveIsRef: a kernel thread's active_mm must never name a freed mm. False where only the
+	// MMU's loaded mm is tracked (loaded-mm): a stale active_mm is then never dereferenced.
+	ActiveIsRef bool
+	// Hazard: a CPU going lazy publishes the mm in its hazard slot; the freeing side scans them.
+	Hazard bool
+	// ExitUnlazy: exit_mmap's flush (freed tables, lazy CPUs included) also drops the mm as their
+	// active_mm (the powerpc radix exit flush).
+	ExitUnlazy bool
+}
+
+// Schemes lists every scheme, in the order of reports.
+var Schemes = []Scheme{refcount{}, shootdown{}, mmputUnlazy{}, loadedMM{}, hazard{}, exitFlushUnlazy{}, noActiveMM{}}
+
+// SchemeByName finds a scheme.
+func SchemeByName(name string) (Scheme, error) {
+	for _, s := range Schemes {
+		if s.Name() == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown scheme %q", name)
+}
+
+var (
+	scheme Scheme = refcount{}
+	cfg           = refcount{}.Config()
+)
+
+// UseScheme selects the scheme for the next scenario (no engine task may exist).
+func UseScheme(s Scheme) {
+	scheme, cfg = s, s.Config()
+}
+
+// Injected bugs of the lazy-mm engine (each names the scheme it breaks; see kernel/cmd/lazymm).
+var (
+	InjectRefcountNoGrab    bool // a kernel thread borrows active_mm without mmgrab
+	InjectShootdownNoIPI    bool // the final __mmdrop skips the shootdown
+	InjectMMPutUnlazySkip   bool // the last mmput does not kick lazy CPUs
+	InjectLoadedMMStaleMask bool // mm_cpumask cleared on going lazy, before the CPU really switched
+	InjectHazardNoScan      bool // the freeing side ignores the hazard slots
+	InjectNMINoCheck        bool // the NMI handler dereferences active_mm without the scheme's check
+	InjectTempMMNoRestore   bool // unuse_temporary_mm does not switch back
+	InjectExitFlushNoUnlazy bool // exit_mmap's flush moves lazy CPUs' CR3 but leaves their active_mm
+	InjectMMPutTwice        bool // the exit of a process's last task drops its mm_users reference twice
+)
+
+// shoot sends the scheme's IPI to the CPUs in mask (this one included, directly): each leaves the mm
+// if it uses it lazily (ShootLazy), and the call returns when all have.
+func shoot(cpu int, mask uint64, as *mm.AddrSpace) {
+	mask &= onlineMask()
+	if mask == 0 {
+		return
+	}
+	rqs[cpu].stats.ShootSent += uint64(bits.OnesCount64(mask)) // this CPU's own call included
+	record(cpu, EvShootSend, mask, as.CtxID, 0)
+	machine.M.CrossCall(mask, machine.CallShootLazy, uint64(as.Handle()), true)
+}
+
+func onlineMask() uint64 {
+	n := machine.M.CPUs()
+	if n >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<uint(n) - 1
+}
+
+// ShootLazy is the scheme's IPI on this CPU (do_shoot_lazy_tlb), in interrupt context: a kernel
+// thread running on the borrowed mm h gets InitMM as active_mm, the hazard slot is cleared, and the
+// return value asks the arch to switch the MMU to InitMM if it has h loaded. It counts IPIs that found
+// nothing to do.
+//
+//go:nosplit
+func ShootLazy(cpu int, h uintptr) bool {
+	r := &rqs[cpu]
+	atomic.AddUint64(&r.stats.ShootRecv, 1)
+	held := unlazy(r, h)
+	loaded := atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM) == h
+	r.shotHeld = held || loaded // for the trace (HandleCrossCall records: this frame is deep enough)
+	if !held && !loaded {
+		atomic.AddUint64(&r.stats.ShootUnneeded, 1)
+	}
+	return loaded
+}
+
+// unlazy ends this CPU's lazy use of mm h: a kernel thread borrowing it gets InitMM as active_mm and
+// the hazard slot is cleared. It reports whether there was anything to end.
+//
+//go:nosplit
+func unlazy(r *runq, h uintptr) bool {
+	held := false
+	if t := taskAt(atomic.LoadUintptr(&r.curr)); t != nil && t.MM == 0 && t.ActiveMM == h {
+		t.ActiveMM, t.ActiveCtx = initH, mm.InitMM.CtxID
+		held = true
+	}
+	if atomic.LoadUintptr(&r.hazard) == h {
+		atomic.StoreUintptr(&r.hazard, 0)
+		held = true
+	}
+	return held
+}
+
+// auditLazy is the lazy-freed-mm detector on this CPU (a cross-call after every free): nothing here
+// may still name the freed mm h.
+//
+//go:nosplit
+func auditLazy(cpu int, h uintptr) {
+	r := &rqs[cpu]
+	if t := taskAt(atomic.LoadUintptr(&r.curr)); t != nil && cfg.ActiveIsRef && t.MM == 0 && t.ActiveMM == h {
+		report(chkLazyFreedMM, atActive, cpu, h, t.ActiveCtx, 0)
+	}
+	if atomic.LoadUintptr(&r.hazard) == h {
+		report(chkLazyFreedMM, atHazard, cpu, h, 0, 0)
+	}
+	if cfg.LazyRefcount && r.prevMM == h {
+		report(chkLazyFreedMM, atPrevMM, cpu, h, r.prevCtx, 0)
+	}
+	if atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM) == h {
+		report(chkLazyFreedMM, atLoaded, cpu, h, 0, 0)
+	}
+}
+
+// HandleNMI is the engine's NMI work (perf's user-stack walk): it dereferences the mm the scheme says
+// an NMI may use. nmi_uaccess_okay allows only current's own mm while the MMU has it loaded; the
+// injected nmi-no-check takes active_mm (or, without active_mm, the loaded mm) unchecked.
+//
+//go:nosplit
+func HandleNMI(cpu int) {
+	if atomic.LoadUint32(&engineOn) == 0 {
+		return
+	}
+	r := &rqs[cpu]
+	atomic.AddUint64(&r.stats.NMIs, 1)
+	record(cpu, EvNMI, 0, 0, 0)
+	t := taskAt(atomic.LoadUintptr(&r.curr))
+	if t == nil {
+		return
+	}
+	loaded := atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM)
+	h, ctx := t.MM, t.MMCtx
+	switch {
+	case InjectNMINoCheck && cfg.ActiveMM:
+		h, ctx = t.ActiveMM, t.ActiveCtx
+	case InjectNMINoCheck:
+		if loaded == mm.Switching {
+			return
+		}
+		h, ctx = loaded, mm.At(loaded).CtxID
+	case h == 0 || loaded != h:
+		return // not current's own mm in the MMU: no user access from this NMI
+	}
+	if h == 0 || h == initH {
+		return
+	}
+	atomic.AddUint64(&r.stats.NMIDerefs, 1)
+	record(cpu, EvNMI, ctx, 1, 0)
+	if checkMM(cpu, h, ctx, atNMI) {
+		_ = atomic.LoadUint64(&mm.At(h).Root) // the walk starts at the mm's page tables
+	}
+}

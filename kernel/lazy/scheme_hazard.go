@@ -1,0 +1,39 @@
+package lazy
+
+import (
+	"lazymm/kernel/machine"
+
+	"sync/atomic"
+
+	"lazymm/mm"
+)
+
+// hazard is the hazard-pointer proposal for lazy mms (the "lightweight hazard pointers" patch, and the
+// 2024 RFCs): a CPU going lazy publishes the mm in its per-CPU slot (enter_lazy_tlb) and clears it when
+// it switches to a user task; the final __mmdrop scans every slot and IPIs only the CPUs whose slot
+// holds the mm. Publishing happens while the CPU still holds an mm_users reference (the previous task
+// is a user of the mm, or exit_mm's task is), and the scan happens after mm_count reached zero, so
+// sequentially consistent atomics on both sides cannot miss each other.
+type hazard struct{}
+
+func (hazard) Name() string { return "hazard" }
+
+func (hazard) Config() SchemeConfig {
+	return SchemeConfig{ActiveMM: true, ActiveIsRef: true, Hazard: true}
+}
+
+func (hazard) MMPut(int, *mm.AddrSpace) {}
+
+func (hazard) MMDrop(cpu int, as *mm.AddrSpace) {
+	if InjectHazardNoScan {
+		return
+	}
+	var mask uint64
+	h := as.Handle()
+	for c := 0; c < machine.M.CPUs(); c++ {
+		if atomic.LoadUintptr(&rqs[c].hazard) == h {
+			mask |= 1 << uint(c)
+		}
+	}
+	shoot(cpu, mask, as)
+}

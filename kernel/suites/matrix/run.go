@@ -1,0 +1,146 @@
+package matrix
+
+import (
+	"strings"
+	"sync"
+
+	"lazymm/kernel/ktest"
+	"lazymm/kernel/lazy"
+	"lazymm/kernel/machine"
+	"lazymm/kernel/suites/tlb"
+	"lazymm/mm"
+)
+
+// Run plays scenario sc under scheme s on every CPU and applies every detector: the engine's
+// (freed-mm, lazy-freed-mm, refcount), the CR3 audit, stale tokens, poison in freed frames, and
+// leaks of frames, tasks and address spaces (a refcount that never reached zero leaves its mm live).
+func Run(t *ktest.T, s lazy.Scheme, sc Scenario) {
+	m := machine.M
+	if !m.BareMetal() {
+		t.Skipf("the lazy-mm engine needs the machine: real page tables, IPIs and NMIs")
+	}
+	if err := m.NMIAnywhere(); sc.nmis && err != nil {
+		t.Skipf("%v", err)
+	}
+	lazy.UseScheme(s)
+	if sc.run == nil {
+		tlb.MunmapShootdownTest(t, false)
+		return
+	}
+	n := m.CPUs()
+	if err := m.SetPCID(false); err != nil {
+		t.Fatalf("%v", err)
+	}
+	before := m.Memory(true)
+	live := mm.LiveAddrSpaces()
+	m.AuditCR3()
+	lazy.TakeFindings()
+	lazy.ResetEngine(n)
+	lazy.ResetTrace(n)
+	tlb0 := machine.TLBTotals(n)
+	ipi0 := sumIPIs(n)
+
+	e := &env{t: t, n: n, bar: barrier{n: n}, procs: make([]*proc, n)}
+	lazy.EngineOn(true)
+	var wg sync.WaitGroup
+	for cpu := 0; cpu < n; cpu++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := machine.RunPinned(cpu, func() {
+				c, err := lazy.NewCPU(cpu)
+				if err != nil {
+					e.fail("%v", err)
+				}
+				e.bar.wait()
+				if c != nil {
+					sc.run(e, c)
+				}
+				e.bar.wait()
+				if c != nil {
+					if c.Curr() != c.Idle {
+						e.fail("CPU %d ended the scenario running task %d, not its idle thread", cpu, c.Curr().ID)
+						c.Switch(c.Idle)
+					}
+					c.Drain()
+				}
+			})
+			if err != nil {
+				e.fail("%v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	lazy.EngineOn(false)
+	lines, lost := lazy.TraceLines(t.Name(), n)
+	for _, l := range lines {
+		ktest.Emit(l)
+	}
+	if lost > 0 {
+		t.Metric("trace_events_lost", float64(lost))
+	}
+
+	for _, s := range e.errs {
+		check, detail, ok := strings.Cut(s, "|")
+		if !ok {
+			check, detail = "assert", s
+		}
+		t.Check(check, false, "%s", detail)
+	}
+	fs, lost := lazy.TakeFindings()
+	for _, f := range fs {
+		t.Check(f.Check, false, "%s", f.Detail)
+	}
+	t.Check("freed-mm", lost == 0, "%d more findings than the table holds", lost)
+	audit, runs := m.AuditCR3()
+	for _, a := range audit {
+		t.Check("cr3-audit", false, "%s", a)
+	}
+	after := m.Memory(true)
+	t.Check("poison", after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
+	t.Check("leak", mm.LiveAddrSpaces() == live, "address spaces: %d before the scenario, %d after (an mm whose mm_count never reached zero)", live, mm.LiveAddrSpaces())
+	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
+		t.Check("leak", after.Frames[k] == before.Frames[k], "%s frames: %d before the scenario, %d after", k, before.Frames[k], after.Frames[k])
+	}
+
+	st := lazy.EngineStats(n)
+	tlb := machine.TLBTotals(n)
+	tlb.Sub(&tlb0)
+	ipi := sumIPIs(n)
+	t.Metric("cpus", float64(n))
+	t.Metric("switches", float64(st.Switches))
+	t.Metric("lazy_entries", float64(st.LazyEntries))
+	t.Metric("mm_count_atomics", float64(st.CountAtomics))
+	t.Metric("line_transfers", float64(st.LineTransfers))
+	t.Metric("shoot_ipis", float64(st.ShootSent))
+	t.Metric("shoot_ipis_unneeded", float64(st.ShootUnneeded))
+	t.Metric("flush_ipis", float64(tlb.IPIsRecv))
+	t.Metric("broadcast_flushes", float64(tlb.Broadcasts))
+	t.Metric("trimmed", float64(tlb.Trimmed))
+	t.Metric("hpte_removes", float64(tlb.HPTERemoves))
+	t.Metric("call_ipis", float64(ipi.CallRecv-ipi0.CallRecv))
+	t.Metric("nmis", float64(st.NMIs))
+	t.Metric("nmi_derefs", float64(st.NMIDerefs))
+	t.Metric("cr3_flush", float64(tlb.CR3Flush))
+	t.Metric("cr3_noflush", float64(tlb.CR3NoFlush))
+	t.Metric("full_flushes", float64(tlb.FullFlush))
+	t.Metric("range_flushes", float64(tlb.RangeFlushes))
+	t.Metric("switch_cycles_median", float64(ktest.Median(lazy.SwitchSamples(n))))
+	t.Metric("exits", float64(st.Exits))
+	if st.Exits > 0 {
+		t.Metric("exit_cycles_mean", float64(st.ExitCycles/st.Exits))
+	}
+	t.Metric("cr3_audits", float64(runs))
+	t.Metric("token_reads", float64(e.reads.Load()))
+	t.Metric("membarriers", float64(st.Barriers))
+	t.Metric("membarrier_ipis", float64(st.MembarrierIPIs))
+}
+
+func sumIPIs(n int) machine.IPICounts {
+	var s machine.IPICounts
+	for c := 0; c < n; c++ {
+		x := machine.M.IPICounts(c)
+		s.CallRecv += x.CallRecv
+	}
+	return s
+}

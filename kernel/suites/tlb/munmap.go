@@ -1,0 +1,326 @@
+// Package mmtest drives real address spaces through the real TLB-shootdown protocol and checks them
+// with the detectors of docs/MM.md: stale TLB tokens, the CR3 audit, poison in freed frames, leaks.
+package tlb
+
+import (
+	"fmt"
+	"math/bits"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"lazymm/kernel/ktest"
+	"lazymm/kernel/machine"
+	"lazymm/mm"
+)
+
+// Scenario names, fixed: the runner's -scenario selects them.
+const MunmapShootdown = "munmap-shootdown"
+
+// Detector names (the fail lines' check=): an injected bug names the one that must catch it.
+const (
+	DetectStaleTLB = "stale-tlb"   // a CPU read an old token through a virtual address after unmap + reuse
+	DetectCR3Audit = "cr3-audit"   // a CPU's CR3 named a freed or wrong page-table root
+	DetectPoison   = "poison"      // a frame was written to while quarantined
+	DetectLeak     = "leak"        // frames or address spaces not back to baseline
+	DetectIPICount = "ipi-count"   // flush IPIs differ from the CPUs in mm_cpumask that were not lazy
+	DetectTokens   = "token-setup" // the pages did not hold their tokens before any unmap (harness error)
+)
+
+// Tests returns the scenario once per TLB mode: without PCIDs, then with them (skipped, and saying so,
+// where the CPU has none, as under QEMU's TCG).
+func Tests() []ktest.Test {
+	return []ktest.Test{
+		{Name: "mm/" + MunmapShootdown + "/nopcid", Scenario: MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, false) }},
+		{Name: "mm/" + MunmapShootdown + "/pcid", Scenario: MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, true) }},
+	}
+}
+
+func m() machine.Machine { return machine.M }
+
+// A token fills the head of each test page: which frame it is, its generation, the virtual address it
+// was mapped at. A read through a virtual address must find the token of the frame mapped there now.
+type token struct{ magic, frame, gen, va uint64 }
+
+const tokenMagic = 0x6e656b6f742d6d6d // "mm-token"
+
+//go:nocheckptr
+func at(va uintptr) *token { return (*token)(unsafe.Add(nil, va)) }
+
+func writeToken(frame, gen uint64, va uintptr) {
+	p := (*token)(mm.Phys(frame << mm.PageShift))
+	atomic.StoreUint64(&p.frame, frame)
+	atomic.StoreUint64(&p.gen, gen)
+	atomic.StoreUint64(&p.va, uint64(va))
+	atomic.StoreUint64(&p.magic, tokenMagic)
+}
+
+// read loads a token through the MMU (atomic loads: each is a real memory access).
+func read(va uintptr) token {
+	p := at(va)
+	return token{atomic.LoadUint64(&p.magic), atomic.LoadUint64(&p.frame), atomic.LoadUint64(&p.gen), atomic.LoadUint64(&p.va)}
+}
+
+// barrier is a spinning rendezvous of the pinned loops (one per CPU; they must not sleep between
+// phases, or the TLB state under test would depend on the scheduler).
+type barrier struct {
+	n            int32
+	count, phase int32
+}
+
+func (b *barrier) wait() {
+	ph := atomic.LoadInt32(&b.phase)
+	if atomic.AddInt32(&b.count, 1) == b.n {
+		atomic.StoreInt32(&b.count, 0)
+		atomic.AddInt32(&b.phase, 1)
+		return
+	}
+	for i := 0; atomic.LoadInt32(&b.phase) == ph; i++ {
+		if i%1024 == 1023 {
+			runtime.Gosched() // let a stop-the-world in
+		}
+	}
+}
+
+// staleRead is one detector finding.
+type staleRead struct {
+	cpu      int
+	va       uintptr
+	got      token
+	want     token
+	lazy     bool
+	pages    int
+	round    int
+	initiate int
+}
+
+func (s staleRead) String() string {
+	kind := "an old token"
+	switch {
+	case s.got.magic != tokenMagic:
+		kind = fmt.Sprintf("no token (%#x: a freed or foreign frame)", s.got.magic)
+	case s.got.va != uint64(s.va):
+		kind = fmt.Sprintf("the token of a frame since reused at %#x", s.got.va)
+	}
+	lazy := "not lazy"
+	if s.lazy {
+		lazy = "lazy during the flush"
+	}
+	return fmt.Sprintf("CPU %d (%s) read %s through %#x after a %d-page unmap by CPU %d in round %d: frame %#x gen %d, want frame %#x gen %d",
+		s.cpu, lazy, kind, s.va, s.pages, s.initiate, s.round, s.got.frame, s.got.gen, s.want.frame, s.want.gen)
+}
+
+// MunmapShootdownTest is scenario munmap-shootdown: the threads of one address space, pinned one per
+// CPU, read its pages (filling their TLBs); some CPUs go lazy (a kernel thread borrows the mm); CPU 0
+// unmaps 1 or 64 pages (flush_tlb_mm_range: IPIs to the CPUs of mm_cpumask that are not lazy), maps
+// the same addresses to other frames (frames freed in earlier rounds, reused with new tokens); the
+// lazy CPUs come back (the tlb_gen catch-up) and every CPU re-reads every page. At the end the mm is
+// freed under lazy CPUs and every detector must be clean.
+func MunmapShootdownTest(t *ktest.T, pcid bool) {
+	mc := m()
+	supported, _ := mc.PCID()
+	if pcid && !supported {
+		if slices.Contains(strings.Fields(mc.Cmdline()), "nopcid") {
+			t.Skipf("PCIDs turned off by nopcid on the command line")
+		}
+		t.Skipf("%v", mc.SetPCID(true)) // the arch says why there are none
+	}
+	if err := mc.SetPCID(pcid); err != nil {
+		t.Fatalf("set PCID mode: %v", err)
+	}
+	defer mc.SetPCID(false)
+	n := mc.CPUs()
+	const pages, spare = 64, 64
+	rounds := 16
+	if n > 4 { // with more virtual CPUs than a host has cores, every round costs much more
+		rounds = 8
+	}
+
+	before := mc.Memory(true)
+	liveBefore := mm.LiveAddrSpaces()
+	mc.AuditCR3() // forget what earlier tests left in the audit records
+	stats0 := machine.TLBTotals(n)
+
+	as, err := mc.NewMM()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	// one thread per CPU: mm_users is n (powerpc trims mm_cpumask at every flush of a single user's mm)
+	atomic.AddInt64(&as.Users, int64(n-1))
+	pool, err := mc.AllocFrames(pages+spare, mm.UserData)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	base := mm.UserBase()
+	va := func(i int) uintptr { return base + uintptr(i)*mm.PageSize }
+	want := make([]token, pages) // what each page must read now
+	for i := 0; i < pages; i++ {
+		f := pool[0]
+		pool = pool[1:]
+		writeToken(f, 1, va(i))
+		want[i] = token{tokenMagic, f, 1, uint64(va(i))}
+		if err := mc.Map(as, va(i), f, true); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+
+	var (
+		mu       sync.Mutex
+		stale    []staleRead
+		nstale   int
+		cycles   = map[int][]uint64{} // unmap size -> TSC cycles of each shootdown
+		ipiWrong []string
+	)
+	lazyIn := func(cpu, round int) bool { return cpu != 0 && (cpu+round)%2 == 1 }
+	b := &barrier{n: int32(n)}
+	var recvBefore [mm.MaxCPUs]uint64
+	loop := func(cpu int) {
+		mc.SwitchMM(as)
+		for round := 0; round < rounds; round++ {
+			k := 1
+			if round%2 == 1 {
+				k = pages
+			}
+			for i := 0; i < pages; i++ { // fill this CPU's TLB with every page
+				if got := read(va(i)); got != want[i] && round == 0 {
+					t.Check(DetectTokens, false, "CPU %d: page %#x holds %+v before any unmap, want %+v", cpu, va(i), got, want[i])
+				}
+			}
+			recvBefore[cpu] = mc.TLBStats(cpu).IPIsRecv
+			b.wait()
+			lazy := lazyIn(cpu, round)
+			if lazy {
+				mc.EnterLazy() // a kernel thread runs here now, on the borrowed mm
+			}
+			b.wait()
+			if cpu == 0 {
+				expect := 0
+				for c := 1; c < n; c++ {
+					if !lazyIn(c, round) {
+						expect++
+					}
+				}
+				who := fmt.Sprintf("CPUs 1..%d running the mm, not lazy", n-1)
+				if mm.PowerCPUMask { // powerpc: every CPU of mm_cpumask, lazy or not, running the mm or not
+					expect = bits.OnesCount64(atomic.LoadUint64(&as.CPUMask) &^ 1)
+					who = "the CPUs of mm_cpumask but CPU 0"
+				}
+				st0 := mc.TLBStats(0)
+				t0 := mc.Cycles()
+				freed := mc.Unmap(as, va(0), va(k))
+				dt := mc.Cycles() - t0
+				got := uint64(0)
+				for c := 1; c < n; c++ {
+					got += mc.TLBStats(c).IPIsRecv - recvBefore[c]
+				}
+				if st1 := mc.TLBStats(0); st1.Broadcasts != st0.Broadcasts {
+					// the hardware flushed every CPU (POWER's tlbie mode): IPIs only to trim the mask
+					expect = int(st1.TrimIPIs - st0.TrimIPIs)
+					who = "the IPIs that trim mm_cpumask"
+				}
+				mu.Lock()
+				cycles[k] = append(cycles[k], dt)
+				if got != uint64(expect) {
+					ipiWrong = append(ipiWrong, fmt.Sprintf("round %d: %d flush IPIs received, want %d (%s)", round, got, expect, who))
+				}
+				mu.Unlock()
+				// reuse: the oldest free frames get the addresses, with new tokens; the unmapped ones queue
+				pool = append(pool, freed...)
+				for i := 0; i < k; i++ {
+					f := pool[0]
+					pool = pool[1:]
+					g := want[i].gen + 1
+					writeToken(f, g, va(i))
+					want[i] = token{tokenMagic, f, g, uint64(va(i))}
+					if err := mc.Map(as, va(i), f, true); err != nil {
+						t.Errorf("%v", err)
+					}
+				}
+			}
+			b.wait()
+			if lazy {
+				mc.SwitchMM(as) // back from the kernel thread: the tlb_gen catch-up
+			}
+			for i := 0; i < pages; i++ {
+				if got := read(va(i)); got != want[i] {
+					mu.Lock()
+					if nstale++; len(stale) < 4 {
+						stale = append(stale, staleRead{cpu, va(i), got, want[i], lazy, k, round, 0})
+					}
+					mu.Unlock()
+				}
+			}
+			b.wait()
+		}
+		// exit: every CPU but 0 goes lazy on the mm, CPU 0 to InitMM, then CPU 0 frees the mm: the
+		// freed-tables flush must move the lazy CPUs off it before its root is freed
+		if cpu != 0 {
+			mc.EnterLazy()
+		} else {
+			mc.SwitchMM(nil)
+		}
+		b.wait()
+		if cpu == 0 {
+			atomic.AddInt64(&as.Users, -int64(n-1)) // the other threads have exited
+			mc.FreeFrames(mc.Unmap(as, base, va(pages)))
+			mc.FreeMM(as)
+		}
+		b.wait()
+		mc.SwitchMM(nil) // the kernel thread is done; a CPU not moved off the mm leaves it here
+	}
+	var wg sync.WaitGroup
+	for cpu := 0; cpu < n; cpu++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := machine.RunPinned(cpu, func() { loop(cpu) }); err != nil {
+				t.Errorf("%v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	mc.FreeFrames(pool)
+
+	for _, s := range stale {
+		t.Check(DetectStaleTLB, false, "%v", s)
+	}
+	t.Check(DetectStaleTLB, nstale == 0, "%d stale reads in all (of %d)", nstale, rounds*n*pages)
+	for _, s := range ipiWrong {
+		t.Check(DetectIPICount, false, "%s", s)
+	}
+	findings, runs := mc.AuditCR3()
+	for _, f := range findings {
+		t.Check(DetectCR3Audit, false, "%s", f)
+	}
+	after := mc.Memory(true)
+	t.Check(DetectPoison, after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
+	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
+		t.Check(DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the test, %d after", k, before.Frames[k], after.Frames[k])
+	}
+	t.Check(DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
+
+	st := machine.TLBTotals(n)
+	st.Sub(&stats0)
+	t.Metric("cpus", float64(n))
+	t.Metric("ipis", float64(st.IPIsRecv))
+	t.Metric("broadcast_flushes", float64(st.Broadcasts))
+	t.Metric("hpte_removes", float64(st.HPTERemoves))
+	t.Metric("lazy_skipped", float64(st.LazySkipped))
+	t.Metric("range_flushes", float64(st.RangeFlushes))
+	t.Metric("full_flushes", float64(st.FullFlush))
+	t.Metric("pages_range_flushed", float64(st.PagesFlushed))
+	t.Metric("cr3_flush", float64(st.CR3Flush))
+	t.Metric("cr3_noflush", float64(st.CR3NoFlush))
+	t.Metric("lazy_catchups", float64(st.LazyCatchups))
+	t.Metric("left_lazy", float64(st.LeftLazy))
+	t.Metric("trimmed", float64(st.Trimmed))
+	t.Metric("cr3_audits", float64(runs))
+	ns := func(c uint64) float64 { return float64(c) * 1e9 / float64(mc.TSCHz()) }
+	t.Metric("shootdown_1p_cycles", float64(ktest.Median(cycles[1])))
+	t.Metric("shootdown_64p_cycles", float64(ktest.Median(cycles[pages])))
+	t.Metric("shootdown_1p_us", ns(ktest.Median(cycles[1]))/1e3)
+	t.Metric("shootdown_64p_us", ns(ktest.Median(cycles[pages]))/1e3)
+}
