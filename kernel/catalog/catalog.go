@@ -1,0 +1,254 @@
+// Package catalog is the one list of what lazymm runs and judges: arches and their MMU modes,
+// lazy-mm schemes, scenarios, detectors, injected bugs (which scheme and scenario each breaks, where
+// it applies, which detector must catch it there, the CPUs it needs), boot words and the metrics the
+// host reads. The kernel, the runner, the tests and the benchmarks all derive their lists from it, so
+// it imports nothing beyond the standard library.
+package catalog
+
+import (
+	"slices"
+	"strings"
+)
+
+// Arch is an architecture the kernel boots on, and how QEMU runs it.
+type Arch struct {
+	Name     string
+	MMUs     []string // MMU modes (runner -mmu); the first is the default; "" where there is one
+	Machines []string // QEMU machines; the first is the default
+	MaxCPUs  int      // the kernel's limit (mm.MaxCPUs)
+}
+
+// Arches are the supported architectures.
+var Arches = []Arch{
+	{Name: "amd64", MMUs: []string{""}, Machines: []string{"q35"}, MaxCPUs: 32},
+	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash"}, Machines: []string{"pseries"}, MaxCPUs: 32},
+}
+
+// ArchByName finds an arch.
+func ArchByName(name string) (Arch, bool) {
+	i := slices.IndexFunc(Arches, func(a Arch) bool { return a.Name == name })
+	if i < 0 {
+		return Arch{}, false
+	}
+	return Arches[i], true
+}
+
+// Scheme names (kernel/lazy/scheme_*.go implement them, docs/LAZY.md describes them).
+const (
+	Refcount        = "refcount"
+	Shootdown       = "shootdown"
+	MMPutUnlazy     = "mmput-unlazy"
+	LoadedMM        = "loaded-mm"
+	Hazard          = "hazard"
+	ExitFlushUnlazy = "exit-flush-unlazy"
+	NoActiveMM      = "no-active-mm"
+)
+
+// Schemes lists every lazy-mm scheme, in the order of reports.
+var Schemes = []string{Refcount, Shootdown, MMPutUnlazy, LoadedMM, Hazard, ExitFlushUnlazy, NoActiveMM}
+
+// Scenario names: the lazy-mm hazards (kernel/suites/matrix) and the TLB-shootdown scenario
+// (kernel/suites/tlb), which also runs under each scheme.
+const (
+	SwitchStorm     = "switch-storm"
+	ExitWhileLazy   = "exit-while-lazy"
+	ExitNMI         = "exit-nmi"
+	KthreadUseMM    = "kthread-use-mm"
+	TemporaryMM     = "temporary-mm"
+	ForkExitStorm   = "fork-exit-storm"
+	Membarrier      = "membarrier"
+	Torture         = "torture"
+	MunmapShootdown = "munmap-shootdown"
+)
+
+// Scenarios lists them in report order.
+var Scenarios = []string{SwitchStorm, ExitWhileLazy, ExitNMI, KthreadUseMM, TemporaryMM, ForkExitStorm,
+	Membarrier, Torture, MunmapShootdown}
+
+// Class says what a detector reads.
+type Class string
+
+const (
+	Machine   Class = "machine"   // CR3/PIDR and the tables behind them, a fault, a stale read through the MMU
+	Memory    Class = "memory"    // poisoned or reused freed memory
+	Assertion Class = "assertion" // the kernel's own bookkeeping
+	Harness   Class = "harness"   // the harness itself: a crash, a hang, a missing CPU
+)
+
+// Detector names: the check= of a protocol fail line.
+const (
+	DetectStaleTLB    = "stale-tlb"     // a CPU read an old token through a virtual address after unmap and reuse
+	DetectCR3Audit    = "cr3-audit"     // a CPU's loaded root (CR3, PIDR's entry, the SLB) is not a live address space's
+	DetectPoisonWalk  = "poison-walk"   // a page walk met a freed, poisoned table
+	DetectPoison      = "poison"        // a frame was written to while quarantined
+	DetectLeak        = "leak"          // frames or address spaces not back to their baseline
+	DetectIPICount    = "ipi-count"     // flush IPIs differ from the CPUs that needed one
+	DetectTokens      = "token-setup"   // the pages did not hold their tokens before any unmap (harness error)
+	DetectFreedMM     = "freed-mm"      // an NMI dereferenced a freed mm
+	DetectLazyFreedMM = "lazy-freed-mm" // a lazy CPU still names an mm after its __mmdrop
+	DetectRefcount    = "refcount"      // mm_users or mm_count went negative
+	DetectMembarrier  = "membarrier"    // a CPU ran the mm across an expedited membarrier without its barrier
+	DetectCPUOnline   = "cpu-online"    // a CPU the firmware lists never came up
+	DetectCrash       = "crash"         // an exception or an unrecovered panic (the runner's)
+	DetectTimeout     = "timeout"       // the boot did not end in time (the runner's)
+)
+
+// Detector is one check that judges a run.
+type Detector struct {
+	Name  string
+	Class Class
+}
+
+// Detectors lists the detectors injected bugs are caught by.
+var Detectors = []Detector{
+	{DetectStaleTLB, Machine}, {DetectCR3Audit, Machine}, {DetectPoisonWalk, Memory}, {DetectPoison, Memory},
+	{DetectLeak, Memory}, {DetectIPICount, Assertion}, {DetectTokens, Assertion}, {DetectFreedMM, Assertion},
+	{DetectLazyFreedMM, Assertion}, {DetectRefcount, Assertion}, {DetectMembarrier, Assertion},
+	{DetectCPUOnline, Harness}, {DetectCrash, Harness}, {DetectTimeout, Harness},
+}
+
+// ClassOf is a detector's class ("" for an unknown name).
+func ClassOf(detector string) Class {
+	for _, d := range Detectors {
+		if d.Name == detector {
+			return d.Class
+		}
+	}
+	return ""
+}
+
+// Injection is a failure the kernel makes on purpose (runner -inject NAME, kernel word inject=NAME).
+type Injection struct {
+	Name string
+	// Harness controls prove the harness sees a crash, a hang, a dropped signal, a missing CPU; they
+	// are not bugs of a scheme or of the protocol, and -inject all leaves them out.
+	Harness  bool
+	Scheme   string // the lazy-mm scheme the bug breaks ("" for the core's and the harness's)
+	Scenario string // the scenario whose test must catch it ("" for the suite test the kernel names)
+	Catch    string // the detector that must report it ("" for a crash or a timeout)
+	Arches   []string
+	// MMUs restricts it to these MMU modes of its arches (nil: every mode).
+	MMUs []string
+	// CatchOn overrides Catch on an MMU mode: where the hardware's own flush changes what the bug breaks.
+	CatchOn map[string]string
+	CPUs    int // the fewest CPUs that show the bug
+	What    string
+}
+
+var both = []string{"amd64", "ppc64"}
+
+// POWER's broadcast flushes (tlbie, or hash's H_REMOVE) reach lazy CPUs too: what a missing flush IPI
+// still breaks there is the move of lazy CPUs off an mm whose tables are freed, which the root audit sees.
+var powerBroadcast = map[string]string{"radix-tlbie": DetectCR3Audit, "hash": DetectCR3Audit}
+
+// Injections lists every injection: the harness controls, then the bugs, in the order of reports.
+var Injections = []Injection{
+	{Name: "panic", Harness: true, Arches: both, CPUs: 1, What: "an unrecovered Go panic"},
+	{Name: "fault", Harness: true, Arches: both, CPUs: 1, What: "a page fault at 0xdead0000"},
+	{Name: "hang", Harness: true, Arches: both, CPUs: 1, What: "a spin with no calls, until the timeout"},
+	{Name: "no-preempt-signal", Harness: true, Arches: both, CPUs: 1, What: "the shim drops SIGURG: smoke/preempt hangs"},
+	{Name: "ap-missing", Harness: true, Catch: DetectCPUOnline, Arches: both, CPUs: 2, What: "the last AP is never started"},
+
+	{Name: "no-shootdown", Catch: DetectStaleTLB, Arches: both, CPUs: 2, What: "the shim skips the remote flush after munmap/MADV_DONTNEED"},
+	{Name: "write-after-free", Catch: DetectPoison, Arches: both, CPUs: 1, What: "the arch layer writes into a frame it just freed"},
+	{Name: "skip-flush-ipi", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, CPUs: 2,
+		What: "flush_tlb_mm_range sends no IPIs: CPUs running the mm keep stale translations"},
+	{Name: "skip-lazy-catchup", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, CPUs: 3,
+		What: "a lazy CPU coming back to its mm does not compare tlb_gen"},
+	{Name: "skip-exit-flush", Scenario: MunmapShootdown, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
+		What: "freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root loaded"},
+	{Name: "leak-pagetable", Scenario: MunmapShootdown, Catch: DetectLeak, Arches: both, CPUs: 1, What: "freeing an mm forgets one page-table page"},
+	{Name: "free-linked-table", Scenario: MunmapShootdown, Catch: DetectPoisonWalk, Arches: both, CPUs: 1,
+		What: "a page table is freed while its parent still points to it"},
+	{Name: "skip-tlbie", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+		What: "the broadcast tlbie is skipped (selects radix-tlbie)"},
+	{Name: "skip-hpte-remove", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"hash"}, CPUs: 2,
+		What: "a flush does not remove the HPTEs (selects hash)"},
+
+	{Name: "refcount-no-grab", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+		What: "a kernel thread borrows active_mm without mmgrab"},
+	{Name: "shootdown-no-ipi", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+		What: "the final __mmdrop skips the shootdown"},
+	{Name: "mmput-unlazy-skip", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+		What: "the last mmput does not kick lazy CPUs"},
+	{Name: "loaded-mm-stale-mask", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
+		What: "mm_cpumask cleared on going lazy, before the CPU really switched"},
+	{Name: "hazard-no-scan", Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+		What: "the freeing side ignores the hazard slots"},
+	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "the NMI handler dereferences active_mm without the scheme's check"},
+	{Name: "temporary-mm-no-restore", Scheme: Refcount, Scenario: TemporaryMM, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
+		What: "unuse_temporary_mm does not switch back"},
+	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+		What: "exit_mmap's flush moves lazy CPUs' root but leaves their active_mm"},
+	{Name: "membarrier-no-ipi", Scheme: Refcount, Scenario: Membarrier, Catch: DetectMembarrier, Arches: both, CPUs: 2,
+		What: "the expedited membarrier sends no IPIs"},
+	{Name: "mmput-twice", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectRefcount, Arches: both, CPUs: 2,
+		What: "the exit of a process's last task drops its mm_users reference twice"},
+}
+
+// InjectionByName finds an injection.
+func InjectionByName(name string) (Injection, bool) {
+	i := slices.IndexFunc(Injections, func(in Injection) bool { return in.Name == name })
+	if i < 0 {
+		return Injection{}, false
+	}
+	return Injections[i], true
+}
+
+// AppliesTo says whether the injection runs on this arch and MMU mode ("" for the arch's default).
+func (in Injection) AppliesTo(arch, mmu string) bool {
+	if !slices.Contains(in.Arches, arch) {
+		return false
+	}
+	if a, ok := ArchByName(arch); ok && mmu == "" {
+		mmu = a.MMUs[0]
+	}
+	return in.MMUs == nil || slices.Contains(in.MMUs, mmu)
+}
+
+// Detector is the detector that must catch the injection on this MMU mode.
+func (in Injection) Detector(mmu string) string {
+	if d, ok := in.CatchOn[mmu]; ok {
+		return d
+	}
+	return in.Catch
+}
+
+// Bugs are the injections -inject all runs on an arch and MMU mode: every bug that applies there.
+func Bugs(arch, mmu string) []Injection {
+	var out []Injection
+	for _, in := range Injections {
+		if !in.Harness && in.AppliesTo(arch, mmu) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// Names returns the names of injections.
+func Names(ins []Injection) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Name
+	}
+	return out
+}
+
+// ParseList checks a comma-separated list (or "all", or empty) against known names; it returns the
+// names, all of known for "all", and the first unknown name.
+func ParseList(v string, known []string) (names []string, unknown string) {
+	if v == "" {
+		return nil, ""
+	}
+	if v == "all" {
+		return slices.Clone(known), ""
+	}
+	for _, w := range strings.Split(v, ",") {
+		if !slices.Contains(known, w) {
+			return nil, w
+		}
+		names = append(names, w)
+	}
+	return names, ""
+}

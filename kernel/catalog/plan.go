@@ -1,0 +1,127 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+)
+
+// The suite's tests, in run order. The kernel's suites register tests of these names (a host test
+// checks that they match), and the runner expects them from a boot.
+var (
+	SmokeTests = []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
+		"smoke/panic", "smoke/stdlib", "smoke/poison"}
+	SMPTests = []string{"smp/online", "smp/concurrent", "smp/ipi-pingpong", "smp/ipi-broadcast", "smp/nmi",
+		"smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock", "smp/gc-load"}
+	TLBTests = []string{"mm/" + MunmapShootdown + "/nopcid", "mm/" + MunmapShootdown + "/pcid"}
+)
+
+// ReportTest closes a whole suite run with the run's figures.
+const ReportTest = "smoke/report"
+
+// Test is one planned test: what a boot must report, with what outcome.
+type Test struct {
+	Name, Scheme, Scenario, Inject string
+	Expect                         string // "pass", or "fail" for an injection
+	Catch                          string // the detector that must report an injected bug
+}
+
+// MatrixTest names the test of a scheme under a scenario.
+func MatrixTest(scheme, scenario string) string { return "lazy/" + scheme + "/" + scenario }
+
+// InjectTest names the test that must catch an injection.
+func InjectTest(inject string) string { return "inject/" + inject }
+
+// Selection is what a boot's command line asks for.
+type Selection struct {
+	Inject    string   // inject=: that one test alone
+	Prefixes  []string // tests=: only tests with these prefixes (nil: all)
+	Schemes   []string // scheme=: only the matrix, for these schemes (nil: not asked)
+	Scenarios []string // scenario=: only these scenarios (nil: not asked)
+	BareMetal bool     // false when the kernel runs as a Linux process: the smoke suite only
+	MMU       string   // the MMU mode (decides an injection's detector)
+}
+
+// Plan is the list of tests a boot with this selection runs, in order.
+func Plan(s Selection) []Test {
+	if s.Inject != "" {
+		in, ok := InjectionByName(s.Inject)
+		if !ok {
+			return nil
+		}
+		return []Test{{Name: InjectTest(in.Name), Scheme: in.Scheme, Scenario: in.Scenario, Inject: in.Name,
+			Expect: "fail", Catch: in.Detector(s.MMU)}}
+	}
+	var out []Test
+	keep := func(t Test) {
+		if s.Prefixes == nil || slices.ContainsFunc(s.Prefixes, func(p string) bool { return strings.HasPrefix(t.Name, p) }) {
+			out = append(out, t)
+		}
+	}
+	matrixOnly := s.Schemes != nil || s.Scenarios != nil
+	suite := SmokeTests
+	if s.BareMetal {
+		suite = append(append(slices.Clone(SmokeTests), SMPTests...), TLBTests...)
+	}
+	for _, name := range suite {
+		t := Test{Name: name, Expect: "pass"}
+		if slices.Contains(TLBTests, name) {
+			t.Scenario = MunmapShootdown
+		}
+		if !matrixOnly || s.Schemes == nil && t.Scenario != "" && slices.Contains(s.Scenarios, t.Scenario) {
+			keep(t)
+		}
+	}
+	if s.BareMetal {
+		for _, sch := range orAll(s.Schemes, Schemes) {
+			for _, sc := range orAll(s.Scenarios, Scenarios) {
+				keep(Test{Name: MatrixTest(sch, sc), Scheme: sch, Scenario: sc, Expect: "pass"})
+			}
+		}
+	}
+	if !matrixOnly {
+		keep(Test{Name: ReportTest, Expect: "pass"})
+	}
+	return out
+}
+
+func orAll(v, all []string) []string {
+	if v == nil {
+		return all
+	}
+	return v
+}
+
+// SelectionOf reads a command line's selection (words already checked by CheckCmdline).
+func SelectionOf(line string, bareMetal bool) Selection {
+	s := Selection{BareMetal: bareMetal}
+	s.Inject, _ = WordValue(line, "inject")
+	if v, ok := WordValue(line, "tests"); ok {
+		s.Prefixes = strings.Split(v, ",")
+	}
+	if v, ok := WordValue(line, "scheme"); ok {
+		s.Schemes, _ = ParseList(v, Schemes)
+	}
+	if v, ok := WordValue(line, "scenario"); ok {
+		s.Scenarios, _ = ParseList(v, Scenarios)
+	}
+	s.MMU = MMUOf(line)
+	return s
+}
+
+// MMUOf is the MMU mode a command line selects ("" for the arch's default): the mode's word, or an
+// injection that selects its mode.
+func MMUOf(line string) string {
+	words := strings.Fields(line)
+	for _, m := range MMUWords {
+		if slices.Contains(words, m.Word) {
+			return m.Mode
+		}
+	}
+	switch v, _ := WordValue(line, "inject"); v {
+	case "skip-hpte-remove":
+		return "hash"
+	case "skip-tlbie":
+		return "radix-tlbie"
+	}
+	return ""
+}
