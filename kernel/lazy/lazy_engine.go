@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"lazymm/kernel/machine"
 
 	"errors"
@@ -97,7 +99,8 @@ const (
 )
 
 // Detector (check) names in fail lines.
-var checkNames = [...]string{chkFreedMM: "freed-mm", chkLazyFreedMM: "lazy-freed-mm", chkRefcount: "refcount", chkMembarrier: "membarrier"}
+var checkNames = [...]string{chkFreedMM: catalog.DetectFreedMM, chkLazyFreedMM: catalog.DetectLazyFreedMM,
+	chkRefcount: catalog.DetectRefcount, chkMembarrier: catalog.DetectMembarrier}
 
 const (
 	atSwitch = iota + 1

@@ -63,7 +63,8 @@ func UseScheme(s Scheme) {
 	scheme, cfg = s, s.Config()
 }
 
-// Injected bugs of the lazy-mm engine (each names the scheme it breaks; see kernel/cmd/lazymm).
+// Injected bugs of the lazy-mm engine (SetInjection turns them on by name; kernel/catalog says
+// which scheme and scenario each breaks).
 var (
 	InjectRefcountNoGrab    bool // a kernel thread borrows active_mm without mmgrab
 	InjectShootdownNoIPI    bool // the final __mmdrop skips the shootdown

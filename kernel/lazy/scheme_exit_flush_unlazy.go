@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"sync/atomic"
 
 	"lazymm/mm"
@@ -12,7 +14,7 @@ import (
 // mm_cpumask as a backstop, finds nothing to do.
 type exitFlushUnlazy struct{}
 
-func (exitFlushUnlazy) Name() string { return "exit-flush-unlazy" }
+func (exitFlushUnlazy) Name() string { return catalog.ExitFlushUnlazy }
 
 func (exitFlushUnlazy) Config() SchemeConfig {
 	return SchemeConfig{ActiveMM: true, ActiveIsRef: true, ExitUnlazy: !InjectExitFlushNoUnlazy}

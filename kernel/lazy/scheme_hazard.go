@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"lazymm/kernel/machine"
 
 	"sync/atomic"
@@ -16,7 +18,7 @@ import (
 // sequentially consistent atomics on both sides cannot miss each other.
 type hazard struct{}
 
-func (hazard) Name() string { return "hazard" }
+func (hazard) Name() string { return catalog.Hazard }
 
 func (hazard) Config() SchemeConfig {
 	return SchemeConfig{ActiveMM: true, ActiveIsRef: true, Hazard: true}

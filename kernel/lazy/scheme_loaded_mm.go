@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"sync/atomic"
 
 	"lazymm/mm"
@@ -14,7 +16,7 @@ import (
 // away (inject loaded-mm-stale-mask) leaves a CPU on freed page tables.
 type loadedMM struct{}
 
-func (loadedMM) Name() string { return "loaded-mm" }
+func (loadedMM) Name() string { return catalog.LoadedMM }
 
 func (loadedMM) Config() SchemeConfig { return SchemeConfig{ActiveMM: true} }
 

@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"sync/atomic"
 
 	"lazymm/mm"
@@ -13,7 +15,7 @@ import (
 // exit_mm) is in it.
 type mmputUnlazy struct{}
 
-func (mmputUnlazy) Name() string { return "mmput-unlazy" }
+func (mmputUnlazy) Name() string { return catalog.MMPutUnlazy }
 
 func (mmputUnlazy) Config() SchemeConfig { return SchemeConfig{ActiveMM: true, ActiveIsRef: true} }
 

@@ -1,6 +1,8 @@
 package lazy
 
 import (
+	"lazymm/kernel/catalog"
+
 	"lazymm/kernel/machine"
 
 	"sync/atomic"
@@ -14,7 +16,7 @@ import (
 // traffic on lazy switches, and nothing for a stale active_mm to point at.
 type noActiveMM struct{}
 
-func (noActiveMM) Name() string { return "no-active-mm" }
+func (noActiveMM) Name() string { return catalog.NoActiveMM }
 
 func (noActiveMM) Config() SchemeConfig { return SchemeConfig{} }
 

@@ -1,6 +1,9 @@
 package lazy
 
-import "lazymm/mm"
+import (
+	"lazymm/kernel/catalog"
+	"lazymm/mm"
+)
 
 // refcount is Linux's classic lazy TLB (CONFIG_MMU_LAZY_TLB_REFCOUNT, x86 today): a kernel thread that
 // borrows the previous task's mm as active_mm takes an mm_count reference (mmgrab_lazy_tlb in
@@ -9,7 +12,7 @@ import "lazymm/mm"
 // an atomic on the shared mm_count line at every lazy switch, from whichever CPU switches.
 type refcount struct{}
 
-func (refcount) Name() string { return "refcount" }
+func (refcount) Name() string { return catalog.Refcount }
 
 func (refcount) Config() SchemeConfig {
 	return SchemeConfig{LazyRefcount: true, ActiveMM: true, ActiveIsRef: true}

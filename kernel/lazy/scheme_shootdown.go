@@ -1,6 +1,9 @@
 package lazy
 
-import "lazymm/mm"
+import (
+	"lazymm/kernel/catalog"
+	"lazymm/mm"
+)
 
 // shootdown is CONFIG_MMU_LAZY_TLB_SHOOTDOWN (powerpc, Linux 6.2): lazy users hold no reference; the
 // final __mmdrop calls cleanup_lazy_tlbs, whose IPIs (do_shoot_lazy_tlb) move every CPU still using the
@@ -13,7 +16,7 @@ import "lazymm/mm"
 // unneeded.
 type shootdown struct{}
 
-func (shootdown) Name() string { return "shootdown" }
+func (shootdown) Name() string { return catalog.Shootdown }
 
 func (shootdown) Config() SchemeConfig { return SchemeConfig{ActiveMM: true, ActiveIsRef: true} }
 

@@ -1,9 +1,11 @@
-// Package lazytest runs the lazy-mm scenarios under each scheme on real CPUs: one pinned scheduler
+// Package matrix runs the lazy-mm scenarios under each scheme on real CPUs: one pinned scheduler
 // loop per CPU drives tasks through the engine's switch paths (kernel/context_switch.go), with real
 // page tables, CR3 writes, flush and shootdown IPIs and NMIs, and the detectors judge the result.
 package matrix
 
 import (
+	"lazymm/kernel/catalog"
+
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,7 +15,6 @@ import (
 	"lazymm/kernel/ktest"
 	"lazymm/kernel/lazy"
 	"lazymm/kernel/machine"
-	"lazymm/kernel/suites/tlb"
 	"lazymm/mm"
 )
 
@@ -27,15 +28,15 @@ type Scenario struct {
 
 // Scenarios lists them in report order; munmap-shootdown is the mm issue's, run under each scheme.
 var Scenarios = []Scenario{
-	{"switch-storm", "user tasks and kernel threads alternate on every CPU", switchStorm, false},
-	{"exit-while-lazy", "a process exits while the other CPUs are lazy on its mm", exitWhileLazy, false},
-	{"exit-nmi", "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI, true},
-	{"kthread-use-mm", "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM, false},
-	{"temporary-mm", "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM, false},
-	{"fork-exit-storm", "many short-lived processes on every CPU", forkExitStorm, false},
-	{"membarrier", "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario, false},
-	{"torture", "a seeded random mix of all of the above, with NMIs and random delays", torture, true},
-	{tlb.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil, false},
+	{catalog.SwitchStorm, "user tasks and kernel threads alternate on every CPU", switchStorm, false},
+	{catalog.ExitWhileLazy, "a process exits while the other CPUs are lazy on its mm", exitWhileLazy, false},
+	{catalog.ExitNMI, "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI, true},
+	{catalog.KthreadUseMM, "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM, false},
+	{catalog.TemporaryMM, "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM, false},
+	{catalog.ForkExitStorm, "many short-lived processes on every CPU", forkExitStorm, false},
+	{catalog.Membarrier, "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario, false},
+	{catalog.Torture, "a seeded random mix of all of the above, with NMIs and random delays", torture, true},
+	{catalog.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil, false},
 }
 
 // Tests returns every scheme × scenario.

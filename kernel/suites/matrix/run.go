@@ -1,6 +1,8 @@
 package matrix
 
 import (
+	"lazymm/kernel/catalog"
+
 	"strings"
 	"sync"
 
@@ -94,13 +96,13 @@ func Run(t *ktest.T, s lazy.Scheme, sc Scenario) {
 	t.Check("freed-mm", lost == 0, "%d more findings than the table holds", lost)
 	audit, runs := m.AuditCR3()
 	for _, a := range audit {
-		t.Check("cr3-audit", false, "%s", a)
+		t.Check(catalog.DetectCR3Audit, false, "%s", a)
 	}
 	after := m.Memory(true)
-	t.Check("poison", after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
-	t.Check("leak", mm.LiveAddrSpaces() == live, "address spaces: %d before the scenario, %d after (an mm whose mm_count never reached zero)", live, mm.LiveAddrSpaces())
+	t.Check(catalog.DetectPoison, after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
+	t.Check(catalog.DetectLeak, mm.LiveAddrSpaces() == live, "address spaces: %d before the scenario, %d after (an mm whose mm_count never reached zero)", live, mm.LiveAddrSpaces())
 	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
-		t.Check("leak", after.Frames[k] == before.Frames[k], "%s frames: %d before the scenario, %d after", k, before.Frames[k], after.Frames[k])
+		t.Check(catalog.DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the scenario, %d after", k, before.Frames[k], after.Frames[k])
 	}
 
 	st := lazy.EngineStats(n)

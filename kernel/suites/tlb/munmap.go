@@ -3,6 +3,8 @@
 package tlb
 
 import (
+	"lazymm/kernel/catalog"
+
 	"fmt"
 	"math/bits"
 	"runtime"
@@ -17,25 +19,12 @@ import (
 	"lazymm/mm"
 )
 
-// Scenario names, fixed: the runner's -scenario selects them.
-const MunmapShootdown = "munmap-shootdown"
-
-// Detector names (the fail lines' check=): an injected bug names the one that must catch it.
-const (
-	DetectStaleTLB = "stale-tlb"   // a CPU read an old token through a virtual address after unmap + reuse
-	DetectCR3Audit = "cr3-audit"   // a CPU's CR3 named a freed or wrong page-table root
-	DetectPoison   = "poison"      // a frame was written to while quarantined
-	DetectLeak     = "leak"        // frames or address spaces not back to baseline
-	DetectIPICount = "ipi-count"   // flush IPIs differ from the CPUs in mm_cpumask that were not lazy
-	DetectTokens   = "token-setup" // the pages did not hold their tokens before any unmap (harness error)
-)
-
 // Tests returns the scenario once per TLB mode: without PCIDs, then with them (skipped, and saying so,
 // where the CPU has none, as under QEMU's TCG).
 func Tests() []ktest.Test {
 	return []ktest.Test{
-		{Name: "mm/" + MunmapShootdown + "/nopcid", Scenario: MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, false) }},
-		{Name: "mm/" + MunmapShootdown + "/pcid", Scenario: MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, true) }},
+		{Name: "mm/" + catalog.MunmapShootdown + "/nopcid", Scenario: catalog.MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, false) }},
+		{Name: "mm/" + catalog.MunmapShootdown + "/pcid", Scenario: catalog.MunmapShootdown, Run: func(t *ktest.T) { MunmapShootdownTest(t, true) }},
 	}
 }
 
@@ -186,7 +175,7 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 			}
 			for i := 0; i < pages; i++ { // fill this CPU's TLB with every page
 				if got := read(va(i)); got != want[i] && round == 0 {
-					t.Check(DetectTokens, false, "CPU %d: page %#x holds %+v before any unmap, want %+v", cpu, va(i), got, want[i])
+					t.Check(catalog.DetectTokens, false, "CPU %d: page %#x holds %+v before any unmap, want %+v", cpu, va(i), got, want[i])
 				}
 			}
 			recvBefore[cpu] = mc.TLBStats(cpu).IPIsRecv
@@ -285,22 +274,22 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	mc.FreeFrames(pool)
 
 	for _, s := range stale {
-		t.Check(DetectStaleTLB, false, "%v", s)
+		t.Check(catalog.DetectStaleTLB, false, "%v", s)
 	}
-	t.Check(DetectStaleTLB, nstale == 0, "%d stale reads in all (of %d)", nstale, rounds*n*pages)
+	t.Check(catalog.DetectStaleTLB, nstale == 0, "%d stale reads in all (of %d)", nstale, rounds*n*pages)
 	for _, s := range ipiWrong {
-		t.Check(DetectIPICount, false, "%s", s)
+		t.Check(catalog.DetectIPICount, false, "%s", s)
 	}
 	findings, runs := mc.AuditCR3()
 	for _, f := range findings {
-		t.Check(DetectCR3Audit, false, "%s", f)
+		t.Check(catalog.DetectCR3Audit, false, "%s", f)
 	}
 	after := mc.Memory(true)
-	t.Check(DetectPoison, after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
+	t.Check(catalog.DetectPoison, after.Violations == before.Violations, "%d writes into quarantined frames: %v", after.Violations-before.Violations, after.First)
 	for _, k := range []string{"mm-pagetable", "object", "userdata"} {
-		t.Check(DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the test, %d after", k, before.Frames[k], after.Frames[k])
+		t.Check(catalog.DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the test, %d after", k, before.Frames[k], after.Frames[k])
 	}
-	t.Check(DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
+	t.Check(catalog.DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
 
 	st := machine.TLBTotals(n)
 	st.Sub(&stats0)

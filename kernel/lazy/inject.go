@@ -1,0 +1,23 @@
+package lazy
+
+// injections are the engine's injected bugs by their catalogue names (kernel/catalog): each switch
+// sits beside the step it breaks.
+var injections = map[string]*bool{
+	"refcount-no-grab":        &InjectRefcountNoGrab,
+	"shootdown-no-ipi":        &InjectShootdownNoIPI,
+	"mmput-unlazy-skip":       &InjectMMPutUnlazySkip,
+	"loaded-mm-stale-mask":    &InjectLoadedMMStaleMask,
+	"hazard-no-scan":          &InjectHazardNoScan,
+	"nmi-no-check":            &InjectNMINoCheck,
+	"temporary-mm-no-restore": &InjectTempMMNoRestore,
+	"exit-flush-no-unlazy":    &InjectExitFlushNoUnlazy,
+	"membarrier-no-ipi":       &InjectMembarrierNoIPI,
+	"mmput-twice":             &InjectMMPutTwice,
+}
+
+// SetInjection turns on the engine's bug of this name; names of other layers' bugs are theirs.
+func SetInjection(name string) {
+	if p, ok := injections[name]; ok {
+		*p = true
+	}
+}
