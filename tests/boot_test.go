@@ -3,6 +3,8 @@
 package tests
 
 import (
+	"lazymm/kernel/catalog"
+
 	"encoding/json"
 	"fmt"
 	imgpng "image/png"
@@ -53,8 +55,8 @@ func build(dir string) error {
 		return nil
 	}
 	kernel = filepath.Join(dir, "lazymm.elf")
-	if err := run([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}, "build",
-		"-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-gcflags=lazymm/paging=-B", "-o", kernel, "./kernel/cmd/lazymm"); err != nil {
+	if err := run([]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", kernelGOFLAGS()}, "build",
+		"-o", kernel, "./kernel/cmd/lazymm"); err != nil {
 		return err
 	}
 	return run(nil, "run", "./tools/mkimage", "-entry", "lazymm/arch/amd64.boot32", kernel)
@@ -102,11 +104,10 @@ func bootArch(t *testing.T, arch, image string, args ...string) (report, string,
 	return rep, string(out), cmd.ProcessState.ExitCode()
 }
 
-// The whole suite (smoke and SMP) at 1, 2, 4 and 8 CPUs.
-// The lazy-mm matrix: every scheme under every scenario (kernel/lazytest).
+// The lazy-mm matrix: every scheme under every scenario (kernel/suites/matrix).
 var (
-	schemes   = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
-	scenarios = []string{"switch-storm", "exit-while-lazy", "exit-nmi", "kthread-use-mm", "temporary-mm", "fork-exit-storm", "membarrier", "torture", "munmap-shootdown"}
+	schemes   = catalog.Schemes
+	scenarios = catalog.Scenarios
 )
 
 // The whole suite (smoke, SMP, mm and the lazy-mm matrix) at 1, 2 and 4 CPUs; at 8 CPUs (four
@@ -183,52 +184,66 @@ type injectCase struct {
 // and catch up by nothing else, so either kind of CPU may be reported first.
 var ppc64Detail = map[string][]string{"skip-flush-ipi": {"read an old token", "stale reads in all"}}
 
-// injectCases are every injected failure; each arch's test runs those it can catch.
-var injectCases = []injectCase{
-	{"panic", "crash", []string{"injected panic"}},
-	{"fault", "crash", nil}, // the arch's exception: checkInjection
-	{"hang", "timeout", []string{"QEMU killed"}},
-	// the shim drops SIGURG: a goroutine spinning without calls is never preempted
-	{"no-preempt-signal", "timeout", []string{"QEMU killed"}},
-	// the last AP is never started (run at 4 CPUs): the online check names it
-	{"ap-missing", "cpu-online", []string{"CPU 3", "did not come online"}},
-	// other CPUs keep stale translations after MADV_DONTNEED: the refault check sees old data
-	{"no-shootdown", "stale-tlb", []string{"stale translation"}},
-	// a write into a freed frame: found when the quarantine is drained, with its frame and offset
-	{"write-after-free", "poison", []string{"offset 0x40 holds 0x5eed"}},
-	// munmap-shootdown's flush sends no IPIs: CPUs running the mm read reused frames' tokens
-	{"skip-flush-ipi", "stale-tlb", []string{"(not lazy) read", "stale reads in all"}}, // ppc64: ppc64Detail
-	// a lazy CPU trusts its TLB when it comes back: it reads what it missed while lazy
-	{"skip-lazy-catchup", "stale-tlb", []string{"(lazy during the flush) read"}},
-	// the mm is freed without the freed-tables flush: lazy CPUs still have its root in CR3
-	{"skip-exit-flush", "cr3-audit", []string{"is not the root of a live address space", "cross-call audit"}},
-	// the lazy-mm engine's bugs, each in the scheme it breaks
-	{"refcount-no-grab", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-	{"shootdown-no-ipi", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-	{"mmput-unlazy-skip", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-	{"loaded-mm-stale-mask", "cr3-audit", []string{"is not the root of a live address space"}},
-	{"hazard-no-scan", "lazy-freed-mm", []string{"still named it"}},
-	{"nmi-no-check", "freed-mm", []string{"the NMI handler dereferenced mm"}},
-	{"temporary-mm-no-restore", "cr3-audit", []string{"is not the root of a live address space"}},
-	{"exit-flush-no-unlazy", "lazy-freed-mm", []string{"a kernel thread's active_mm still named it"}},
-	{"membarrier-no-ipi", "membarrier", []string{"executed no barrier"}},
-	{"mmput-twice", "refcount", []string{"mmput on mm", "left the count at -1"}},
-	// POWER in tlbie mode: the broadcast flush is skipped, so CPUs of the mm, lazy or not, keep stale
-	// translations (the first reported may be either)
-	{"skip-tlbie", "stale-tlb", []string{"read an old token", "stale reads in all"}},
-	// POWER's hash MMU: a flush does not remove the HPTEs, so every CPU keeps translating the old pages
-	{"skip-hpte-remove", "stale-tlb", []string{"read an old token", "stale reads in all"}},
-	// freeing the mm forgets a page-table page
-	{"leak-pagetable", "leak", []string{"mm-pagetable frames"}},
-	// a page table freed while still linked: the next hardware walk meets its poison and faults
-	{"free-linked-table", "poison-walk", []string{"went through freed page-table frame"}},
+// injectCases are the check and the phrases each injection's report must hold, by name; the list of
+// injections is the catalogue's (TestInjectCasesCoverCatalogue).
+var injectCases = map[string]injectCase{ // inject is set from the key
+	"panic":                   {check: "crash", detail: []string{"injected panic"}},
+	"fault":                   {check: "crash", detail: nil},
+	"hang":                    {check: "timeout", detail: []string{"QEMU killed"}},
+	"no-preempt-signal":       {check: "timeout", detail: []string{"QEMU killed"}},
+	"ap-missing":              {check: "cpu-online", detail: []string{"CPU 3", "did not come online"}},
+	"no-shootdown":            {check: "stale-tlb", detail: []string{"stale translation"}},
+	"write-after-free":        {check: "poison", detail: []string{"offset 0x40 holds 0x5eed"}},
+	"skip-flush-ipi":          {check: "stale-tlb", detail: []string{"(not lazy) read", "stale reads in all"}},
+	"skip-lazy-catchup":       {check: "stale-tlb", detail: []string{"(lazy during the flush) read"}},
+	"skip-exit-flush":         {check: "cr3-audit", detail: []string{"is not the root of a live address space", "cross-call audit"}},
+	"refcount-no-grab":        {check: "lazy-freed-mm", detail: []string{"a kernel thread's active_mm still named it"}},
+	"shootdown-no-ipi":        {check: "lazy-freed-mm", detail: []string{"a kernel thread's active_mm still named it"}},
+	"mmput-unlazy-skip":       {check: "lazy-freed-mm", detail: []string{"a kernel thread's active_mm still named it"}},
+	"loaded-mm-stale-mask":    {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
+	"hazard-no-scan":          {check: "lazy-freed-mm", detail: []string{"still named it"}},
+	"nmi-no-check":            {check: "freed-mm", detail: []string{"the NMI handler dereferenced mm"}},
+	"temporary-mm-no-restore": {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
+	"exit-flush-no-unlazy":    {check: "lazy-freed-mm", detail: []string{"a kernel thread's active_mm still named it"}},
+	"membarrier-no-ipi":       {check: "membarrier", detail: []string{"executed no barrier"}},
+	"mmput-twice":             {check: "refcount", detail: []string{"mmput on mm", "left the count at -1"}},
+	"skip-tlbie":              {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
+	"skip-hpte-remove":        {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
+	"leak-pagetable":          {check: "leak", detail: []string{"mm-pagetable frames"}},
+	"free-linked-table":       {check: "poison-walk", detail: []string{"went through freed page-table frame"}},
+}
+
+// casesFor are the injections of an arch, in the catalogue's order (one that needs another MMU mode
+// selects it itself).
+func casesFor(t *testing.T, arch string) []injectCase {
+	var out []injectCase
+	for _, in := range catalog.Injections {
+		c, ok := injectCases[in.Name]
+		switch {
+		case !ok:
+			t.Errorf("injection %s has no case here", in.Name)
+		case slices.Contains(in.Arches, arch):
+			c.inject = in.Name
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestInjectCasesCoverCatalogue: every case is a catalogued injection, with the catalogue's detector.
+func TestInjectCasesCoverCatalogue(t *testing.T) {
+	for name, c := range injectCases {
+		in, ok := catalog.InjectionByName(name)
+		if !ok {
+			t.Errorf("case %s is no catalogued injection", name)
+		} else if in.Catch != "" && in.Catch != c.check {
+			t.Errorf("case %s expects %s, the catalogue %s", name, c.check, in.Catch)
+		}
+	}
 }
 
 func TestInjectedFailures(t *testing.T) {
-	for _, c := range injectCases {
-		if c.inject == "skip-tlbie" || c.inject == "skip-hpte-remove" { // POWER's broadcast flush, hash MMU
-			continue
-		}
+	for _, c := range casesFor(t, "amd64") {
 		t.Run(c.inject, func(t *testing.T) {
 			t.Parallel()
 			checkInjection(t, "amd64", kernel, c)
@@ -457,4 +472,18 @@ func TestReportRenders(t *testing.T) {
 	if total := (b.Dx() / 4) * (b.Dy() / 4); inked < total/50 {
 		t.Errorf("the rendered page is nearly blank: %d of %d sampled pixels are not white", inked, total)
 	}
+}
+
+// kernelGOFLAGS is the Makefile's GOFLAGS for the kernel (its packages without bounds checks), so the
+// list of those packages is written once.
+func kernelGOFLAGS() string {
+	b, err := os.ReadFile("../Makefile")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "export GOFLAGS := "); ok {
+				return "GOFLAGS=" + v
+			}
+		}
+	}
+	return "GOFLAGS=" + os.Getenv("GOFLAGS")
 }

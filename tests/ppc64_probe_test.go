@@ -134,12 +134,12 @@ func buildPPC64In(t *testing.T, dir, entry string) string {
 	t.Helper()
 	img := filepath.Join(dir, "lazymm-ppc64.elf")
 	for _, args := range [][]string{
-		{"build", "-gcflags=lazymm/arch/...=-B", "-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel=-B", "-gcflags=lazymm/shim=-B", "-gcflags=lazymm/paging=-B", "-o", img, "./kernel/cmd/lazymm"},
+		{"build", "-o", img, "./kernel/cmd/lazymm"},
 		{"run", "./tools/mkimage", "-arch", "ppc64", "-entry", entry, img},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=ppc64")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=ppc64", kernelGOFLAGS())
 		if args[0] == "run" {
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the tool runs on the host
 		}

@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"lazymm/kernel/catalog"
+
 	"fmt"
 	"os"
 	"strings"
@@ -133,11 +135,15 @@ func TestSuitePPC64Modes(t *testing.T) {
 // which reads PIDR's process-table entry or the SLB, must catch it.
 func TestInjectedFailuresPPC64Modes(t *testing.T) {
 	img := ppc64Kernel(t)
-	for _, mmu := range []string{"radix-tlbie", "hash"} {
-		for _, bug := range []string{"skip-flush-ipi", "skip-lazy-catchup"} {
-			t.Run(mmu+"/"+bug, func(t *testing.T) {
+	ppc64, _ := catalog.ArchByName("ppc64")
+	for _, mmu := range ppc64.MMUs {
+		for _, in := range catalog.Injections {
+			if _, moved := in.CatchOn[mmu]; !moved {
+				continue
+			}
+			t.Run(mmu+"/"+in.Name, func(t *testing.T) {
 				t.Parallel()
-				checkInjection(t, "ppc64", img, injectCase{bug, "cr3-audit", []string{"is not the root of a live address space"}}, "-mmu", mmu)
+				checkInjection(t, "ppc64", img, injectCase{in.Name, in.Detector(mmu), []string{"is not the root of a live address space"}}, "-mmu", mmu)
 			})
 		}
 	}
@@ -146,7 +152,7 @@ func TestInjectedFailuresPPC64Modes(t *testing.T) {
 // TestInjectedFailuresPPC64 runs every injected failure (nmi-no-check too: the soft NMI).
 func TestInjectedFailuresPPC64(t *testing.T) {
 	img := ppc64Kernel(t)
-	for _, c := range injectCases {
+	for _, c := range casesFor(t, "ppc64") {
 		if d, ok := ppc64Detail[c.inject]; ok {
 			c.detail = d
 		}

@@ -132,10 +132,9 @@ func TestTrapPathRules(t *testing.T) {
 // the check must catch it.
 func TestTrapPathRulesCatchAllocation(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.elf")
-	cmd := exec.Command("go", "build", "-tags", "lazymm_trapalloc", "-gcflags=lazymm/arch/...=-B",
-		"-gcflags=lazymm/mm/...=-B", "-gcflags=lazymm/kernel/machine=-B", "-gcflags=lazymm/kernel/lazy=-B", "-gcflags=lazymm/kernel/shim=-B", "-gcflags=lazymm/kernel/paging=-B", "-o", bad, "./kernel/cmd/lazymm")
+	cmd := exec.Command("go", "build", "-tags", "lazymm_trapalloc", "-o", bad, "./kernel/cmd/lazymm")
 	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", kernelGOFLAGS())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the injected kernel: %v\n%s", err, out)
 	}

@@ -7,6 +7,8 @@
 package main
 
 import (
+	"lazymm/kernel/catalog"
+
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -43,7 +45,7 @@ var columns = []struct {
 	{"switch_cycles_median", "SWITCH_CYC", false},
 }
 
-var schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+var schemes = catalog.Schemes
 
 type report struct {
 	Outcome string `json:"outcome"`

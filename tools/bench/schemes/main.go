@@ -9,6 +9,8 @@
 package main
 
 import (
+	"lazymm/kernel/catalog"
+
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,7 +25,7 @@ import (
 	"time"
 )
 
-var schemes = []string{"refcount", "shootdown", "mmput-unlazy", "loaded-mm", "hazard", "exit-flush-unlazy", "no-active-mm"}
+var schemes = catalog.Schemes
 
 // figure is one benchmark figure, computed from a test's metrics.
 type figure struct {
@@ -205,7 +207,7 @@ func run(args []string, log io.Writer) error {
 		for _, s := range schemes {
 			fmt.Fprintf(&md, "| %s |", s)
 			for ci := range cpus {
-				v, ref := vals[fg.key][s][ci], vals[fg.key]["refcount"][ci]
+				v, ref := vals[fg.key][s][ci], vals[fg.key][catalog.Refcount][ci]
 				if ref != 0 {
 					fmt.Fprintf(&md, " %s (%.2f×) |", num(v), v/ref)
 				} else {
