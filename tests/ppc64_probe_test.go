@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// The POWER platform probe: the facts docs/PPC64.md builds the ppc64 boot on, checked against the QEMU
+// The POWER platform probe: the facts docs/PPC64.md (figures in docs/PPC64-FIGURES.md) builds the ppc64 boot on, checked against the QEMU
 // installed here rather than trusted. A hand-made big-endian ELF with one segment is booted on
 // `-machine pseries,x-vof=on -cpu power9`; its code, entered at the lowest loaded address in 32-bit
 // big-endian real mode, prints through the hypervisor console (H_PUT_TERM_CHAR) and powers the machine

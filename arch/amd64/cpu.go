@@ -1,6 +1,6 @@
 // Package amd64 is lazymm's x86-64 machine layer: boot, descriptor tables, traps, the system-call shim
 // that hosts the Go runtime, the thread scheduler, the LAPIC timer and the COM1 console. The arch-neutral
-// kernel sees it only through kernel.Machine.
+// kernel sees it only through machine.Machine.
 package amd64
 
 import (

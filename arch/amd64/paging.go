@@ -7,7 +7,7 @@ import (
 	"lazymm/kernel/shim"
 )
 
-// kernel.Paging on amd64 is the paging core's (lazymm/paging, embedded in machine) over CR3 (tlb.go);
+// machine.Paging on amd64 is the paging core's (lazymm/kernel/paging, embedded in machine) over CR3 (tlb.go);
 // PCIDs are x86's own.
 
 var errNoPCID = errors.New("the CPU has no PCID (CPUID.01H:ECX.PCID=0; QEMU's TCG models none): the PCID half runs under -kvm on a host with PCID")

@@ -8,7 +8,7 @@ import (
 	"lazymm/mm"
 )
 
-// The x86 half of the TLB-shootdown protocol (lazymm/paging carries it out, mm/tlb.go decides): CR3
+// The x86 half of the TLB-shootdown protocol (lazymm/kernel/paging carries it out, mm/tlb.go decides): CR3
 // writes with PCIDs and the NOFLUSH bit, INVLPG, global pages, and what the paging core's port
 // (paging/port.go) asks of the machine. Everything here runs with interrupts off.
 

@@ -2,6 +2,6 @@
 // through the relocating trampoline tools/mkimage adds), one kernel entry that saves a thread's full
 // register state and calls trap(f *Frame) for every exception, interrupt and sc, the radix MMU, SMP
 // through RTAS and XICS, system resets as NMIs, and the port through which the shim hosts the Go
-// runtime and through which lazymm/paging drives radix address spaces, a PID each (docs/PPC64.md). It
-// registers a kernel.Machine when booted.
+// runtime and through which lazymm/kernel/paging drives radix address spaces, a PID each (docs/PPC64.md). It
+// registers a machine.Machine when booted.
 package ppc64

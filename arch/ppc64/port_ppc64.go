@@ -124,7 +124,7 @@ func archIRQSave() uint64 { return softIRQSave() }
 func archIRQRestore(fl uint64) { softIRQRestore(fl) }
 
 // nmiStats prints, at exit with the kernel word nmistat, the NMIs every CPU took, how many of them
-// landed in soft-masked code, and their latency from send to handler (docs/PPC64.md's figures).
+// landed in soft-masked code, and their latency from send to handler (docs/PPC64-FIGURES.md#the-soft-nmi).
 //
 //go:nosplit
 func nmiStats() {

@@ -252,7 +252,7 @@ type exitObs struct {
 	freedAtExit bool // the mm was freed by the last thread's exit
 }
 
-// exitWhileLazy, on 3 CPUs (the lazytest scenario exit-while-lazy, made deterministic):
+// exitWhileLazy, on 3 CPUs (the matrix scenario exit-while-lazy, made deterministic):
 //
 //	CPU 0: fork p (thread 1); clone thread 2; run thread 1
 //	CPU 1: run thread 2, then kernel thread k (lazy on p)

@@ -11,7 +11,7 @@ import (
 )
 
 // Scheme is one answer to "who keeps a lazily used mm alive, and how are lazy CPUs kicked off it?"
-// (DESIGN.md section 1). What the switch path needs is data (SchemeConfig), read with interrupts off
+// (docs/DESIGN.md#schemes). What the switch path needs is data (SchemeConfig), read with interrupts off
 // without a call; what the exit path does is code (the methods), run in thread context.
 type Scheme interface {
 	Name() string

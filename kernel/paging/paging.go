@@ -1,8 +1,8 @@
-// Package paging is kernel.Paging over mm: test address spaces and the TLB-shootdown protocol of
+// Package paging is machine.Paging over mm: test address spaces and the TLB-shootdown protocol of
 // Linux's arch/x86/mm/tlb.c (mm/tlb.go makes its decisions), carried out with the arch's root loads
 // and flushes (port.go), the shim's cross-calls and the kernel's lazy-mm hooks. It is arch-neutral:
 // amd64 loads CR3 and flushes with INVLPG; a POWER radix port loads PIDR and flushes with tlbiel.
-// Everything below the kernel.Paging methods runs with interrupts off, flushFunc and auditCPU in
+// Everything below the machine.Paging methods runs with interrupts off, flushFunc and auditCPU in
 // interrupt context: nosplit, no allocation, no runtime locks.
 package paging
 
@@ -15,7 +15,7 @@ import (
 	"lazymm/mm"
 )
 
-// Core is kernel.Paging's address-space half; an arch's machine embeds it (and adds PCID and
+// Core is machine.Paging's address-space half; an arch's machine embeds it (and adds PCID and
 // SetPCID, which are the arch's).
 type Core struct{}
 

@@ -23,8 +23,8 @@ func archIdle()
 func archSendIPI(cpu, kind int)
 func archSendIPIAllButSelf(kind int)
 
-// archRunOp runs one cross-call op on this CPU. lazymm/paging provides it (its runOp): its own ops,
-// the arch's and the kernel's (kernel.HandleCrossCall).
+// archRunOp runs one cross-call op on this CPU. lazymm/kernel/paging provides it (its runOp): its own ops,
+// the arch's and the kernel's (lazy.HandleCrossCall).
 func archRunOp(cpu int, op uint32, arg uint64)
 
 // archIRQSave turns interrupts off on this CPU and returns what archIRQRestore needs.

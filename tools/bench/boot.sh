@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot figures for the README and docs/PPC64.md: medians of N runs of (a) QEMU starting and exiting a
+# Boot figures for docs/BOOT.md and docs/PPC64-FIGURES.md: medians of N runs of (a) QEMU starting and exiting a
 # kernel that exits at once (exit=boot: the floor), (b) the suite's first protocol line and whole run.
 # Usage: [ARCH=amd64|ppc64] [CPUS=1] tools/bench/boot.sh [N]   (after `make kernel runner ARCH=...`)
 set -euo pipefail

@@ -1,5 +1,5 @@
 // Package matrix runs the lazy-mm scenarios under each scheme on real CPUs: one pinned scheduler
-// loop per CPU drives tasks through the engine's switch paths (kernel/context_switch.go), with real
+// loop per CPU drives tasks through the engine's switch paths (kernel/lazy/context_switch.go), with real
 // page tables, CR3 writes, flush and shootdown IPIs and NMIs, and the detectors judge the result.
 package matrix
 
