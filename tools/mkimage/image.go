@@ -91,6 +91,30 @@ func add(a, b uint64) (uint64, bool) { return a + b, a+b >= a }
 // parseELF checks that image is a 64-bit x86-64 executable that a loader copying the file contiguously
 // to its first segment's address reproduces exactly, and returns that layout.
 func parseELF(image []byte) (*layout, error) {
+	f, err := openX86ELF(image)
+	if err != nil {
+		return nil, err
+	}
+	l := &layout{f: f, searchFrom: 64}
+	if err := l.reserveHeaders(image); err != nil {
+		return nil, err
+	}
+	loads, err := l.loadSegments()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.checkLoads(loads, uint64(len(image))); err != nil {
+		return nil, err
+	}
+	if err := l.checkZeroTails(loads, image); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// openX86ELF reads image as an ELF file and checks that it is a 64-bit little-endian x86-64
+// executable.
+func openX86ELF(image []byte) (*elf.File, error) {
 	if len(image) < 4 || string(image[:4]) != elf.ELFMAG {
 		return nil, errors.New("not an ELF file (bad magic)")
 	}
@@ -104,12 +128,17 @@ func parseELF(image []byte) (*layout, error) {
 	if f.Type != elf.ET_EXEC {
 		return nil, fmt.Errorf("ELF type is %v, want ET_EXEC (a position-dependent static executable)", f.Type)
 	}
-	size := uint64(len(image))
+	return f, nil
+}
+
+// reserveHeaders reserves the ELF header, the program headers, every section's contents and the
+// section header table, and moves searchFrom past the headers that lie at the start of the file.
+func (l *layout) reserveHeaders(image []byte) error {
+	f := l.f
 	le := binary.LittleEndian
 	phoff, shoff := le.Uint64(image[32:]), le.Uint64(image[40:])
 	phentsize, shentsize := uint64(le.Uint16(image[54:])), uint64(le.Uint16(image[58:]))
 
-	l := &layout{f: f, searchFrom: 64}
 	l.reserved = append(l.reserved, span{0, 64})
 	// debug/elf has read the program headers, so they lie within the file.
 	phEnd := phoff + uint64(len(f.Progs))*phentsize
@@ -122,7 +151,7 @@ func parseELF(image []byte) (*layout, error) {
 		}
 		end, ok := add(s.Offset, s.FileSize)
 		if !ok {
-			return nil, fmt.Errorf("section %q at %#x overflows", s.Name, s.Offset)
+			return fmt.Errorf("section %q at %#x overflows", s.Name, s.Offset)
 		}
 		l.reserved = append(l.reserved, span{s.Offset, end})
 		firstData = min(firstData, s.Offset)
@@ -130,17 +159,22 @@ func parseELF(image []byte) (*layout, error) {
 	if shoff != 0 && len(f.Sections) > 0 {
 		shEnd, ok := add(shoff, uint64(len(f.Sections))*shentsize)
 		if !ok {
-			return nil, fmt.Errorf("section header table at %#x overflows", shoff)
+			return fmt.Errorf("section header table at %#x overflows", shoff)
 		}
 		l.reserved = append(l.reserved, span{shoff, shEnd})
 		if shoff < firstData { // at the start, as Go's linker puts it: search after it
 			l.searchFrom = max(l.searchFrom, shEnd)
 		}
 	}
+	return nil
+}
 
+// loadSegments returns the PT_LOAD segments, reserving the file bytes of every other segment, and
+// sets loadAddr from the PT_LOAD at file offset 0, which must exist: the header must be loaded.
+func (l *layout) loadSegments() ([]*elf.Prog, error) {
 	var loads []*elf.Prog
 	first := false
-	for _, p := range f.Progs {
+	for _, p := range l.f.Progs {
 		if p.Type != elf.PT_LOAD {
 			if end, ok := add(p.Off, p.Filesz); ok && p.Filesz > 0 {
 				l.reserved = append(l.reserved, span{p.Off, end})
@@ -159,38 +193,48 @@ func parseELF(image []byte) (*layout, error) {
 	if !first {
 		return nil, errors.New("no PT_LOAD segment at file offset 0: the multiboot header must be loaded with the image")
 	}
+	return loads, nil
+}
+
+// checkLoads checks that one contiguous copy of the file (size bytes) to loadAddr puts every PT_LOAD
+// at its address, within the 32-bit address fields, and sets loadEnd and bssEnd.
+func (l *layout) checkLoads(loads []*elf.Prog, size uint64) error {
 	for _, p := range loads {
 		if p.Vaddr-p.Off != l.loadAddr {
-			return nil, fmt.Errorf("PT_LOAD at vaddr %#x has file offset %#x: vaddr-offset must be %#x for the loader's single contiguous copy of the file",
+			return fmt.Errorf("PT_LOAD at vaddr %#x has file offset %#x: vaddr-offset must be %#x for the loader's single contiguous copy of the file",
 				p.Vaddr, p.Off, l.loadAddr)
 		}
 		if p.Filesz > p.Memsz {
-			return nil, fmt.Errorf("PT_LOAD at vaddr %#x has filesz %#x > memsz %#x", p.Vaddr, p.Filesz, p.Memsz)
+			return fmt.Errorf("PT_LOAD at vaddr %#x has filesz %#x > memsz %#x", p.Vaddr, p.Filesz, p.Memsz)
 		}
 		fileEnd, ok1 := add(p.Vaddr, p.Filesz)
 		memEnd, ok2 := add(p.Vaddr, p.Memsz)
 		if !ok1 || !ok2 || memEnd > math.MaxUint32 {
-			return nil, fmt.Errorf("PT_LOAD at vaddr %#x (memsz %#x) does not fit the 32-bit multiboot address fields", p.Vaddr, p.Memsz)
+			return fmt.Errorf("PT_LOAD at vaddr %#x (memsz %#x) does not fit the 32-bit multiboot address fields", p.Vaddr, p.Memsz)
 		}
 		if p.Off+p.Filesz > size {
-			return nil, fmt.Errorf("PT_LOAD at vaddr %#x ends at file offset %#x, past the end of the file (%#x)", p.Vaddr, p.Off+p.Filesz, size)
+			return fmt.Errorf("PT_LOAD at vaddr %#x ends at file offset %#x, past the end of the file (%#x)", p.Vaddr, p.Off+p.Filesz, size)
 		}
 		l.loadEnd = max(l.loadEnd, fileEnd)
 		l.bssEnd = max(l.bssEnd, memEnd)
 	}
-	// The loader zeroes only [loadEnd, bssEnd); a segment's zero-filled tail below loadEnd gets the
-	// file's bytes at the matching offsets instead, so those must be zero.
+	return nil
+}
+
+// checkZeroTails: the loader zeroes only [loadEnd, bssEnd); a segment's zero-filled tail below
+// loadEnd gets the file's bytes at the matching offsets instead, so those must be zero.
+func (l *layout) checkZeroTails(loads []*elf.Prog, image []byte) error {
 	for _, p := range loads {
 		lo, hi := p.Vaddr+p.Filesz, min(p.Vaddr+p.Memsz, l.loadEnd)
 		if lo >= hi {
 			continue
 		}
 		if !allZero(image[lo-l.loadAddr : hi-l.loadAddr]) {
-			return nil, fmt.Errorf("PT_LOAD at vaddr %#x: its zero-filled part [%#x, %#x) lies below load_end_addr %#x, where the loader copies nonzero file bytes",
+			return fmt.Errorf("PT_LOAD at vaddr %#x: its zero-filled part [%#x, %#x) lies below load_end_addr %#x, where the loader copies nonzero file bytes",
 				p.Vaddr, lo, hi, l.loadEnd)
 		}
 	}
-	return l, nil
+	return nil
 }
 
 func allZero(b []byte) bool {

@@ -132,9 +132,28 @@ func PatchPPC64(image []byte, entry string) (tramp uint64, err error) {
 	be := binary.BigEndian
 	phoff := be.Uint64(image[32:])
 	phnum := int(be.Uint16(image[56:]))
-	const phsize = 56
-	lo, hi := ^uint64(0), uint64(0)
-	slot := -1
+	lo, hi, slot := goSegments(image, phoff, phnum)
+	if lo == ^uint64(0) || lo <= trampVaddr || hi >= 0x10000000 {
+		return 0, fmt.Errorf("segments span [%#x, %#x): the pseries loader needs them above %#x and below 256 MiB", lo, hi, trampVaddr)
+	}
+	code := trampoline(uint32(lo), uint32(hi), uint32(target))
+	if slot < 0 {
+		if phoff, err = growProgramHeaders(image, f, phoff, phnum, len(code)); err != nil {
+			return 0, err
+		}
+		slot = phnum
+	}
+	writeTrampoline(image, phoff, slot, code)
+	return spaprLoad + trampVaddr, nil
+}
+
+const phsize = 56 // the size of an ELF64 program header
+
+// goSegments returns the span [lo, hi) of the Go image's PT_LOAD segments (lo is ^0 when there are
+// none) and the index of the trampoline's program header from an earlier run, or -1.
+func goSegments(image []byte, phoff uint64, phnum int) (lo, hi uint64, slot int) {
+	be := binary.BigEndian
+	lo, hi, slot = ^uint64(0), 0, -1
 	for i := 0; i < phnum; i++ {
 		ph := image[phoff+uint64(i)*phsize:]
 		if elf.ProgType(be.Uint32(ph)) != elf.PT_LOAD {
@@ -147,49 +166,62 @@ func PatchPPC64(image []byte, entry string) (tramp uint64, err error) {
 		}
 		lo, hi = min(lo, vaddr), max(hi, vaddr+memsz)
 	}
-	if lo == ^uint64(0) || lo <= trampVaddr || hi >= 0x10000000 {
-		return 0, fmt.Errorf("segments span [%#x, %#x): the pseries loader needs them above %#x and below 256 MiB", lo, hi, trampVaddr)
+	return lo, hi, slot
+}
+
+// growProgramHeaders makes room for one more program header, for the trampoline: Go's ppc64 images
+// put the section headers right after the program headers, so the table moves, one entry longer, to
+// the zero padding after both (and before the first section's data), followed by the trampoline
+// (codeLen bytes). It returns the table's new offset; entry phnum is left for the caller to fill.
+func growProgramHeaders(image []byte, f *elf.File, phoff uint64, phnum, codeLen int) (uint64, error) {
+	be := binary.BigEndian
+	start := phoff + uint64(phnum)*phsize // the end of what is in use
+	shoff, shnum := be.Uint64(image[40:]), uint64(be.Uint16(image[60:]))
+	start = max(start, shoff+shnum*uint64(be.Uint16(image[58:])))
+	firstData := uint64(len(image))
+	for _, sec := range f.Sections {
+		if sec.Type != elf.SHT_NOBITS && sec.Size > 0 && sec.Offset < firstData {
+			firstData = sec.Offset
+		}
 	}
-	code := trampoline(uint32(lo), uint32(hi), uint32(target))
-	if slot < 0 {
-		// A new program header: Go's ppc64 images put the section headers right after the program
-		// headers, so the table moves, one entry longer, to the zero padding after both (and before
-		// the first section's data), followed by the trampoline.
-		start := phoff + uint64(phnum)*phsize // the end of what is in use
-		shoff, shnum := be.Uint64(image[40:]), uint64(be.Uint16(image[60:]))
-		start = max(start, shoff+shnum*uint64(be.Uint16(image[58:])))
-		firstData := uint64(len(image))
-		for _, sec := range f.Sections {
-			if sec.Type != elf.SHT_NOBITS && sec.Size > 0 && sec.Offset < firstData {
-				firstData = sec.Offset
-			}
-		}
-		newPhoff := (start + 7) &^ 7
-		codeOff := (newPhoff + uint64(phnum+1)*phsize + 15) &^ 15
-		if codeOff+uint64(len(code)) > firstData || !allZero(image[start:codeOff+uint64(len(code))]) {
-			return 0, fmt.Errorf("no free room for %d program headers and a %d-byte trampoline before file offset %#x", phnum+1, len(code), firstData)
-		}
-		copy(image[newPhoff:], image[phoff:phoff+uint64(phnum)*phsize])
-		for k := phoff; k < phoff+uint64(phnum)*phsize; k++ {
-			if k < newPhoff {
-				image[k] = 0
-			}
-		}
-		be.PutUint64(image[32:], newPhoff)
-		be.PutUint16(image[56:], uint16(phnum+1))
-		for i := 0; i < phnum; i++ { // PT_PHDR follows the table
-			p := image[newPhoff+uint64(i)*phsize:]
-			if elf.ProgType(be.Uint32(p)) == elf.PT_PHDR {
-				delta := newPhoff - be.Uint64(p[8:])
-				be.PutUint64(p[8:], newPhoff)
-				be.PutUint64(p[16:], be.Uint64(p[16:])+delta)
-				be.PutUint64(p[24:], be.Uint64(p[24:])+delta)
-				be.PutUint64(p[32:], uint64(phnum+1)*phsize)
-				be.PutUint64(p[40:], uint64(phnum+1)*phsize)
-			}
-		}
-		phoff, slot = newPhoff, phnum
+	newPhoff := (start + 7) &^ 7
+	codeOff := (newPhoff + uint64(phnum+1)*phsize + 15) &^ 15
+	if codeOff+uint64(codeLen) > firstData || !allZero(image[start:codeOff+uint64(codeLen)]) {
+		return 0, fmt.Errorf("no free room for %d program headers and a %d-byte trampoline before file offset %#x", phnum+1, codeLen, firstData)
 	}
+	copy(image[newPhoff:], image[phoff:phoff+uint64(phnum)*phsize])
+	for k := phoff; k < phoff+uint64(phnum)*phsize; k++ {
+		if k < newPhoff {
+			image[k] = 0
+		}
+	}
+	be.PutUint64(image[32:], newPhoff)
+	be.PutUint16(image[56:], uint16(phnum+1))
+	movePHDR(image, newPhoff, phnum)
+	return newPhoff, nil
+}
+
+// movePHDR points the PT_PHDR entry, which describes the table itself, at the table's new offset
+// (and its addresses by as much) with the new length.
+func movePHDR(image []byte, newPhoff uint64, phnum int) {
+	be := binary.BigEndian
+	for i := 0; i < phnum; i++ {
+		p := image[newPhoff+uint64(i)*phsize:]
+		if elf.ProgType(be.Uint32(p)) == elf.PT_PHDR {
+			delta := newPhoff - be.Uint64(p[8:])
+			be.PutUint64(p[8:], newPhoff)
+			be.PutUint64(p[16:], be.Uint64(p[16:])+delta)
+			be.PutUint64(p[24:], be.Uint64(p[24:])+delta)
+			be.PutUint64(p[32:], uint64(phnum+1)*phsize)
+			be.PutUint64(p[40:], uint64(phnum+1)*phsize)
+		}
+	}
+}
+
+// writeTrampoline fills program header slot with the trampoline's PT_LOAD at trampVaddr and puts the
+// code right after the program header table, 16-byte aligned.
+func writeTrampoline(image []byte, phoff uint64, slot int, code []byte) {
+	be := binary.BigEndian
 	codeOff := (phoff + uint64(be.Uint16(image[56:]))*phsize + 15) &^ 15
 	ph := image[phoff+uint64(slot)*phsize:]
 	be.PutUint32(ph[0:], uint32(elf.PT_LOAD))
@@ -201,5 +233,4 @@ func PatchPPC64(image []byte, entry string) (tramp uint64, err error) {
 	be.PutUint64(ph[40:], uint64(len(code)))
 	be.PutUint64(ph[48:], 4)
 	copy(image[codeOff:], code)
-	return spaprLoad + trampVaddr, nil
 }
