@@ -84,81 +84,116 @@ func main() {
 }
 
 func run(args []string, log io.Writer) error {
-	fs := flag.NewFlagSet("schemes", flag.ContinueOnError)
-	runner := fs.String("runner", "build/amd64/runner", "the runner")
-	kernel := fs.String("kernel", "build/amd64/lazymm.elf", "the kernel image")
-	runs := fs.Int("runs", 3, "boots per CPU count (medians over them)")
-	cpuList := fs.String("cpus", "1,2,4,8", "CPU counts")
-	out := fs.String("out", "docs/BENCHMARKS.md", "the report")
-	svgDir := fs.String("svg", "docs/bench", "where the charts go")
-	if err := fs.Parse(args); err != nil {
+	c, err := parseFlags(args)
+	if err != nil {
 		return err
 	}
-	if *runs < 1 {
-		return errors.New("-runs must be at least 1")
+	vals, err := c.measureSchemes(log)
+	if err != nil {
+		return err
 	}
-	var cpus []int
-	for _, s := range strings.Split(*cpuList, ",") {
+	speed, err := c.measureSuiteSpeed(log)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.svgDir, 0o755); err != nil {
+		return err
+	}
+	var md strings.Builder
+	c.writeIntro(&md, speed)
+	if err := c.writeFigures(&md, vals); err != nil {
+		return err
+	}
+	if err := writeHostBenchmarks(&md, log); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.out, []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "wrote %s and %d charts in %s\n", c.out, len(figures), c.svgDir)
+	return nil
+}
+
+// config is the command line: what to boot, how often, and where the report goes.
+type config struct {
+	runner, kernel string
+	runs           int
+	cpuList        string // as given, for the report's text
+	cpus           []int
+	out, svgDir    string
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("schemes", flag.ContinueOnError)
+	fs.StringVar(&c.runner, "runner", "build/amd64/runner", "the runner")
+	fs.StringVar(&c.kernel, "kernel", "build/amd64/lazymm.elf", "the kernel image")
+	fs.IntVar(&c.runs, "runs", 3, "boots per CPU count (medians over them)")
+	fs.StringVar(&c.cpuList, "cpus", "1,2,4,8", "CPU counts")
+	fs.StringVar(&c.out, "out", "docs/BENCHMARKS.md", "the report")
+	fs.StringVar(&c.svgDir, "svg", "docs/bench", "where the charts go")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.runs < 1 {
+		return nil, errors.New("-runs must be at least 1")
+	}
+	for _, s := range strings.Split(c.cpuList, ",") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 32 {
-			return fmt.Errorf("bad -cpus entry %q", s)
+			return nil, fmt.Errorf("bad -cpus entry %q", s)
 		}
-		cpus = append(cpus, n)
+		c.cpus = append(c.cpus, n)
 	}
-	for _, p := range []string{*runner, *kernel} {
+	for _, p := range []string{c.runner, c.kernel} {
 		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%s: %v (make kernel runner first)", p, err)
+			return nil, fmt.Errorf("%s: %v (make kernel runner first)", p, err)
 		}
 	}
-	boot := func(args ...string) (*report, error) {
-		f, err := os.CreateTemp("", "lazymm-bench-*.json")
-		if err != nil {
-			return nil, err
-		}
-		f.Close()
-		defer os.Remove(f.Name())
-		cmd := exec.Command(*runner, append([]string{"-kernel", *kernel, "-json", f.Name(), "-timeout", "300s"}, args...)...)
-		outp, _ := cmd.CombinedOutput()
-		b, err := os.ReadFile(f.Name())
-		var r report
-		if err != nil || json.Unmarshal(b, &r) != nil {
-			return nil, fmt.Errorf("runner %v wrote no report:\n%s", args, outp)
-		}
-		return &r, nil
-	}
+	return c, nil
+}
 
-	// vals[fig][scheme][cpuIndex] = median over runs
+// boot runs the runner once with args and returns its JSON report (the runner's exit status says
+// nothing here: a report with a failing outcome is still a report).
+func (c *config) boot(args ...string) (*report, error) {
+	f, err := os.CreateTemp("", "lazymm-bench-*.json")
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	cmd := exec.Command(c.runner, append([]string{"-kernel", c.kernel, "-json", f.Name(), "-timeout", "300s"}, args...)...)
+	outp, _ := cmd.CombinedOutput()
+	b, err := os.ReadFile(f.Name())
+	var r report
+	if err != nil || json.Unmarshal(b, &r) != nil {
+		return nil, fmt.Errorf("runner %v wrote no report:\n%s", args, outp)
+	}
+	return &r, nil
+}
+
+// measureSchemes boots -runs times at each CPU count and returns, per figure and scheme, the median
+// over the boots at each CPU count: vals[fig][scheme][cpuIndex].
+func (c *config) measureSchemes(log io.Writer) (map[string]map[string][]float64, error) {
 	vals := map[string]map[string][]float64{}
 	for _, fg := range figures {
 		vals[fg.key] = map[string][]float64{}
 		for _, s := range schemes {
-			vals[fg.key][s] = make([]float64, len(cpus))
+			vals[fg.key][s] = make([]float64, len(c.cpus))
 		}
 	}
-	for ci, n := range cpus {
+	for ci, n := range c.cpus {
 		samples := map[string]map[string][]float64{} // fig -> scheme -> per run
-		for r := 0; r < *runs; r++ {
-			fmt.Fprintf(log, "%d CPUs, boot %d of %d\n", n, r+1, *runs)
-			rep, err := boot("-cpus", strconv.Itoa(n), "-scheme", "all", "-scenario", "switch-storm,exit-while-lazy")
+		for r := 0; r < c.runs; r++ {
+			fmt.Fprintf(log, "%d CPUs, boot %d of %d\n", n, r+1, c.runs)
+			rep, err := c.boot("-cpus", strconv.Itoa(n), "-scheme", "all", "-scenario", "switch-storm,exit-while-lazy")
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if rep.Outcome != "pass" {
-				return fmt.Errorf("the run at %d CPUs did not pass: a benchmark of failing schemes means nothing", n)
+				return nil, fmt.Errorf("the run at %d CPUs did not pass: a benchmark of failing schemes means nothing", n)
 			}
-			for _, t := range rep.Tests {
-				for _, fg := range figures {
-					if t.Scenario != fg.scenario {
-						continue
-					}
-					if v, ok := fg.f(t.Metrics); ok {
-						if samples[fg.key] == nil {
-							samples[fg.key] = map[string][]float64{}
-						}
-						samples[fg.key][t.Scheme] = append(samples[fg.key][t.Scheme], v)
-					}
-				}
-			}
+			addSamples(samples, rep)
 		}
 		for _, fg := range figures {
 			for _, s := range schemes {
@@ -166,58 +201,100 @@ func run(args []string, log io.Writer) error {
 			}
 		}
 	}
+	return vals, nil
+}
 
-	// suite speed
-	var floor, first, matrix []float64
-	for r := 0; r < *runs; r++ {
-		fmt.Fprintf(log, "suite speed, round %d of %d\n", r+1, *runs)
-		if rep, err := boot("-append", "exit=boot"); err == nil {
-			floor = append(floor, float64(rep.WallMS))
+// addSamples adds each figure that a test of rep yields to samples[fig][scheme].
+func addSamples(samples map[string]map[string][]float64, rep *report) {
+	for _, t := range rep.Tests {
+		for _, fg := range figures {
+			if t.Scenario != fg.scenario {
+				continue
+			}
+			if v, ok := fg.f(t.Metrics); ok {
+				if samples[fg.key] == nil {
+					samples[fg.key] = map[string][]float64{}
+				}
+				samples[fg.key][t.Scheme] = append(samples[fg.key][t.Scheme], v)
+			}
 		}
-		if rep, err := boot("-append", "tests=smoke/goroutines"); err == nil && rep.BootMS > 0 {
-			first = append(first, float64(rep.BootMS))
+	}
+}
+
+// suiteSpeed is what each round of measureSuiteSpeed saw, in milliseconds.
+type suiteSpeed struct {
+	floor, first, matrix []float64
+}
+
+// measureSuiteSpeed times -runs rounds of: a kernel that exits at boot (the floor), the first
+// protocol line, and the whole matrix at 4 CPUs. Only the matrix's failure to report is an error.
+func (c *config) measureSuiteSpeed(log io.Writer) (suiteSpeed, error) {
+	var sp suiteSpeed
+	for r := 0; r < c.runs; r++ {
+		fmt.Fprintf(log, "suite speed, round %d of %d\n", r+1, c.runs)
+		if rep, err := c.boot("-append", "exit=boot"); err == nil {
+			sp.floor = append(sp.floor, float64(rep.WallMS))
+		}
+		if rep, err := c.boot("-append", "tests=smoke/goroutines"); err == nil && rep.BootMS > 0 {
+			sp.first = append(sp.first, float64(rep.BootMS))
 		}
 		start := time.Now()
-		if _, err := boot("-cpus", "4", "-matrix"); err != nil {
-			return err
+		if _, err := c.boot("-cpus", "4", "-matrix"); err != nil {
+			return sp, err
 		}
-		matrix = append(matrix, float64(time.Since(start).Milliseconds()))
+		sp.matrix = append(sp.matrix, float64(time.Since(start).Milliseconds()))
 	}
+	return sp, nil
+}
 
-	if err := os.MkdirAll(*svgDir, 0o755); err != nil {
-		return err
-	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# Benchmarks\n\nRegenerated by `make bench` (`go run ./tools/bench/schemes -runs %d -cpus %s`). Every figure is the median over %d boots. The machine: QEMU TCG (`-accel tcg -cpu max`, q35) on the host that ran it, whose cores are shared by every virtual CPU: above as many virtual CPUs as host cores, latencies measure host scheduling. The counters are exact (they count events); the cycle figures are TCG's TSC.\n\n", *runs, *cpuList, *runs)
-	fmt.Fprintf(&md, "## Suite speed\n\n| what | median of %d |\n|---|---|\n| floor: QEMU start to exit of a kernel that exits at boot | %.0f ms |\n| QEMU start to the first protocol line | %.0f ms (%.2f× the floor) |\n| the whole matrix at 4 CPUs (`make run`: the suite, every scheme × scenario, every injected bug) | %.1f s |\n\n",
-		*runs, median(floor), median(first), median(first)/max(median(floor), 1), median(matrix)/1000)
+// writeIntro writes the report's title, how it was made, the suite speed and how to read the figures.
+func (c *config) writeIntro(md *strings.Builder, sp suiteSpeed) {
+	fmt.Fprintf(md, "# Benchmarks\n\nRegenerated by `make bench` (`go run ./tools/bench/schemes -runs %d -cpus %s`). Every figure is the median over %d boots. The machine: QEMU TCG (`-accel tcg -cpu max`, q35) on the host that ran it, whose cores are shared by every virtual CPU: above as many virtual CPUs as host cores, latencies measure host scheduling. The counters are exact (they count events); the cycle figures are TCG's TSC.\n\n", c.runs, c.cpuList, c.runs)
+	fmt.Fprintf(md, "## Suite speed\n\n| what | median of %d |\n|---|---|\n| floor: QEMU start to exit of a kernel that exits at boot | %.0f ms |\n| QEMU start to the first protocol line | %.0f ms (%.2f× the floor) |\n| the whole matrix at 4 CPUs (`make run`: the suite, every scheme × scenario, every injected bug) | %.1f s |\n\n",
+		c.runs, median(sp.floor), median(sp.first), median(sp.first)/max(median(sp.floor), 1), median(sp.matrix)/1000)
 	md.WriteString(reading)
-	fmt.Fprintf(&md, "## Scheme cost as CPUs grow\n\nWorkloads: `switch-storm` (per-switch figures) and `exit-while-lazy` (per-exit figures), under each scheme, at %s CPUs. Each table gives the figure and, in parentheses, its ratio to refcount's at the same CPU count.\n\n", *cpuList)
+}
+
+// writeFigures writes each figure's chart to the SVG directory and its table, with ratios to
+// refcount's, to the report.
+func (c *config) writeFigures(md *strings.Builder, vals map[string]map[string][]float64) error {
+	fmt.Fprintf(md, "## Scheme cost as CPUs grow\n\nWorkloads: `switch-storm` (per-switch figures) and `exit-while-lazy` (per-exit figures), under each scheme, at %s CPUs. Each table gives the figure and, in parentheses, its ratio to refcount's at the same CPU count.\n\n", c.cpuList)
 	for _, fg := range figures {
 		name := "bench-" + fg.key + ".svg"
-		if err := os.WriteFile(filepath.Join(*svgDir, name), []byte(lineChart(fg.title, fg.unit, cpus, vals[fg.key])), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.svgDir, name), []byte(lineChart(fg.title, fg.unit, c.cpus, vals[fg.key])), 0o644); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(filepath.Dir(*out), filepath.Join(*svgDir, name))
-		fmt.Fprintf(&md, "### %s (%s)\n\n![%s](%s)\n\n| scheme |", fg.title, fg.scenario, fg.title, rel)
-		for _, n := range cpus {
-			fmt.Fprintf(&md, " %s |", cpuLabel(n))
+		rel, _ := filepath.Rel(filepath.Dir(c.out), filepath.Join(c.svgDir, name))
+		fmt.Fprintf(md, "### %s (%s)\n\n![%s](%s)\n\n| scheme |", fg.title, fg.scenario, fg.title, rel)
+		for _, n := range c.cpus {
+			fmt.Fprintf(md, " %s |", cpuLabel(n))
 		}
-		md.WriteString("\n|---|" + strings.Repeat("---|", len(cpus)) + "\n")
+		md.WriteString("\n|---|" + strings.Repeat("---|", len(c.cpus)) + "\n")
 		for _, s := range schemes {
-			fmt.Fprintf(&md, "| %s |", s)
-			for ci := range cpus {
-				v, ref := vals[fg.key][s][ci], vals[fg.key][catalog.Refcount][ci]
-				if ref != 0 {
-					fmt.Fprintf(&md, " %s (%.2f×) |", num(v), v/ref)
-				} else {
-					fmt.Fprintf(&md, " %s |", num(v))
-				}
-			}
-			md.WriteString("\n")
+			writeFigureRow(md, s, vals[fg.key])
 		}
 		md.WriteString("\n")
 	}
+	return nil
+}
+
+// writeFigureRow writes scheme s's row of a figure's table: each value, with its ratio to refcount's
+// where that is not zero.
+func writeFigureRow(md *strings.Builder, s string, vals map[string][]float64) {
+	fmt.Fprintf(md, "| %s |", s)
+	for ci := range vals[s] {
+		v, ref := vals[s][ci], vals[catalog.Refcount][ci]
+		if ref != 0 {
+			fmt.Fprintf(md, " %s (%.2f×) |", num(v), v/ref)
+		} else {
+			fmt.Fprintf(md, " %s |", num(v))
+		}
+	}
+	md.WriteString("\n")
+}
+
+// writeHostBenchmarks runs the runner's own Go benchmarks and writes their result lines.
+func writeHostBenchmarks(md *strings.Builder, log io.Writer) error {
 	fmt.Fprintln(log, "host-side benchmarks")
 	gb, err := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "1s", "-count", "1",
 		"./tools/internal/console", "./tools/runner").CombinedOutput()
@@ -231,10 +308,6 @@ func run(args []string, log io.Writer) error {
 		}
 	}
 	md.WriteString("```\n")
-	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "wrote %s and %d charts in %s\n", *out, len(figures), *svgDir)
 	return nil
 }
 
