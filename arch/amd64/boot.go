@@ -3,10 +3,15 @@ package amd64
 import (
 	"unsafe"
 
+	"lazymm/kernel/ktest"
 	"lazymm/kernel/paging"
 	"lazymm/kernel/shim"
 	"lazymm/mm"
 )
+
+// The boot line reports the command line's true length: the loader's whole line, even past what the
+// shim keeps.
+func init() { ktest.CmdlineGiven = shim.CmdlineGiven }
 
 // Boot: bootMain runs on the boot stack before the Go runtime exists (g is nil, nothing may allocate or
 // check the stack), sets the machine up, and returns the initial stack pointer for _rt0_amd64_linux.

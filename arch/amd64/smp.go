@@ -72,7 +72,7 @@ func findRSDP() uintptr {
 	return 0
 }
 
-// CPU sources, as reported by kernel.M.CPUSource.
+// CPU sources, as reported by machine.M.CPUSource.
 const (
 	srcBootOnly = iota
 	srcMADT
@@ -205,7 +205,10 @@ func identityMap(pa uintptr) {
 }
 
 // startAPs sends INIT to every AP, then two SIPIs, all in parallel (one 10 ms INIT delay in total),
-// and waits up to 100 ms for them to check in.
+// and waits for them to check in: until all have, or apWaitSeconds passed. The bound is Linux's
+// (do_boot_cpu gives an AP 10 s to come alive), not what a fast host needs: a virtual CPU is a host
+// thread that may not run for a long while when the host is oversubscribed, and an AP that misses
+// the wait is a CPU missing from the run. The AP inject=ap-missing never starts is not waited for.
 //
 //go:nosplit
 func startAPs() {
@@ -243,7 +246,7 @@ func startAPs() {
 	if skipAP > 0 {
 		want--
 	}
-	deadline := machine.ReadCycles() + tscHz/10
+	deadline := machine.ReadCycles() + apWaitSeconds*tscHz
 	for atomic.LoadUint32(&apOnline) < want && machine.ReadCycles() < deadline {
 		pause()
 	}
@@ -254,6 +257,9 @@ func startAPs() {
 	shim.OnlineCPUs = n
 	atomic.StoreUint32(&smpReady, 1)
 }
+
+// apWaitSeconds bounds the wait for the APs to check in.
+const apWaitSeconds = 10
 
 //go:nosplit
 func delayTSC(d uint64) {

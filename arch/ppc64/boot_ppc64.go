@@ -5,8 +5,13 @@ import (
 
 	"unsafe"
 
+	"lazymm/kernel/ktest"
 	"lazymm/kernel/shim"
 )
+
+// The boot line reports the command line's true length: /chosen/bootargs's whole size, even past what
+// the shim keeps.
+func init() { ktest.CmdlineGiven = shim.CmdlineGiven }
 
 // boot is the stub the trampoline jumps to, in 32-bit big-endian real mode (boot_ppc64.s).
 func boot()

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"unsafe"
 
+	"lazymm/kernel/catalog"
 	"lazymm/kernel/paging"
 	"lazymm/kernel/shim"
 )
@@ -36,8 +37,12 @@ func enterRuntime(pc, sp, msr uint64)
 func rt0Addr() uint64
 func darn() uint64
 
-// fwBuf receives firmware properties (static: boot's nosplit stack is small).
-var fwBuf [1024]byte
+// fwBuf receives firmware properties (static: boot's nosplit stack is small); bootargs receives
+// /chosen/bootargs: the longest command line the runner sends, and its NUL.
+var (
+	fwBuf    [1024]byte
+	bootargs [catalog.MaxCmdline + 1]byte
+)
 
 // readFirmware reads /chosen/bootargs into the shim's command line and /memory@0's size, through
 // VOF's client interface while it is still there (before installVectors).
@@ -48,12 +53,17 @@ func readFirmware() {
 		return
 	}
 	var name, path, prop [32]byte
-	buf := &fwBuf
 	if chosen, ok := of(&name, "finddevice", 1, cstr(&path, "/chosen"), 0, 0, 0); ok && chosen != 0 && chosen != 0xffffffff {
+		// getprop copies what fits and returns the property's whole size (a string's, with its NUL):
+		// a longer line is kept in part and its size recorded, which the boot line reports
+		buf := &bootargs
 		n, ok := of(&name, "getprop", 4, chosen, cstr(&prop, "bootargs"), uint32(uintptr(unsafe.Pointer(&buf[0]))), uint32(len(buf)))
-		if ok && n != 0xffffffff && n <= uint32(len(buf)) {
-			for i := uint32(0); i < n && buf[i] != 0; i++ {
+		if ok && n != 0xffffffff {
+			for i := uint32(0); i < n && i < uint32(len(buf)) && buf[i] != 0; i++ {
 				shim.CmdlineAppend(buf[i])
+			}
+			if n > uint32(len(buf)) {
+				shim.CmdlineSize(int(n) - 1)
 			}
 		}
 	}

@@ -27,7 +27,7 @@ const (
 	ipiPriority              = 4 // MFRR value: more favoured than the CPPR's 0xff
 	rtasStartCPU             = 0x2006
 	apStackSize              = 16 << 10
-	apArrivalTB              = 512 << 20 // how long to wait for a started CPU: about a second at 512 MHz
+	apWaitSeconds            = 10 // how long the started CPUs get to arrive, all together (startCPUs)
 
 	// the arch's own cross-call op (paging.ArchOps + 0..15)
 	callFlushTLB = paging.ArchOps // flush every PID's translations (the runtime's munmap/MADV_DONTNEED)
@@ -76,7 +76,12 @@ func readCPUs() {
 }
 
 // startCPUs starts every other CPU (RTAS start-cpu) and waits for each to arrive; the CPUs online
-// are the contiguous prefix that did (a latecomer beyond a missing CPU parks).
+// are the contiguous prefix that did (a latecomer beyond a missing CPU parks). The wait is bounded as
+// Linux bounds it (seconds: its __cpu_up gives a CPU 5 s, x86's 10), not by what a fast host needs: a
+// virtual CPU is a host thread that may not run for a long while on an oversubscribed host. The
+// bound is for them all (apWaitSeconds from the first start), and a CPU is waited for only while
+// every one before it came: after a missing one none could be online. The CPU inject=ap-missing
+// never starts is not waited for.
 //
 //go:nosplit
 func startCPUs() {
@@ -84,6 +89,8 @@ func startCPUs() {
 		skipAP = firmwareCPUs - 1 // the last CPU is never started
 	}
 	online := 1
+	deadline := machine.ReadCycles() + apWaitSeconds*tbFreq
+	missing := false
 	for i := 1; i < firmwareCPUs && i < shim.MaxCPUs; i++ {
 		if i == skipAP {
 			continue
@@ -96,11 +103,12 @@ func startCPUs() {
 			shim.Puts("lazymm: ppc64 RTAS start-cpu failed for CPU ")
 			shim.PutDec(uint64(i))
 			shim.Puts("\n")
+			missing = true
 			continue
 		}
-		t0 := machine.ReadCycles()
-		for atomic.LoadUint32(&arrived[i]) == 0 && machine.ReadCycles()-t0 < apArrivalTB {
+		for !missing && atomic.LoadUint32(&arrived[i]) == 0 && machine.ReadCycles() < deadline {
 		}
+		missing = missing || atomic.LoadUint32(&arrived[i]) == 0
 	}
 	for online < firmwareCPUs && atomic.LoadUint32(&arrived[online]) != 0 {
 		online++

@@ -5,6 +5,7 @@ package ktest
 
 import (
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -148,10 +149,38 @@ func (t *T) Failed() bool {
 	return t.failed
 }
 
-// Boot prints the boot line.
+// CmdlineGiven, when set (by the arch), says how long the command line the machine was given is:
+// more than Boot's cmdline when the kernel could not keep all of it.
+var CmdlineGiven func() int
+
+// BootLineMax is the longest boot line that carries the command line itself (cmdline=): three
+// quarters of the protocol's 4096-byte line, so that a line near the limit is never the one the
+// console or the runner cuts. A longer command line is only echoed by its length and CRC.
+const BootLineMax = 3072
+
+// Boot prints the boot line: the machine, and the command line the kernel received (cmdline_len,
+// cmdline_crc32, and cmdline itself when it fits), so the runner can check it arrived whole. A line
+// the kernel could not keep whole is a failure (check cmdline) of the run, right after.
 func Boot(arch string, cpus, memMB int, goVersion, cmdline string) {
-	emit(Line("boot", "arch", arch, "cpus", strconv.Itoa(cpus), "mem_mb", strconv.Itoa(memMB),
-		"go", goVersion, "cmdline", cmdline))
+	given := len(cmdline)
+	if CmdlineGiven != nil {
+		given = max(given, CmdlineGiven())
+	}
+	kv := []string{"arch", arch, "cpus", strconv.Itoa(cpus), "mem_mb", strconv.Itoa(memMB), "go", goVersion,
+		"cmdline_len", strconv.Itoa(given), "cmdline_crc32", fmt.Sprintf("0x%08x", crc32.ChecksumIEEE([]byte(cmdline)))}
+	line := Line("boot", append(kv, "cmdline", cmdline)...)
+	if len(line) > BootLineMax {
+		line = Line("boot", append(kv, "cmdline", "-")...)
+	}
+	emit(line)
+	if given > len(cmdline) {
+		loc := "?"
+		if _, file, line, ok := runtime.Caller(0); ok {
+			loc = filepath.Base(file) + ":" + strconv.Itoa(line)
+		}
+		emit(Line("fail", "name", "-", "check", "cmdline", "cpu", strconv.Itoa(CPU()), "loc", loc,
+			"detail", fmt.Sprintf("the command line is %d bytes, the kernel keeps %d: it runs with the first %d only (cmdline_crc32 is theirs)", given, len(cmdline), len(cmdline))))
+	}
 }
 
 // Run runs the tests in order, each in its own goroutine (so Fatalf can end it), and returns how many
@@ -209,3 +238,60 @@ func Run(tests []Test) (asExpected, unexpected int) {
 func Summary(tests, passed, failed int) {
 	emit(Line("summary", "tests", strconv.Itoa(tests), "passed", strconv.Itoa(passed), "failed", strconv.Itoa(failed)))
 }
+
+// Steal measures what the host takes from the machine while a test waits: a goroutine spins reading
+// the clock, yielding at every turn, and every gap of more than StealGap between two of its reads is
+// time its virtual CPU did not run (the host ran something else), or the kernel ran something long.
+// A timing test reports it beside its own lateness, so a late sleep on an oversubscribed host shows
+// as the host's. Stop ends the probe and returns the gaps' total and the longest; meant for stretches
+// that mostly wait (on one CPU the probe takes turns with the test).
+type Steal struct {
+	stop            chan struct{}
+	done            chan struct{}
+	stolen, longest time.Duration
+}
+
+// StealGap is the shortest gap Steal counts: a tick, an IPI or a switch to another goroutine and
+// back take microseconds.
+const StealGap = time.Millisecond
+
+// StartSteal starts a Steal probe.
+func StartSteal() *Steal {
+	s := &Steal{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		last := time.Now()
+		for {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			runtime.Gosched()
+			now := time.Now()
+			if d := now.Sub(last); d > StealGap {
+				s.stolen += d
+				s.longest = max(s.longest, d)
+			}
+			last = now
+		}
+	}()
+	return s
+}
+
+// Stop ends the probe: the time its CPU was away, in gaps longer than StealGap, and the longest.
+func (s *Steal) Stop() (stolen, longest time.Duration) {
+	close(s.stop)
+	<-s.done
+	return s.stolen, s.longest
+}
+
+// Metrics stops the probe and reports it as the test's host_steal_ms and host_gap_max_ms.
+func (s *Steal) Metrics(t *T) {
+	stolen, longest := s.Stop()
+	t.Metric("host_steal_ms", Ms(stolen))
+	t.Metric("host_gap_max_ms", Ms(longest))
+}
+
+// Ms is d in milliseconds, for metrics.
+func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

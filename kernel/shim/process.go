@@ -1,6 +1,10 @@
 package shim
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"lazymm/kernel/catalog"
+)
 
 // The process the runtime starts as: the boot command line (the loader's or the firmware's, copied
 // here at boot) and the initial stack Linux would give a static executable.
@@ -13,13 +17,16 @@ const (
 )
 
 var (
-	cmdlineBuf [1024]byte
-	cmdlineLen int
-	mainStack  [256 << 10]byte
-	atRandom   [16]byte
+	cmdlineBuf   [catalog.MaxCmdline]byte // the longest line the runner sends
+	cmdlineLen   int                      // bytes kept in cmdlineBuf
+	cmdlineGiven int                      // bytes the loader gave: more than cmdlineLen when the line did not fit
+	mainStack    [256 << 10]byte
+	atRandom     [16]byte
 )
 
-// CmdlineAppend adds a byte of the boot command line (at boot; a longer line is cut).
+// CmdlineAppend adds a byte of the boot command line (at boot). A byte past the buffer's
+// catalog.MaxCmdline is counted but not kept: CmdlineGiven then says how long the line really was,
+// and the boot line reports it (ktest.Boot) instead of running with a line cut short.
 //
 //go:nosplit
 func CmdlineAppend(b byte) {
@@ -27,10 +34,25 @@ func CmdlineAppend(b byte) {
 		cmdlineBuf[cmdlineLen] = b
 		cmdlineLen++
 	}
+	cmdlineGiven++
 }
 
-// Cmdline is the boot command line (not trap context).
+// CmdlineSize records that the loader's command line is n bytes long when fewer were appended (the
+// firmware copied only what fit in the kernel's buffer, and said how long the whole line is).
+//
+//go:nosplit
+func CmdlineSize(n int) {
+	if n > cmdlineGiven {
+		cmdlineGiven = n
+	}
+}
+
+// Cmdline is the boot command line (not trap context): all of it, unless CmdlineGiven is longer.
 func Cmdline() string { return string(cmdlineBuf[:cmdlineLen]) }
+
+// CmdlineGiven is the length of the command line the loader gave: len(Cmdline()) unless the line was
+// longer than the kernel keeps (catalog.MaxCmdline bytes).
+func CmdlineGiven() int { return max(cmdlineGiven, cmdlineLen) }
 
 // CmdlineHas reports whether word is one of the boot command line's words.
 //
@@ -52,40 +74,50 @@ func CmdlineHas(word string) bool {
 }
 
 // InitialStack lays out what Linux gives a static executable on mainStack and returns its stack
-// pointer: argc, argv (the boot command line's words), envp, auxv (AT_PAGESZ, AT_RANDOM and the arch's
-// entries, e.g. the vDSO on amd64, the hardware capabilities on ppc64), strings on top.
+// pointer: argc, argv (the boot command line's words, all of them), envp, auxv (AT_PAGESZ, AT_RANDOM
+// and the arch's entries, e.g. the vDSO on amd64, the hardware capabilities on ppc64), strings on top.
 //
 //go:nosplit
 func InitialStack(archAux [][2]uintptr) uintptr {
 	top := uintptr(unsafe.Pointer(&mainStack[0])) + uintptr(len(mainStack))
-	// strings: "lazymm\0" then the command line with spaces turned into NULs
-	strs := top - 2048
+	// strings: "lazymm\0" then the command line with spaces turned into NULs (at most the whole
+	// buffer and a NUL)
+	strs := (top - uintptr(len(cmdlineBuf)) - 64) &^ 15
 	name := "lazymm"
+	argc := 1
+	for i := 0; i < cmdlineLen; i++ {
+		if cmdlineBuf[i] != ' ' && (i == 0 || cmdlineBuf[i-1] == ' ') {
+			argc++
+		}
+	}
+	nAux := 2 + len(archAux) + 1 // AT_PAGESZ, AT_RANDOM, the arch's, AT_NULL
+	sp := (strs - 8*(1+uintptr(argc)+1+1+2*uintptr(nAux))) &^ 15
+	w := (*[1 << 16]uintptr)(ptr(sp))
+	k := 0
+	w[k] = uintptr(argc)
+	k++
+
 	s := strs
+	w[k] = s
+	k++
 	for i := 0; i < len(name); i++ {
 		*(*byte)(ptr(s)) = name[i]
 		s++
 	}
 	*(*byte)(ptr(s)) = 0
 	s++
-	var argv [32]uintptr
-	argc := 1
-	argv[0] = strs
-	inWord := false
 	for i := 0; i < cmdlineLen; i++ {
 		b := cmdlineBuf[i]
 		if b == ' ' {
-			if inWord {
+			if i > 0 && cmdlineBuf[i-1] != ' ' {
 				*(*byte)(ptr(s)) = 0
 				s++
-				inWord = false
 			}
 			continue
 		}
-		if !inWord && argc < len(argv) {
-			argv[argc] = s
-			argc++
-			inWord = true
+		if i == 0 || cmdlineBuf[i-1] == ' ' {
+			w[k] = s
+			k++
 		}
 		*(*byte)(ptr(s)) = b
 		s++
@@ -95,15 +127,6 @@ func InitialStack(archAux [][2]uintptr) uintptr {
 		atRandom[i] = byte(Random64())
 	}
 
-	sp := (strs - 8*(uintptr(argc)+24)) &^ 15
-	w := (*[56]uintptr)(ptr(sp))
-	k := 0
-	w[k] = uintptr(argc)
-	k++
-	for i := 0; i < argc; i++ {
-		w[k] = argv[i]
-		k++
-	}
 	w[k] = 0 // end of argv
 	k++
 	w[k] = 0 // empty environment
@@ -113,7 +136,7 @@ func InitialStack(archAux [][2]uintptr) uintptr {
 	w[k+2], w[k+3] = auxRandom, uintptr(unsafe.Pointer(&atRandom[0]))
 	k += 4
 	for _, a := range archAux {
-		if a[0] != auxNull && k < len(w)-4 {
+		if a[0] != auxNull {
 			w[k], w[k+1] = a[0], a[1]
 			k += 2
 		}

@@ -144,23 +144,38 @@ func gc(t *ktest.T) {
 	t.Metric("heap_sys_mb", float64(ms.HeapSys>>20))
 }
 
-// timers: a 50 ms sleep takes 50-150 ms by the clock; timers and tickers fire in order.
+// timers: sleeps, timers and tickers never end early, fire, and fire in order; the clocks agree.
+// Only what the kernel can get wrong fails: a sleep or a timer that ends early, a timer that never
+// fires (within seconds), timers out of order, the two clocks apart. How late they came is the
+// host's as much as the kernel's (a virtual CPU the host does not run wakes late, and boots run in
+// parallel on few host cores), so it is reported, beside what a probe saw the host take meanwhile
+// (host_steal_ms, host_gap_max_ms: ktest.Steal), not judged.
 func timers(t *ktest.T) {
+	probe := ktest.StartSteal()
+	defer probe.Metrics(t)
+
 	start := time.Now()
 	time.Sleep(50 * time.Millisecond)
 	slept := time.Since(start)
-	t.Metric("sleep_ms", float64(slept.Microseconds())/1000)
-	t.Check("sleep", slept >= 50*time.Millisecond && slept <= 150*time.Millisecond, "50 ms sleep took %v", slept)
+	t.Metric("sleep_ms", ktest.Ms(slept))
+	t.Metric("sleep_late_ms", ktest.Ms(max(slept-50*time.Millisecond, 0)))
+	t.Check("sleep", slept >= 50*time.Millisecond, "50 ms sleep ended early, after %v", slept)
 
-	// the runtime's clock (vDSO on bare metal) and the clock_gettime system call must agree
+	// the runtime's clock (vDSO on bare metal) and the clock_gettime system call must agree: the
+	// system call's time lies between two reads of the runtime's, give or take the 50 ms allowed
+	// (however long the host held the CPU between them)
 	var ts syscall.Timespec
+	before := time.Now()
 	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 0, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
 		t.Errorf("clock_gettime(REALTIME): %v", e)
 	}
-	now := time.Now()
-	skew := now.Sub(time.Unix(ts.Unix()))
-	t.Check("clock", skew > -50*time.Millisecond && skew < 50*time.Millisecond, "time.Now %v vs clock_gettime %v", now, time.Unix(ts.Unix()))
-	t.Check("clock", now.Year() >= 2024, "wall clock reads %v", now)
+	after := time.Now()
+	sys := time.Unix(ts.Unix())
+	skew := max(before.Sub(sys), sys.Sub(after), 0) // outside [before, after]
+	t.Metric("clock_skew_ms", ktest.Ms(skew))
+	t.Metric("clock_bracket_ms", ktest.Ms(after.Sub(before)))
+	t.Check("clock", skew < 50*time.Millisecond, "clock_gettime %v is not within 50 ms of time.Now's %v .. %v", sys, before, after)
+	t.Check("clock", after.Year() >= 2024, "wall clock reads %v", after)
 
 	// timers fire in deadline order: the time each timer's channel carries is when the runtime fired it,
 	// independent of when a goroutine got to read it
@@ -173,8 +188,8 @@ func timers(t *ktest.T) {
 	for i, tm := range timers {
 		select {
 		case fired[i] = <-tm.C:
-		case <-time.After(2 * time.Second):
-			t.Fatalf("timer %d never fired", i)
+		case <-time.After(10 * time.Second): // seconds, as the kernel's other waits on the host
+			t.Fatalf("timer %d never fired (waited 10 s)", i)
 		}
 	}
 	// The order is checked when each timer came within the 10 ms that separate them: a runtime
@@ -184,7 +199,7 @@ func timers(t *ktest.T) {
 	for i, d := range []time.Duration{30, 10, 20} {
 		late = max(late, fired[i].Sub(base)-d*time.Millisecond)
 	}
-	t.Metric("timers_late_ms", float64(late)/float64(time.Millisecond))
+	t.Metric("timers_late_ms", ktest.Ms(late))
 	if late < 10*time.Millisecond && !(fired[1].Before(fired[2]) && fired[2].Before(fired[0])) {
 		t.Errorf("timers of 10, 20, 30 ms fired at %v, %v, %v", fired[1].Sub(base), fired[2].Sub(base), fired[0].Sub(base))
 	}
@@ -200,9 +215,11 @@ func timers(t *ktest.T) {
 	for i := 0; i < 5; i++ {
 		<-tk.C
 	}
-	if d := time.Since(tickStart); d < 20*time.Millisecond {
+	d := time.Since(tickStart)
+	if d < 20*time.Millisecond {
 		t.Errorf("5 ticks of a 5 ms ticker came within %v", d)
 	}
+	t.Metric("ticker_late_ms", ktest.Ms(max(d-25*time.Millisecond, 0)))
 	tk.Stop()
 }
 
