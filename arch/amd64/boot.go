@@ -83,14 +83,16 @@ func bootMain(magic, info uintptr) uintptr {
 func readMultiboot(info uintptr) {
 	flags := *(*uint32)(ptr(info))
 	mm.Frames.Init(frameKinds[:])
-	if flags&(1<<2) != 0 { // cmdline: QEMU puts the kernel's path first, GRUB 2 does not; the kernel's
-		// own words are all key=value, so a first word without '=' is the path and is dropped
+	if flags&(1<<2) != 0 { // cmdline: QEMU puts the kernel's path first, GRUB 2 may not; no boot word
+		// has a '/' or a '.' without an '=', so a first word like that is the path and is dropped
 		s := uintptr(*(*uint32)(ptr(info + 16)))
-		i, eq := uintptr(0), false
+		i, eq, path := uintptr(0), false, false
 		for ; *(*byte)(ptr(s + i)) != 0 && *(*byte)(ptr(s + i)) != ' '; i++ {
-			eq = eq || *(*byte)(ptr(s + i)) == '='
+			c := *(*byte)(ptr(s + i))
+			eq = eq || c == '='
+			path = path || c == '/' || c == '.'
 		}
-		if eq {
+		if eq || !path {
 			i = 0
 		}
 		for *(*byte)(ptr(s + i)) == ' ' {
