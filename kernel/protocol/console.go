@@ -6,6 +6,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -119,6 +120,7 @@ type Test struct {
 	Catch                                  string // the check that must report an expected failure
 	Outcome                                string // pass, fail or skip, as observed
 	Reason                                 string // why a skipped test did not run
+	Reported                               string // the end line's outcome: the kernel's own view, for the summary check
 	Ended                                  bool
 	MS                                     float64
 	Failures                               []Failure
@@ -143,6 +145,7 @@ type Run struct {
 	crash     *Crash
 	finished  bool
 	protoSeen bool
+	begun     map[string]bool // test names seen in begin lines: a name may run once
 }
 
 // NewRun returns an empty run ready to be fed.
@@ -150,6 +153,12 @@ func NewRun() *Run { return &Run{Metrics: map[string]float64{}} }
 
 // ProtocolSeen reports whether any protocol line has been seen (the boot milestone).
 func (r *Run) ProtocolSeen() bool { return r.protoSeen }
+
+// Running is the test that began and has not ended, or nil.
+func (r *Run) Running() *Test { return r.cur }
+
+// IsOutside reports whether t is the synthetic test of the failures outside any test ("run").
+func (r *Run) IsOutside(t *Test) bool { return t == r.runTest }
 
 func (r *Run) running() *Test {
 	if r.cur != nil {
@@ -203,78 +212,32 @@ func (r *Run) Feed(s string) {
 	}
 	switch l.Kind {
 	case "boot":
+		if r.Boot != nil { // a second boot line: the machine reset, the first run's tests are cut off
+			r.garbled("a second boot line: the machine restarted")
+		}
 		r.Boot = &l
 	case "begin":
-		if r.cur != nil {
-			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: test %s begins while %s runs", r.lineNo, l.Get("name"), r.cur.Name)})
-		}
-		expect := l.Get("expect")
-		if expect != "pass" && expect != "fail" {
-			expect = "pass"
-		}
-		r.cur = &Test{Name: l.Get("name"), Scheme: l.Get("scheme"), Scenario: l.Get("scenario"), Inject: l.Get("inject"),
-			Expect: expect, Catch: l.Get("catch"), Outcome: "pass", Metrics: map[string]float64{}}
-		r.Tests = append(r.Tests, r.cur)
+		r.begin(l)
 	case "fail":
-		cpu, err := strconv.Atoi(l.Get("cpu"))
-		if err != nil {
-			cpu = -1
-		}
-		f := Failure{Check: l.Get("check"), CPU: cpu, Loc: l.Get("loc"), Detail: l.Get("detail")}
-		if f.Check == "" {
-			f.Check = "unnamed"
-		}
-		if f.Detail == "" {
-			f.Detail = "(the kernel gave no detail)"
-		}
-		r.AddFailure(f)
+		r.fail(l)
 	case "trace":
 		if r.cur == nil || l.Get("name") != r.cur.Name {
-			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: trace of %s, which is not running", r.lineNo, l.Get("name"))})
+			r.garbled("trace of %s, which is not running", l.Get("name"))
 			return
 		}
 		r.cur.Trace = append(r.cur.Trace, l)
 	case "metric":
-		dst := r.Metrics
-		if r.cur != nil && l.Get("name") == r.cur.Name {
-			dst = r.cur.Metrics
-		}
-		for i, k := range l.Keys {
-			if k == "name" {
-				continue
-			}
-			v, err := strconv.ParseFloat(l.Vals[i], 64)
-			if err != nil {
-				r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: metric %s=%q is not a number", r.lineNo, k, l.Vals[i])})
-				continue
-			}
-			dst[k] = v
-		}
+		r.metric(l)
 	case "end":
-		if r.cur == nil || r.cur.Name != l.Get("name") {
-			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: end of %s, which is not running", r.lineNo, l.Get("name"))})
-			return
-		}
-		if l.Get("outcome") == "skip" && len(r.cur.Failures) == 0 {
-			r.cur.Outcome, r.cur.Reason = "skip", l.Get("reason")
-		}
-		if l.Get("outcome") == "fail" {
-			r.cur.Outcome = "fail"
-			if len(r.cur.Failures) == 0 {
-				r.cur.Failures = append(r.cur.Failures, Failure{Check: "end", CPU: -1, Detail: "the kernel reported the test failed"})
-			}
-		}
-		r.cur.MS, _ = strconv.ParseFloat(l.Get("ms"), 64)
-		r.cur.Ended = true
-		r.cur = nil
+		r.end(l)
 	case "crash":
 		r.crash = &Crash{Header: l, Lines: []string{s}}
 		r.Crashes = append(r.Crashes, r.crash)
 	case "regs", "bytes":
-		r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: %s outside a crash dump", r.lineNo, l.Kind)})
+		r.garbled("%s outside a crash dump", l.Kind)
 	case "crash-end":
 		if r.crash == nil {
-			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: crash-end without crash", r.lineNo)})
+			r.garbled("crash-end without crash")
 			return
 		}
 		r.crash.Lines = append(r.crash.Lines, s)
@@ -283,6 +246,99 @@ func (r *Run) Feed(s string) {
 	case "summary":
 		r.Summary = &l
 	}
+}
+
+// garbled charges a protocol failure, with the console line number, to the running test.
+func (r *Run) garbled(format string, a ...any) {
+	r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("console line %d: ", r.lineNo) + fmt.Sprintf(format, a...)})
+}
+
+func (r *Run) begin(l Line) {
+	name := l.Get("name")
+	if r.cur != nil {
+		r.garbled("test %s begins while %s runs", name, r.cur.Name)
+	}
+	r.cur = &Test{Name: name, Scheme: l.Get("scheme"), Scenario: l.Get("scenario"), Inject: l.Get("inject"),
+		Expect: l.Get("expect"), Catch: l.Get("catch"), Outcome: "pass", Metrics: map[string]float64{}}
+	r.Tests = append(r.Tests, r.cur)
+	// an unknown expectation is not read as pass: the test could never be judged
+	if e := r.cur.Expect; e != "pass" && e != "fail" {
+		r.garbled("test %s expects %q (want pass or fail)", name, e)
+	}
+	if r.begun == nil {
+		r.begun = map[string]bool{}
+	}
+	if r.begun[name] {
+		r.garbled("test %s begins a second time", name)
+	}
+	r.begun[name] = true
+}
+
+func (r *Run) fail(l Line) {
+	cpu, err := strconv.Atoi(l.Get("cpu"))
+	if err != nil {
+		cpu = -1
+	}
+	f := Failure{Check: l.Get("check"), CPU: cpu, Loc: l.Get("loc"), Detail: l.Get("detail")}
+	if f.Check == "" {
+		f.Check = "unnamed"
+	}
+	if f.Detail == "" {
+		f.Detail = "(the kernel gave no detail)"
+	}
+	r.AddFailure(f)
+}
+
+// metric keeps finite numbers only: NaN or an infinity is a broken figure (and JSON has no spelling for it).
+func (r *Run) metric(l Line) {
+	dst := r.Metrics
+	if r.cur != nil && l.Get("name") == r.cur.Name {
+		dst = r.cur.Metrics
+	}
+	for i, k := range l.Keys {
+		if k == "name" {
+			continue
+		}
+		v, err := strconv.ParseFloat(l.Vals[i], 64)
+		switch {
+		case err != nil:
+			r.garbled("metric %s=%q is not a number", k, l.Vals[i])
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			r.garbled("metric %s=%s is not a finite number", k, l.Vals[i])
+		default:
+			dst[k] = v
+		}
+	}
+}
+
+func (r *Run) end(l Line) {
+	if r.cur == nil || r.cur.Name != l.Get("name") {
+		r.garbled("end of %s, which is not running", l.Get("name"))
+		return
+	}
+	t := r.cur
+	t.Reported = l.Get("outcome")
+	switch t.Reported {
+	case "skip":
+		if len(t.Failures) == 0 {
+			t.Outcome, t.Reason = "skip", l.Get("reason")
+		}
+	case "fail":
+		t.Outcome = "fail"
+		if len(t.Failures) == 0 {
+			t.Failures = append(t.Failures, Failure{Check: "end", CPU: -1, Detail: "the kernel reported the test failed"})
+		}
+	case "pass":
+	default: // not read as pass: an outcome the runner does not know is no verdict
+		r.garbled("test %s ends with outcome %q (want pass, fail or skip)", t.Name, t.Reported)
+	}
+	if ms, err := strconv.ParseFloat(l.Get("ms"), 64); err == nil && !math.IsNaN(ms) && !math.IsInf(ms, 0) {
+		t.MS = ms
+	} else if l.Get("ms") != "" {
+		r.garbled("test %s ends with ms=%s, not a finite number", t.Name, l.Get("ms"))
+	}
+	t.Ended = true
+	r.cur = nil
 }
 
 func (r *Run) closeCrash() {
@@ -331,23 +387,56 @@ func (r *Run) Finish() {
 		r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: "summary while test " + r.cur.Name + " runs"})
 		r.cur = nil
 	}
-	n, _ := strconv.Atoi(r.Summary.Get("tests"))
-	seen := 0
+	r.checkSummary()
+}
+
+// checkSummary compares the summary's counts with the tests the console showed, judged as the kernel
+// judges them (by their end lines, before the runner's own checks): a contradiction is garbled.
+func (r *Run) checkSummary() {
+	seen, passed := 0, 0
 	for _, t := range r.Tests {
-		if t.Name != "run" {
-			seen++
+		if t == r.runTest {
+			continue
+		}
+		seen++
+		if t.kernelAsExpected() {
+			passed++
 		}
 	}
-	if n != seen {
-		r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("summary counts %d tests, the console showed %d", n, seen)})
+	want := []struct {
+		key string
+		n   int
+	}{{"tests", seen}, {"passed", passed}, {"failed", seen - passed}}
+	for _, w := range want {
+		n, err := strconv.Atoi(r.Summary.Get(w.key))
+		if err != nil || n != w.n {
+			r.AddFailure(Failure{Check: "protocol", CPU: -1, Detail: fmt.Sprintf("summary says %s=%s, the console showed %d", w.key, r.Summary.Get(w.key), w.n)})
+		}
 	}
+}
+
+// kernelAsExpected is the kernel's own verdict on a test: its end line's outcome against its
+// expectation, with the catch among the fail lines.
+func (t *Test) kernelAsExpected() bool {
+	switch t.Reported {
+	case "skip":
+		return t.Expect == "pass"
+	case "pass":
+		return t.Expect == "pass"
+	case "fail":
+		return t.Expect == "fail" && (t.Catch == "" || t.Caught())
+	}
+	return false
 }
 
 // AsExpected reports whether the test came out as expected: its outcome is its expectation and, for an
 // injected bug with a Catch, that detector is among the failed checks (caught by the detector meant to
 // catch it, not by luck). A skip is as expected of a test expected to pass: the report lists it apart.
+// A protocol failure never is: the console could not be read, so no outcome of it is a verdict.
 func (t *Test) AsExpected() bool {
 	switch {
+	case t.garbled():
+		return false
 	case t.Outcome == "skip":
 		return t.Expect == "pass"
 	case t.Outcome != t.Expect:
@@ -356,6 +445,15 @@ func (t *Test) AsExpected() bool {
 		return t.Caught()
 	}
 	return true
+}
+
+func (t *Test) garbled() bool {
+	for _, f := range t.Failures {
+		if f.Check == "protocol" {
+			return true
+		}
+	}
+	return false
 }
 
 // Caught reports whether a failure of the test's Catch check was reported.

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -81,8 +82,8 @@ LZ1 summary tests=1 passed=1 failed=0
 		{"loader noise", "GRUB loading.\n\x1b[2J\n" + good, true, ""},
 		{"truncated", strings.Join(strings.Split(good, "\n")[:3], "\n"), false, "a:truncated"},
 		{"empty", "", false, "run:truncated"},
-		{"assert", strings.Replace(good, "LZ1 end name=a outcome=pass", "LZ1 fail name=a check=assert cpu=0 loc=x.go:1 detail=boom\nLZ1 end name=a outcome=fail", 1), false, "a:assert"},
-		{"end says fail", strings.Replace(good, "outcome=pass", "outcome=fail", 1), false, "a:end"},
+		{"assert", strings.Replace(strings.Replace(good, "LZ1 end name=a outcome=pass", "LZ1 fail name=a check=assert cpu=0 loc=x.go:1 detail=boom\nLZ1 end name=a outcome=fail", 1), "passed=1 failed=0", "passed=0 failed=1", 1), false, "a:assert"},
+		{"end says fail", strings.Replace(strings.Replace(good, "outcome=pass", "outcome=fail", 1), "passed=1 failed=0", "passed=0 failed=1", 1), false, "a:end"},
 		{"garbled", strings.Replace(good, "LZ1 metric name=a x=3 y=1.5", "LZ1 metric name=a x=three", 1), false, "a:protocol"},
 		{"bad summary", strings.Replace(good, "tests=1", "tests=2", 1), false, "run:protocol"},
 		{"expected crash", `LZ1 boot arch=amd64 cpus=1 mem_mb=1 go=x cmdline=-
@@ -163,22 +164,24 @@ func BenchmarkParse(b *testing.B) {
 // An injected bug counts as caught only when its named detector reported it; a skip is as expected of a
 // test expected to pass, never of one expected to fail, and a failure overrides a claimed skip.
 func TestCatchAndSkip(t *testing.T) {
-	run := func(begin, body, end string) string {
-		return "LZ1 begin name=x scheme=- scenario=- inject=i " + begin + "\n" + body + "LZ1 end name=x " + end + "\nLZ1 summary tests=1 passed=0 failed=0\n"
+	// passed is the summary's count: the kernel's own verdict, from its end line
+	run := func(begin, body, end string, passed int) string {
+		return "LZ1 begin name=x scheme=- scenario=- inject=i " + begin + "\n" + body + "LZ1 end name=x " + end +
+			fmt.Sprintf("\nLZ1 summary tests=1 passed=%d failed=%d\n", passed, 1-passed)
 	}
 	cases := []struct {
 		name, console string
 		asExpected    bool
 		outcome       string
 	}{
-		{"caught by its detector", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\nLZ1 fail name=x check=stale-tlb cpu=1 loc=a detail=d\n", "outcome=fail"), true, "fail"},
-		{"caught by another check only", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\n", "outcome=fail"), false, "fail"},
-		{"caught by a crash only", run("expect=fail catch=poison-walk", "", "outcome=fail"), false, "fail"},
-		{"trap-context fail line (name=-)", run("expect=fail catch=poison-walk", "LZ1 fail name=- check=poison-walk cpu=2 loc=pageFault detail=d\n", "outcome=fail"), true, "fail"},
-		{"no catch: any failure", run("expect=fail", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=fail"), true, "fail"},
-		{"skip of a passing test", run("expect=pass", "", `outcome=skip reason="no PCID"`), true, "skip"},
-		{"skip of an injected bug", run("expect=fail catch=stale-tlb", "", "outcome=skip reason=r"), false, "skip"},
-		{"skip with a failure is a failure", run("expect=pass", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=skip reason=r"), false, "fail"},
+		{"caught by its detector", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\nLZ1 fail name=x check=stale-tlb cpu=1 loc=a detail=d\n", "outcome=fail", 1), true, "fail"},
+		{"caught by another check only", run("expect=fail catch=stale-tlb", "LZ1 fail name=x check=ipi-count cpu=0 loc=a detail=d\n", "outcome=fail", 0), false, "fail"},
+		{"caught by a crash only", run("expect=fail catch=poison-walk", "", "outcome=fail", 0), false, "fail"},
+		{"trap-context fail line (name=-)", run("expect=fail catch=poison-walk", "LZ1 fail name=- check=poison-walk cpu=2 loc=pageFault detail=d\n", "outcome=fail", 1), true, "fail"},
+		{"no catch: any failure", run("expect=fail", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=fail", 1), true, "fail"},
+		{"skip of a passing test", run("expect=pass", "", `outcome=skip reason="no PCID"`, 1), true, "skip"},
+		{"skip of an injected bug", run("expect=fail catch=stale-tlb", "", "outcome=skip reason=r", 0), false, "skip"},
+		{"skip with a failure is a failure", run("expect=pass", "LZ1 fail name=x check=assert cpu=0 loc=a detail=d\n", "outcome=skip reason=r", 1), false, "fail"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -234,5 +237,49 @@ LZ1 crash-end status=0x0000000000000700`)
 	f := r.Tests[0].Failures[0]
 	if f.Check != "crash" || !strings.Contains(f.Detail, "vector 0x0000000000000700 at pc=0x000000000009fb08") || !strings.Contains(f.Detail, "msr=0x0000000000020000") {
 		t.Errorf("failure %+v", f)
+	}
+}
+
+// What the parser must not read as a pass: an unknown expect= or outcome=, a test that runs twice, a
+// metric that is not a finite number, a summary whose counts contradict the console, a second boot.
+func TestGarbledVerdicts(t *testing.T) {
+	const good = `LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
+LZ1 begin name=a scheme=- scenario=- inject=- expect=pass
+LZ1 metric name=a x=3
+LZ1 end name=a outcome=pass ms=2
+LZ1 summary tests=1 passed=1 failed=0
+`
+	twice := strings.Replace(good, "LZ1 summary tests=1 passed=1", "LZ1 begin name=a scheme=- scenario=- inject=- expect=pass\nLZ1 end name=a outcome=pass ms=2\nLZ1 summary tests=2 passed=2", 1)
+	// the kernel counted a as passed, which the runner cannot confirm: the summary contradicts too
+	const counts = " run:protocol run:protocol"
+	cases := []struct{ name, console, checks string }{
+		{"unknown expect", strings.Replace(good, "expect=pass", "expect=maybe", 1), "a:protocol" + counts},
+		{"no expect", strings.Replace(good, " expect=pass", "", 1), "a:protocol" + counts},
+		{"unknown outcome", strings.Replace(good, "outcome=pass", "outcome=passed", 1), "a:protocol" + counts},
+		{"runs twice", twice, "a:protocol"},
+		{"NaN metric", strings.Replace(good, "x=3", "x=NaN", 1), "a:protocol"},
+		{"Inf metric", strings.Replace(good, "x=3", "x=-Inf y=+Inf", 1), "a:protocol a:protocol"},
+		{"summary passed", strings.Replace(good, "passed=1 failed=0", "passed=0 failed=1", 1), "run:protocol run:protocol"},
+		{"summary not a number", strings.Replace(good, "failed=0", "failed=none", 1), "run:protocol"},
+		{"second boot", strings.Replace(good, "LZ1 summary", "LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-\nLZ1 summary", 1), "run:protocol"},
+	}
+	for _, c := range cases {
+		r := feed(c.console)
+		if got := strings.Join(checks(r), " "); got != c.checks {
+			t.Errorf("%s: failures %q, want %q", c.name, got, c.checks)
+		}
+		if r.Pass() {
+			t.Errorf("%s: passes", c.name)
+		}
+		for _, tt := range r.Tests {
+			for k, v := range tt.Metrics {
+				if v != v || v > 1e308 || v < -1e308 {
+					t.Errorf("%s: metric %s=%v kept", c.name, k, v)
+				}
+			}
+		}
+	}
+	if r := feed(good); r.Running() != nil || !r.Pass() {
+		t.Errorf("good console: running %v, pass %v", r.Running(), r.Pass())
 	}
 }

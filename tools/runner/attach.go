@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -8,53 +9,32 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-
-	"lazymm/kernel/protocol"
 )
 
 // A board that is already running lazymm (booted by GRUB or petitboot) is judged from its console
 // instead of a QEMU the runner starts: -console tcp:HOST:PORT (a console server, or QEMU's
-// -serial tcp::PORT,server) or -console /dev/ttyUSB0[,BAUD] (set raw at BAUD with stty). The run
-// ends at the summary line, at the end of the stream, or at -timeout; there is no exit status to
-// cross-check, so the console alone decides.
+// -serial tcp::PORT,server) or -console /dev/ttyUSB0[,BAUD] (set raw at BAUD with stty). What came
+// before the kernel's boot line is ignored (a console server replays the board's last run). The run
+// ends at the summary line, at the end of the stream, or at the timeout; there is no exit status to
+// cross-check, so the console alone decides, and the tests are planned from the command line the
+// boot line echoes.
 
 // statusAttached is the exit status of an attached run: there is none.
 const statusAttached = -2
 
-// Attach reads a running machine's console and judges it as Boot does.
-func Attach(c Config) (*Result, error) {
-	rc, err := openConsole(c.Console)
+// attach reads a running machine's console and judges it as bootQEMU does.
+func attach(ctx context.Context, b *Boot) (*Result, error) {
+	rc, err := openConsole(b.Console)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	start := time.Now()
-	res := &Result{Run: protocol.NewRun(), BootMS: -1, ExitStatus: statusAttached}
-	lines := make(chan string, 256)
-	go readLines(rc, lines)
-	timer := time.NewTimer(c.Timeout)
-	defer timer.Stop()
-loop:
-	for {
-		select {
-		case s, ok := <-lines:
-			if !ok {
-				break loop
-			}
-			res.feed(c, s, start)
-			if res.Run.Summary != nil {
-				break loop // the kernel is done; the board may go on printing (or reset)
-			}
-		case <-timer.C:
-			res.Run.AddFailure(protocol.Failure{Check: "timeout", CPU: -1,
-				Detail: fmt.Sprintf("no summary on %s after %v", c.Console, c.Timeout)})
-			break loop
-		}
-	}
+	res := newResult(b)
+	res.ExitStatus = statusAttached
+	res.consume(ctx, rc, start, true, func() { rc.Close() })
 	res.WallMS = time.Since(start).Milliseconds()
-	checkProtocolSeen(res)
-	checkCPUs(c, res)
-	res.Run.Finish()
+	res.judge()
 	return res, nil
 }
 

@@ -81,7 +81,7 @@ func TestConsoleTCPWithQEMU(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	args := qemuArgs(Config{Arch: "amd64", CPUs: 2, MemMB: 512, Kernel: kernel, Append: "tests=smoke/goroutines,smp/online"})
+	args := qemuArgs(planned(t, "-cpus", "2", "-kernel", kernel, "-append", "tests=smoke/goroutines,smp/online")[0])
 	for i, a := range args {
 		if a == "stdio" && i > 0 && args[i-1] == "-serial" {
 			args[i] = fmt.Sprintf("tcp:127.0.0.1:%d,server=on,wait=on", port)

@@ -99,8 +99,8 @@ func firstFailure(t *protocol.Test) string {
 }
 
 // writeHTMLReport writes DIR/index.html.
-func writeHTMLReport(dir string, c Config, res *Result) error {
-	p := reportPage{Title: fmt.Sprintf("lazymm %s, %d CPUs, %s", c.Arch, c.CPUs, time.Now().Format("2006-01-02 15:04"))}
+func writeHTMLReport(dir string, c *Config, res *Result) error {
+	p := reportPage{Title: fmt.Sprintf("lazymm %s, %d CPUs, %s", c.Arch.Name, c.CPUs, time.Now().Format("2006-01-02 15:04"))}
 	asExpected := 0
 	for _, t := range res.Run.Tests {
 		if t.AsExpected() {
@@ -156,16 +156,7 @@ func writeHTMLReport(dir string, c Config, res *Result) error {
 		p.Matrix = append(p.Matrix, row)
 	}
 
-	costs := schemeCosts(res)
-	for _, col := range costColumns {
-		var vals []float64
-		for _, s := range costs.order {
-			vals = append(vals, costs.value(s, col.metric, col.sum))
-		}
-		if len(vals) > 0 {
-			p.Charts = append(p.Charts, template.HTML(barChart(col.head, costs.order, vals)))
-		}
-	}
+	p.Charts = costCharts(res)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -178,6 +169,22 @@ func writeHTMLReport(dir string, c Config, res *Result) error {
 		return err
 	}
 	return f.Close()
+}
+
+// costCharts is a bar chart per column of the cost table.
+func costCharts(res *Result) []template.HTML {
+	var out []template.HTML
+	costs := schemeCosts(res)
+	for _, col := range costColumns {
+		var vals []float64
+		for _, s := range costs.order {
+			vals = append(vals, costs.value(s, col.metric, col.sum))
+		}
+		if len(vals) > 0 {
+			out = append(out, template.HTML(barChart(col.head, costs.order, vals)))
+		}
+	}
+	return out
 }
 
 // barChart is a horizontal bar chart as inline SVG (labels escaped).

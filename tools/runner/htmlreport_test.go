@@ -24,7 +24,11 @@ func TestHTMLReport(t *testing.T) {
 			if s == "hazard" && sc == "torture" {
 				feed(`LZ1 fail name=` + name + ` check=lazy-freed-mm cpu=1 loc=a detail="CPU 1 <script>alert(1)</script>"`)
 			}
-			feed("LZ1 end name=" + name + " outcome=pass ms=3")
+			if s == "hazard" && sc == "torture" {
+				feed("LZ1 end name=" + name + " outcome=fail ms=3")
+			} else {
+				feed("LZ1 end name=" + name + " outcome=pass ms=3")
+			}
 		}
 	}
 	feed("LZ1 begin name=smoke/gc scheme=- scenario=- inject=- expect=pass", "LZ1 end name=smoke/gc outcome=pass ms=9",
@@ -33,7 +37,7 @@ func TestHTMLReport(t *testing.T) {
 		"LZ1 end name=inject/hazard-no-scan outcome=fail ms=5", "LZ1 summary tests=6 passed=5 failed=1")
 	r.Finish()
 	dir := t.TempDir()
-	if err := writeHTMLReport(dir, Config{Arch: "amd64", CPUs: 4}, &Result{Run: r, Boots: 2, WallMS: 1500}); err != nil {
+	if err := writeHTMLReport(dir, &Config{Arch: archNamed("amd64"), CPUs: 4}, &Result{Run: r, Boots: 2, WallMS: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "index.html"))

@@ -91,7 +91,7 @@ type junitSkipped struct {
 
 // writeJUnit writes the run as JUnit XML: one testsuite per test family (smoke, smp, mm, lazy/<scheme>,
 // inject), a failure for every test not as expected.
-func writeJUnit(path string, c Config, res *Result) error {
+func writeJUnit(path string, c *Config, res *Result) error {
 	var top junitSuites
 	index := map[string]int{}
 	for _, t := range res.Run.Tests {
@@ -103,7 +103,7 @@ func writeJUnit(path string, c Config, res *Result) error {
 			top.Suites = append(top.Suites, junitSuite{Name: class})
 		}
 		s := &top.Suites[i]
-		jc := junitCase{Name: name, Classname: "lazymm." + c.Arch + "." + class, Time: fmt.Sprintf("%.3f", t.MS/1000)}
+		jc := junitCase{Name: name, Classname: "lazymm." + c.Arch.Name + "." + class, Time: fmt.Sprintf("%.3f", t.MS/1000)}
 		switch {
 		case t.Outcome == "skip" && t.AsExpected():
 			jc.Skipped = &junitSkipped{Message: t.Reason}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,42 +61,31 @@ func parseTAP(t *testing.T, s string) []string {
 }
 
 func TestTAPAndJUnit(t *testing.T) {
-	kernel := filepath.Join(t.TempDir(), "k.elf")
-	os.WriteFile(kernel, []byte("not really"), 0o644)
+	kernel := testKernel(t)
 	xmlPath := filepath.Join(t.TempDir(), "j.xml")
 	// one injected bug caught by its detector, one caught by luck only, and a suite with a skip and a
 	// failure (the fake kernel prints by the inject word it was given)
-	script := `inj=$(printf '%s\n' "$@" | grep -o 'inject=[a-z-]*' | head -1 | cut -d= -f2)
-case "$inj" in
-no-shootdown) check=stale-tlb ;;
-*) check=poison ;;
-esac
-if [ -z "$inj" ]; then cat <<X
-LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
-LZ1 begin name=mm/a/pcid scheme=- scenario=- inject=- expect=pass
-LZ1 end name=mm/a/pcid outcome=skip ms=1 reason="no PCID # here"
-LZ1 begin name=smoke/b scheme=- scenario=- inject=- expect=pass
-LZ1 fail name=smoke/b check=assert cpu=0 loc=x.go:1 detail="got 3 <want> 4 & more"
-LZ1 end name=smoke/b outcome=fail ms=2
+	suite := fakeArgs + `if [ -z "$inj" ]; then cat <<X
+LZ1 boot arch=amd64 cpus=$cpus mem_mb=511 go=go1.26.8 cmdline=-
+LZ1 begin name=mm/munmap-shootdown/pcid scheme=- scenario=munmap-shootdown inject=- expect=pass
+LZ1 end name=mm/munmap-shootdown/pcid outcome=skip ms=1 reason="no PCID # here"
+LZ1 begin name=smoke/goroutines scheme=- scenario=- inject=- expect=pass
+LZ1 fail name=smoke/goroutines check=assert cpu=0 loc=x.go:1 detail="got 3 <want> 4 & more"
+LZ1 end name=smoke/goroutines outcome=fail ms=2
 LZ1 summary tests=2 passed=1 failed=1
 X
 exit 3; fi
-cat <<X
-LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
-LZ1 begin name=inject/$inj scheme=- scenario=- inject=$inj expect=fail catch=poison
-LZ1 fail name=inject/$inj check=$check cpu=0 loc=a detail=d
-LZ1 end name=inject/$inj outcome=fail ms=1
-LZ1 summary tests=1 passed=1 failed=0
-X
-exit 1`
+`
+	script := suite + injectConsole(map[string]string{"no-shootdown": "poison"})
 	var out, errb bytes.Buffer
-	rc := run([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, script), "-matrix", "-tap", "-junit", xmlPath, "-parallel", "3"}, &out, &errb)
+	rc := run([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, script), "-matrix", "-tap", "-junit", xmlPath, "-parallel", "3",
+		"-append", "tests=smoke/goroutines,mm/munmap-shootdown/pcid"}, &out, &errb)
 	if rc != 1 {
 		t.Fatalf("rc = %d, want 1 (one test failed, one bug caught by luck)\n%s%s", rc, out.String(), errb.String())
 	}
 	tests := parseTAP(t, out.String())
 	joined := strings.Join(tests, "\n")
-	for _, want := range []string{"ok 1 - mm/a/pcid # SKIP no PCID \\# here", "not ok 2 - smoke/b", "ok 4 - inject/write-after-free (injected bug caught by poison)"} {
+	for _, want := range []string{"ok 1 - mm/munmap-shootdown/pcid # SKIP no PCID \\# here", "not ok 2 - smoke/goroutines", "ok 4 - inject/write-after-free (injected bug caught by poison)"} {
 		if !strings.Contains(joined, want) && !strings.Contains(out.String(), want) {
 			t.Errorf("TAP lacks %q:\n%s", want, out.String())
 		}
@@ -127,7 +118,7 @@ exit 1`
 			if c.Failure != nil && (c.Failure.Message == "" || c.Failure.Type == "") {
 				t.Errorf("case %s: failure without message or type", c.Name)
 			}
-			if c.Name == "b" && (c.Failure == nil || !strings.Contains(c.Failure.Text, "got 3 <want> 4 & more")) {
+			if c.Name == "goroutines" && (c.Failure == nil || !strings.Contains(c.Failure.Text, "got 3 <want> 4 & more")) {
 				t.Errorf("case b: failure text lost: %+v", c.Failure)
 			}
 		}
@@ -140,30 +131,28 @@ exit 1`
 // A results directory keeps every boot's console and a summary; a log that cannot be written (a full
 // disk: /dev/full) fails that boot alone, and the others complete.
 func TestResultsDirectory(t *testing.T) {
-	kernel := filepath.Join(t.TempDir(), "k.elf")
-	os.WriteFile(kernel, []byte("not really"), 0o644)
-	qemu := fakeQEMU(t, injectConsole("poison"))
-	base := Config{Arch: "amd64", CPUs: 1, MemMB: 512, Kernel: kernel, QEMU: qemu, Timeout: 10e9}
-	boots := plan(base, []string{"write-after-free", "leak-pagetable", "skip-exit-flush"}, false, 1, 1)
+	kernel := testKernel(t)
+	qemu := fakeQEMU(t, injectConsole(nil))
+	boots := planned(t, "-kernel", kernel, "-qemu", qemu, "-cpus", "2", "-inject", "write-after-free,leak-pagetable,skip-exit-flush")
 	dir := t.TempDir()
 	if err := os.Symlink("/dev/full", filepath.Join(dir, "inject-leak-pagetable.log")); err != nil {
 		t.Skip(err)
 	}
-	rs := runBoots(boots, 2, dir, nil)
+	rs := runBoots(context.Background(), boots, 2, dir, nil)
 	if err := writeSummary(dir, boots, rs); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range rs {
 		full := boots[i].Inject == "leak-pagetable"
 		if r.Run.Pass() == full {
-			t.Errorf("%s: pass %v, want %v", label(boots[i]), r.Run.Pass(), !full)
+			t.Errorf("%s: pass %v, want %v", boots[i].Label, r.Run.Pass(), !full)
 		}
 		if full {
 			continue
 		}
-		log, err := os.ReadFile(filepath.Join(dir, label(boots[i])+".log"))
+		log, err := os.ReadFile(filepath.Join(dir, boots[i].Label+".log"))
 		if err != nil || !strings.Contains(string(log), "LZ1 summary") {
-			t.Errorf("%s: console not kept (%v): %q", label(boots[i]), err, log)
+			t.Errorf("%s: console not kept (%v): %q", boots[i].Label, err, log)
 		}
 	}
 	sum, _ := os.ReadFile(filepath.Join(dir, "summary.txt"))
@@ -175,12 +164,11 @@ func TestResultsDirectory(t *testing.T) {
 }
 
 func TestShardAndList(t *testing.T) {
-	c := Config{CPUs: 4}
-	all := plan(c, archBugs("amd64", ""), true, 1, 1)
+	all := planned(t, "-matrix", "-cpus", "4")
 	seen := map[string]int{}
 	for i := 1; i <= 3; i++ {
-		for _, b := range plan(c, archBugs("amd64", ""), true, i, 3) {
-			seen[label(b)]++
+		for _, b := range planned(t, "-matrix", "-cpus", "4", "-shard", fmt.Sprintf("%d/3", i)) {
+			seen[b.Label]++
 		}
 	}
 	if len(seen) != len(all) {
@@ -191,10 +179,13 @@ func TestShardAndList(t *testing.T) {
 			t.Errorf("boot %s in %d shards", l, n)
 		}
 	}
-	for _, bad := range []string{"0/3", "4/3", "1/0", "x", "1/"} {
+	for _, bad := range []string{"0/3", "4/3", "1/0", "x", "1/", "1/2x", " 1/2", "1/2/3", "+1/2", "1/02 "} {
 		if _, _, err := parseShard(bad); err == nil {
 			t.Errorf("-shard %q accepted", bad)
 		}
+	}
+	if rc, _, errs := runOut("-list", "-kernel", os.Args[0], "-qemu", "/bin/true", "-shard", "1/2x"); rc != 2 || !strings.Contains(errs, `-shard "1/2x"`) {
+		t.Errorf("-shard 1/2x: rc %d: %s", rc, errs)
 	}
 	var out bytes.Buffer
 	if rc := run([]string{"-list", "-matrix", "-kernel", os.Args[0], "-qemu", "/bin/true"}, &out, &out); rc != 0 || strings.Count(out.String(), "boot ") != len(all) {
@@ -204,14 +195,13 @@ func TestShardAndList(t *testing.T) {
 
 // -gdb makes QEMU wait for a debugger on the port, and prints how to attach.
 func TestGDB(t *testing.T) {
-	args := strings.Join(qemuArgs(Config{Arch: "amd64", CPUs: 1, MemMB: 512, Kernel: "k.elf", GDB: 1234}), " ")
+	args := strings.Join(qemuArgs(planned(t, "-gdb", "1234")[0]), " ")
 	if !strings.Contains(args, "-gdb tcp:127.0.0.1:1234 -S") {
 		t.Errorf("qemu args lack the gdb stub: %s", args)
 	}
-	kernel := filepath.Join(t.TempDir(), "k.elf")
-	os.WriteFile(kernel, []byte("not really"), 0o644)
+	kernel := testKernel(t)
 	var out, errb bytes.Buffer
-	run([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, injectConsole("poison")), "-gdb", "1234"}, &out, &errb)
+	run([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, injectConsole(nil)), "-gdb", "1234", "-inject", "fault"}, &out, &errb)
 	if !strings.Contains(errb.String(), "gdb "+kernel+" -ex 'target remote 127.0.0.1:1234'") {
 		t.Errorf("no gdb command line printed: %s", errb.String())
 	}

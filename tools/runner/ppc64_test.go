@@ -16,40 +16,50 @@ import (
 	"testing"
 	"time"
 
+	"lazymm/kernel/catalog"
 	"lazymm/kernel/protocol"
 )
 
 // The runner's ppc64 paths: QEMU's pseries command line, a verdict from the console alone (RTAS
 // power-off exits 0 whatever happened), and crash dumps symbolized from a big-endian image.
 
+// qemuArgsCases are runner flags and the QEMU arguments they must give (in this order, each a run of
+// adjacent arguments; K is the kernel image), and those they must not.
+var qemuArgsCases = []struct {
+	name string
+	args []string
+	want []string
+	not  []string
+}{
+	// the runner's words first, then -append's
+	{"ppc64", []string{"-arch", "ppc64", "-cpus", "4", "-inject", "fault", "-seed", "7", "-append", "scenario=exit-nmi"},
+		[]string{"-machine pseries,x-vof=on", "-m 512", "-smp 4", "-nodefaults", "-no-reboot", "-serial stdio",
+			"-kernel K", "-accel tcg -cpu power9", "-append inject=fault seed=7 scenario=exit-nmi"},
+		[]string{"isa-debug-exit", "q35", "-cdrom", "-cpu max", "-S"}},
+	{"ppc64 machine given", []string{"-arch", "ppc64", "-machine", "pseries", "-mem", "256"},
+		[]string{"-machine pseries,x-vof=on", "-m 256", "-smp 1", "-kernel K"}, []string{"-append"}},
+	{"ppc64 gdb", []string{"-arch", "ppc64", "-cpus", "2", "-gdb", "1234"},
+		[]string{"-gdb tcp:127.0.0.1:1234 -S", "-kernel K"}, nil},
+	{"ppc64 words", []string{"-arch", "ppc64", "-nopcid", "-duration", "1m", "-append", "tests=smoke/"},
+		[]string{"-append duration=1m0s nopcid tests=smoke/"}, nil},
+	{"ppc64 mmu", []string{"-arch", "ppc64", "-mmu", "hash", "-scheme", "hazard", "-trace", "t.json"},
+		[]string{"-append scheme=hazard trace=1 hash"}, nil},
+	{"amd64", []string{"-cpus", "2", "-inject", "fault"},
+		[]string{"-machine q35", "-smp 2,sockets=2,cores=1,threads=1", "-serial stdio", "-device isa-debug-exit,iobase=0xf4,iosize=0x04",
+			"-kernel K", "-accel tcg -cpu max", "-append inject=fault"},
+		[]string{"pseries", "power9"}},
+}
+
 func TestQEMUArgs(t *testing.T) {
-	cases := []struct {
-		name string
-		c    Config
-		want []string // in this order, each a run of adjacent arguments
-		not  []string
-	}{
-		{"ppc64", Config{Arch: "ppc64", CPUs: 4, MemMB: 512, Kernel: "k.elf", Inject: "fault", Scenario: "exit-nmi", Seed: 7},
-			[]string{"-machine pseries,x-vof=on", "-m 512", "-smp 4", "-nodefaults", "-no-reboot", "-serial stdio",
-				"-kernel k.elf", "-accel tcg -cpu power9", "-append inject=fault scenario=exit-nmi seed=7"},
-			[]string{"isa-debug-exit", "q35", "-cdrom", "-cpu max", "-S"}},
-		{"ppc64 machine given", Config{Arch: "ppc64", Machine: "pseries", CPUs: 1, MemMB: 256, Kernel: "k.elf"},
-			[]string{"-machine pseries,x-vof=on", "-smp 1", "-kernel k.elf"}, []string{"-append"}},
-		{"ppc64 gdb", Config{Arch: "ppc64", CPUs: 2, MemMB: 512, Kernel: "k.elf", GDB: 1234},
-			[]string{"-gdb tcp:127.0.0.1:1234 -S", "-kernel k.elf"}, nil},
-		{"ppc64 words", Config{Arch: "ppc64", CPUs: 1, MemMB: 512, Kernel: "k.elf", NoPCID: true, Duration: time.Minute, Append: "tests=smoke/"},
-			[]string{"-append tests=smoke/ nopcid duration=1m0s"}, nil},
-		{"amd64", Config{Arch: "amd64", CPUs: 2, MemMB: 512, Kernel: "k.elf", Inject: "fault"},
-			[]string{"-machine q35", "-smp 2,sockets=2,cores=1,threads=1", "-serial stdio", "-device isa-debug-exit,iobase=0xf4,iosize=0x04",
-				"-kernel k.elf", "-accel tcg -cpu max", "-append inject=fault"},
-			[]string{"pseries", "power9"}},
-	}
-	for _, c := range cases {
+	kernel := testKernel(t)
+	for _, c := range qemuArgsCases {
 		t.Run(c.name, func(t *testing.T) {
-			args := qemuArgs(c.c)
+			b := planned(t, append([]string{"-kernel", kernel}, c.args...)...)[0]
+			args := qemuArgs(b)
 			line := " " + strings.Join(args, " ") + " "
 			at := 0
 			for _, w := range c.want {
+				w = strings.ReplaceAll(w, "K", kernel)
 				i := strings.Index(line[at:], " "+w+" ")
 				if i < 0 {
 					t.Errorf("%q not found (in order) in %q", w, line)
@@ -62,8 +72,8 @@ func TestQEMUArgs(t *testing.T) {
 					t.Errorf("%q should not be in %q", n, line)
 				}
 			}
-			if i := slices.Index(args, "-append"); i >= 0 && args[i+1] != cmdline(c.c) {
-				t.Errorf("-append %q, want the boot's command line %q", args[i+1], cmdline(c.c))
+			if i := slices.Index(args, "-append"); i >= 0 && args[i+1] != b.Cmdline {
+				t.Errorf("-append %q, want the boot's command line %q", args[i+1], b.Cmdline)
 			}
 		})
 	}
@@ -84,15 +94,22 @@ lazymm: ppc64 idleWait: 5 ticks in 5650 us, 5 H_CEDE calls`
 const pseriesWarnings = `echo 'qemu-system-ppc64: warning: spapr: kernel_addr changed from 0x400000 to 0x40f000' >&2
 echo "qemu-system-ppc64: warning: TCG doesn't support requested feature, cap-cfpc=workaround" >&2`
 
-func TestRunnerOutcomesPPC64(t *testing.T) {
-	kernel := filepath.Join(t.TempDir(), "k.elf")
-	os.WriteFile(kernel, []byte("not really"), 0o644)
+// ppc64OutcomeCases are fake pseries consoles and statuses, the runner's flags, the exit status and
+// what the output must (want) and must not (not) say.
+func ppc64OutcomeCases() []struct {
+	name   string
+	script string
+	args   []string
+	rc     int
+	want   []string
+	not    []string
+} {
 	ppcGood := strings.Replace(goodConsole, "arch=amd64", "arch=ppc64", 1)
 	crash := fmt.Sprintf(ppc64Crash, strings.Repeat("0", 512))
 	cat := func(console string, status int) string {
 		return pseriesWarnings + "\ncat <<'X'\n" + console + "\nX\nexit " + fmt.Sprint(status)
 	}
-	cases := []struct {
+	return []struct {
 		name   string
 		script string
 		args   []string
@@ -113,33 +130,37 @@ func TestRunnerOutcomesPPC64(t *testing.T) {
 			[]string{"before the summary line"}},
 		{"silent", pseriesWarnings + "\nexit 0", nil, 2, []string{"printed nothing", "truncated"}, nil},
 		// QEMU stopped by a signal exits 0 too, and says so on stderr
-		{"terminated", "echo 'LZ1 begin name=a scheme=- scenario=- inject=- expect=pass'\necho 'qemu-system-ppc64: terminating on signal 15 from pid 1' >&2\nexit 0", nil, 2,
+		{"terminated", "echo 'LZ1 begin name=smoke/goroutines scheme=- scenario=- inject=- expect=pass'\necho 'qemu-system-ppc64: terminating on signal 15 from pid 1' >&2\nexit 0", nil, 2,
 			[]string{"exit: QEMU was stopped from outside before the summary line: qemu-system-ppc64: terminating on signal 15"}, []string{"powered off) before"}},
 		{"garbled", "printf 'LZ1 boot arch=ppc64 cpus=1\\x00 ===\\n'; exit 0", nil, 2, []string{"protocol: console line 1"}, nil},
 		// a crash dump: the console's verdict, whatever the exit status says
-		{"crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=a scheme=- scenario=- inject=- expect=pass\n"+crash, 0), nil, 1,
+		{"crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=smoke/goroutines scheme=- scenario=- inject=- expect=pass\n"+crash, 0), nil, 1,
 			[]string{"crash on cpu 0: CPU exception vector 0x0000000000000700 at pc=0x00000000000a0ac0", "crash dump:", "LZ1 crash-end status=0x0000000000000700"},
 			[]string{"before the summary line"}},
 		// an injected fault caught by the crash dump is as expected, with QEMU's 0
-		{"injected crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/fault scheme=- scenario=- inject=fault expect=fail catch=crash\n"+crash, 0),
+		{"injected crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/fault scheme=- scenario=- inject=fault expect=fail\n"+crash, 0),
 			[]string{"-inject", "fault"}, 0, []string{"inject/fault", "as expected"}, []string{"UNEXPECTED"}},
 		// an injected bug whose test skips (no address spaces yet) is not as expected, and says why
-		{"injected skip", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/mmput-twice scheme=- scenario=- inject=mmput-twice expect=fail catch=poison\n"+
-			"LZ1 end name=inject/mmput-twice outcome=skip ms=1 reason=\"no address spaces on ppc64 yet\"\nLZ1 summary tests=1 passed=0 failed=0", 0),
-			[]string{"-inject", "mmput-twice"}, 1, []string{"inject/mmput-twice: expected to fail, but was skipped: no address spaces on ppc64 yet"}, []string{"but passed"}},
+		{"injected skip", cat("LZ1 boot arch=ppc64 cpus=2 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/mmput-twice scheme=- scenario=- inject=mmput-twice expect=fail catch=refcount\n"+
+			"LZ1 end name=inject/mmput-twice outcome=skip ms=1 reason=\"no address spaces on ppc64 yet\"\nLZ1 summary tests=1 passed=0 failed=1", 0),
+			[]string{"-inject", "mmput-twice", "-cpus", "2"}, 1, []string{"inject/mmput-twice: expected to fail, but was skipped: no address spaces on ppc64 yet"}, []string{"but passed"}},
 		// a QEMU that refuses the machine: its error, not its warnings, in the detail
 		{"qemu error", pseriesWarnings + "\necho 'qemu-system-ppc64: Memory size 0x12c00000 is not aligned to 256 MiB' >&2\nexit 1", nil, 2,
 			[]string{"QEMU exit status 1 (QEMU error?", "Memory size 0x12c00000 is not aligned"}, []string{"kernel_addr changed"}},
 		// a guest that hangs is killed at the timeout, even with nothing printed
-		{"hang", "exec sleep 60", []string{"-timeout", "1s"}, 2, []string{"timeout: no end after 1s: QEMU killed", "printed nothing"}, nil},
-		{"hang after begin", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60",
+		{"hang", "exec sleep 60", []string{"-timeout", "1s"}, 2, []string{"timeout: no end after 1s (1 planned tests at 1 CPUs): QEMU killed before the boot line", "printed nothing"}, nil},
+		{"hang after begin", "echo 'LZ1 begin name=inject/hang scheme=- scenario=- inject=hang expect=fail'; exec sleep 60",
 			[]string{"-timeout", "1s", "-inject", "hang"}, 0, []string{"timeout"}, nil},
 	}
-	for _, c := range cases {
+}
+
+func TestRunnerOutcomesPPC64(t *testing.T) {
+	kernel := testKernel(t)
+	for _, c := range ppc64OutcomeCases() {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			jsonPath := filepath.Join(t.TempDir(), "r.json")
-			args := append([]string{"-arch", "ppc64", "-kernel", kernel, "-qemu", fakeQEMU(t, c.script), "-json", jsonPath}, c.args...)
+			args := append([]string{"-arch", "ppc64", "-kernel", kernel, "-qemu", fakeQEMU(t, c.script), "-json", jsonPath}, append(oneTest, c.args...)...)
 			start := time.Now()
 			rc := run(args, &out, &errb)
 			if rc != c.rc {
@@ -201,8 +222,8 @@ func TestCheckExit(t *testing.T) {
 		if c.complete {
 			r.Feed("LZ1 summary tests=1 passed=1 failed=0")
 		}
-		res := &Result{Run: r, ExitStatus: c.status}
-		checkExit(c.arch, res)
+		res := &Result{Boot: &Boot{Arch: archNamed(c.arch)}, Run: r, ExitStatus: c.status}
+		checkExit(res)
 		got := ""
 		for _, tt := range r.Tests {
 			for _, f := range tt.Failures {
@@ -232,7 +253,7 @@ func TestRunnerPPC64Defaults(t *testing.T) {
 	if rc := run([]string{"-arch", "ppc64", "-kernel", kernel, "-kvm"}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "needs a ppc64 host") {
 		t.Errorf("-kvm on %s: rc %d: %s", runtime.GOARCH, rc, errb.String())
 	}
-	if gdbFor("ppc64") != "gdb-multiarch" {
+	if archNamed("ppc64").GDB() != "gdb-multiarch" {
 		t.Errorf("a ppc64 kernel on %s needs gdb-multiarch", runtime.GOARCH)
 	}
 }
@@ -459,7 +480,7 @@ func TestPPC64BootWithQEMU(t *testing.T) {
 		{"power-off before summary", strings.Join(strings.Split(good, "\n")[:2], "\n") + "\n", true, nil, 2,
 			[]string{"QEMU exited with status 0 (the machine powered off) before the summary line", "truncated"}},
 		{"no protocol", "lazymm: a stub\n", true, nil, 2, []string{"no protocol line", `the last: "lazymm: a stub"`}},
-		{"hang after summary", good, false, []string{"-timeout", "3s"}, 2, []string{"timeout: no end after 3s: QEMU killed"}},
+		{"hang after summary", good, false, []string{"-timeout", "3s"}, 2, []string{"timeout: no end after 3s (1 planned tests at 2 CPUs): QEMU killed after smoke/goroutines ended", "host load average"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -469,7 +490,7 @@ func TestPPC64BootWithQEMU(t *testing.T) {
 			}
 			var out, errb bytes.Buffer
 			start := time.Now()
-			rc := run(append([]string{"-arch", "ppc64", "-cpus", "2", "-kernel", img, "-v"}, c.args...), &out, &errb)
+			rc := run(append([]string{"-arch", "ppc64", "-cpus", "2", "-kernel", img, "-v"}, append(oneTest, c.args...)...), &out, &errb)
 			t.Logf("console (-v) and QEMU's stderr:\n%s\nrunner:\n%s", errb.String(), out.String())
 			if rc != c.rc {
 				t.Errorf("rc %d, want %d:\n%s%s", rc, c.rc, out.String(), errb.String())
@@ -496,9 +517,9 @@ func TestPPC64DeviceTree(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "probe.elf")
 	os.WriteFile(img, probeKernel("", true), 0o644)
-	c := Config{Arch: "ppc64", CPUs: 3, MemMB: 512, Kernel: img, Inject: "refcount-no-grab", Scheme: "hazard,refcount", Seed: 42}
+	b := planned(t, "-arch", "ppc64", "-cpus", "3", "-kernel", img, "-inject", "refcount-no-grab", "-seed", "42", "-append", "scheme=hazard,refcount")[0]
 	dtb := filepath.Join(dir, "tree.dtb")
-	args := qemuArgs(c)
+	args := qemuArgs(b)
 	for i, a := range args {
 		if a == "pseries,x-vof=on" {
 			args[i] += ",dumpdtb=" + dtb
@@ -507,12 +528,12 @@ func TestPPC64DeviceTree(t *testing.T) {
 	if b, err := exec.Command(qemu, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
-	b, err := os.ReadFile(dtb)
+	tree, err := os.ReadFile(dtb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := fdtProps(t, b)
-	if got, want := props["/chosen/bootargs"], cmdline(c)+"\x00"; got != want {
+	props := fdtProps(t, tree)
+	if got, want := props["/chosen/bootargs"], b.Cmdline+"\x00"; got != want {
 		t.Errorf("/chosen/bootargs %q, want %q", got, want)
 	}
 	cpus := 0
@@ -521,8 +542,8 @@ func TestPPC64DeviceTree(t *testing.T) {
 			cpus++
 		}
 	}
-	if cpus != c.CPUs {
-		t.Errorf("%d CPU nodes, want %d", cpus, c.CPUs)
+	if cpus != b.CPUs {
+		t.Errorf("%d CPU nodes, want %d", cpus, b.CPUs)
 	}
 }
 
@@ -565,46 +586,26 @@ func fdtProps(t *testing.T, b []byte) map[string]string {
 }
 
 // -mmu is ppc64's: radix (default), radix-tlbie, which adds the kernel word tlbie, or hash, which adds
-// hash; any other value, or -mmu on amd64, are usage errors.
+// hash; any other value, or -mmu on amd64, are usage errors. Each mode's bugs are the catalogue's.
 func TestMMUFlag(t *testing.T) {
-	if got := cmdline(Config{Arch: "ppc64", MMU: "radix-tlbie"}); got != "tlbie" {
-		t.Errorf("radix-tlbie: kernel words %q, want tlbie", got)
+	for mode, want := range map[string]string{"radix-tlbie": "tlbie", "hash": "hash", "radix": ""} {
+		if got := planned(t, "-arch", "ppc64", "-mmu", mode)[0].Cmdline; got != want {
+			t.Errorf("%s: kernel words %q, want %q", mode, got, want)
+		}
 	}
-	if got := cmdline(Config{Arch: "ppc64", MMU: "hash"}); got != "hash" {
-		t.Errorf("hash: kernel words %q, want hash", got)
-	}
-	if bugs := archBugs("ppc64", "hash"); !slices.Contains(bugs, "skip-hpte-remove") || slices.Contains(bugs, "skip-tlbie") {
-		t.Errorf("hash's bugs %v: want skip-hpte-remove, not skip-tlbie", bugs)
-	}
-	if bugs := archBugs("ppc64", "radix"); slices.Contains(bugs, "skip-hpte-remove") {
-		t.Errorf("radix's bugs %v: want no skip-hpte-remove", bugs)
-	}
-	if got := cmdline(Config{Arch: "ppc64", MMU: "radix"}); got != "" {
-		t.Errorf("radix: kernel words %q, want none", got)
+	for mode, want := range map[string]string{"hash": "skip-hpte-remove", "radix": "skip-tlbie"} {
+		var injects []string
+		for _, b := range planned(t, "-arch", "ppc64", "-mmu", mode, "-inject", "all", "-cpus", "4") {
+			injects = append(injects, b.Inject)
+		}
+		if !slices.Contains(injects, want) || slices.Equal(injects, catalog.Names(catalog.Bugs("ppc64", mode))) == false {
+			t.Errorf("%s's bugs %v: want the catalogue's, with %s", mode, injects, want)
+		}
 	}
 	for _, args := range [][]string{{"-arch", "ppc64", "-mmu", "x"}, {"-mmu", "radix"}} {
 		var out strings.Builder
 		if rc := run(append(args, "-list"), &out, &out); rc != 2 {
 			t.Errorf("%v: exit %d, want 2:\n%s", args, rc, out.String())
-		}
-	}
-}
-
-// The whole ppc64 suite in one boot takes 20-60 s under TCG: its default timeout is 3m, amd64's
-// 60s, and -timeout overrides either.
-func TestDefaultTimeoutPerArch(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-arch", "amd64"}, "-timeout 1m0s"},
-		{[]string{"-arch", "ppc64"}, "-timeout 3m0s"},
-		{[]string{"-arch", "ppc64", "-timeout", "20s"}, "-timeout 20s"},
-	} {
-		var out strings.Builder
-		args := append(c.args, "-list", "-kernel", os.Args[0]) // any existing file serves -list
-		if rc := run(args, &out, &out); rc != 0 || !strings.Contains(out.String(), c.want) {
-			t.Errorf("%v: exit %d, want %q in:\n%s", c.args, rc, c.want, out.String())
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -38,16 +39,18 @@ type jsonTest struct {
 }
 
 type jsonReport struct {
-	Version    int        `json:"version"`
-	Arch       string     `json:"arch"`
-	CPUs       int        `json:"cpus"`
-	CPUsOnline int        `json:"cpus_online"`
-	BootMS     int64      `json:"boot_ms"`
-	WallMS     int64      `json:"wall_ms"`
-	ExitStatus int        `json:"exit_status"`
-	Exit       string     `json:"exit"`
-	Outcome    string     `json:"outcome"`
-	Tests      []jsonTest `json:"tests"`
+	Version     int        `json:"version"`
+	Arch        string     `json:"arch"`
+	CPUs        int        `json:"cpus"`
+	CPUsOnline  int        `json:"cpus_online"`
+	BootMS      int64      `json:"boot_ms"`
+	WallMS      int64      `json:"wall_ms"`
+	ExitStatus  int        `json:"exit_status"`
+	Exit        string     `json:"exit"`
+	Outcome     string     `json:"outcome"`
+	Skipped     int        `json:"skipped"`               // tests skipped: counted apart, never passes
+	Interrupted bool       `json:"interrupted,omitempty"` // a signal cut the run short
+	Tests       []jsonTest `json:"tests"`
 }
 
 func outcome(pass bool) string {
@@ -57,21 +60,38 @@ func outcome(pass bool) string {
 	return "fail"
 }
 
-func makeReport(c Config, res *Result) jsonReport {
-	rep := jsonReport{Version: 1, Arch: c.Arch, CPUs: c.CPUs, BootMS: res.BootMS, WallMS: res.WallMS,
-		ExitStatus: res.ExitStatus, Exit: describeExit(c.Arch, res.ExitStatus), Outcome: outcome(res.Run.Pass()), Tests: []jsonTest{}}
+func makeReport(c *Config, res *Result) jsonReport {
+	rep := jsonReport{Version: 1, Arch: c.Arch.Name, CPUs: c.CPUs, BootMS: res.BootMS, WallMS: res.WallMS,
+		ExitStatus: res.ExitStatus, Exit: c.Arch.describeExit(res.ExitStatus), Outcome: outcome(res.Run.Pass()),
+		Interrupted: res.Interrupted, Tests: []jsonTest{}}
 	if b := res.Run.Boot; b != nil {
 		fmt.Sscan(b.Get("cpus"), &rep.CPUsOnline)
 	}
 	for _, t := range res.Run.Tests {
 		jt := jsonTest{Name: t.Name, Scheme: t.Scheme, Scenario: t.Scenario, Inject: t.Inject, Expected: t.Expect,
-			Catch: t.Catch, AsExpected: t.AsExpected(), Outcome: t.Outcome, Reason: t.Reason, MS: t.MS, Failures: []jsonFailure{}, Metrics: t.Metrics}
+			Catch: t.Catch, AsExpected: t.AsExpected(), Outcome: t.Outcome, Reason: t.Reason, MS: finite(t.MS),
+			Failures: []jsonFailure{}, Metrics: map[string]float64{}}
 		for _, f := range t.Failures {
 			jt.Failures = append(jt.Failures, jsonFailure{f.Check, f.CPU, f.Loc, f.Detail})
+		}
+		for k, v := range t.Metrics { // the parser keeps finite numbers only; JSON has no other
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				jt.Metrics[k] = v
+			}
+		}
+		if t.Outcome == "skip" {
+			rep.Skipped++
 		}
 		rep.Tests = append(rep.Tests, jt)
 	}
 	return rep
+}
+
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 func writeJSON(path string, rep jsonReport) error {
@@ -83,13 +103,34 @@ func writeJSON(path string, rep jsonReport) error {
 }
 
 // printTable prints one row per test, then every unexpected failure (all of them, via multierror).
-func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
+func printTable(w io.Writer, c *Config, res *Result, sym *symbolizer) error {
+	asExpected, skipped, all := printRows(w, res)
+	printConsoleTails(w, res)
+	printCrashes(w, res, sym)
+	printCosts(w, res)
+	how := c.Arch.describeExit(res.ExitStatus)
+	if res.Boots > 1 && res.Run.Pass() {
+		how = fmt.Sprintf("%d boots, each as expected", res.Boots)
+	} else if res.Boots > 1 {
+		how = fmt.Sprintf("%d boots; the first that was not as expected: %s", res.Boots, how)
+	}
+	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s)\n",
+		c.Arch.Name, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, how)
+	if err := all.ErrorOrNil(); err != nil {
+		fmt.Fprintln(w, err)
+		return err
+	}
+	if len(res.Run.Tests) == 0 {
+		return fmt.Errorf("no test ran")
+	}
+	return nil
+}
+
+// printRows prints the table's rows and counts them; consecutive tests skipped for the same reason (a
+// machine without something) fold into one line after the first.
+func printRows(w io.Writer, res *Result) (asExpected, skipped int, all *multierror.Error) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tFIRST FAILURE")
-	var all *multierror.Error
-	asExpected, skipped := 0, 0
-	// consecutive tests skipped for the same reason (a machine without something: the lazy-mm matrix
-	// on ppc64) fold into one line after the first
 	folded, lastSkip := 0, ""
 	fold := func() {
 		if folded > 0 {
@@ -98,49 +139,64 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 		folded = 0
 	}
 	for _, t := range res.Run.Tests {
-		if t.Outcome == "skip" && t.AsExpected() && t.Reason != "" && t.Reason == lastSkip {
+		quietSkip := t.Outcome == "skip" && t.AsExpected()
+		if quietSkip && t.Reason != "" && t.Reason == lastSkip {
 			folded++
 			skipped++
 			continue
 		}
 		fold()
 		lastSkip = ""
-		if t.Outcome == "skip" && t.AsExpected() {
+		if quietSkip {
 			lastSkip = t.Reason
 		}
 		result := "ok"
 		switch {
 		case !t.AsExpected():
 			result = "UNEXPECTED"
+			all = multierror.Append(all, unexpected(t)...)
 		case t.Outcome == "skip":
 			result = "skipped"
 			skipped++
 		default:
 			asExpected++
 		}
-		first := ""
-		if len(t.Failures) > 0 {
-			first = t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
-		} else if t.Outcome == "skip" && t.Reason != "" {
-			first = "skipped: " + oneLine(t.Reason, 60)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, first)
-		if !t.AsExpected() {
-			switch {
-			case len(t.Failures) == 0 && t.Outcome == "skip": // an injected bug is never as expected skipped
-				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but was skipped: %s", t.Name, t.Reason))
-			case len(t.Failures) == 0:
-				all = multierror.Append(all, fmt.Errorf("%s: expected to fail, but passed", t.Name))
-			case t.Outcome == t.Expect && t.Catch != "":
-				all = multierror.Append(all, fmt.Errorf("%s: the injected bug was not reported by its detector %q (caught by luck only)", t.Name, t.Catch))
-			}
-			for _, f := range t.Failures {
-				all = multierror.Append(all, fmt.Errorf("%s: %s", t.Name, describeFailure(f, t)))
-			}
-		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, firstRow(t))
 	}
 	fold()
 	tw.Flush()
+	return asExpected, skipped, all
+}
+
+// firstRow is the table's last column: the first failure, or why the test skipped.
+func firstRow(t *protocol.Test) string {
+	if len(t.Failures) > 0 {
+		return t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
+	} else if t.Outcome == "skip" && t.Reason != "" {
+		return "skipped: " + oneLine(t.Reason, 60)
+	}
+	return ""
+}
+
+// unexpected says why a test was not as expected, and every failure it had.
+func unexpected(t *protocol.Test) []error {
+	var errs []error
+	switch {
+	case len(t.Failures) == 0 && t.Outcome == "skip": // an injected bug is never as expected skipped
+		errs = append(errs, fmt.Errorf("%s: expected to fail, but was skipped: %s", t.Name, t.Reason))
+	case len(t.Failures) == 0:
+		errs = append(errs, fmt.Errorf("%s: expected to fail, but passed", t.Name))
+	case t.Outcome == t.Expect && t.Catch != "" && !t.Caught():
+		errs = append(errs, fmt.Errorf("%s: the injected bug was not reported by its detector %q (caught by luck only)", t.Name, t.Catch))
+	}
+	for _, f := range t.Failures {
+		errs = append(errs, fmt.Errorf("%s: %s", t.Name, describeFailure(f, t)))
+	}
+	return errs
+}
+
+// printConsoleTails shows the last other console lines of each test not as expected.
+func printConsoleTails(w io.Writer, res *Result) {
 	for _, t := range res.Run.Tests {
 		if !t.AsExpected() && len(t.Raw) > 0 {
 			fmt.Fprintf(w, "\nother console output of %s (last lines):\n", t.Name)
@@ -149,6 +205,10 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			}
 		}
 	}
+}
+
+// printCrashes prints every crash dump, symbolized from the image.
+func printCrashes(w io.Writer, res *Result, sym *symbolizer) {
 	for _, cr := range res.Run.Crashes {
 		fmt.Fprintln(w, "\ncrash dump:")
 		for _, s := range cr.Lines {
@@ -160,23 +220,6 @@ func printTable(w io.Writer, c Config, res *Result, sym *symbolizer) error {
 			}
 		}
 	}
-	printCosts(w, res)
-	how := describeExit(c.Arch, res.ExitStatus)
-	if res.Boots > 1 && res.Run.Pass() {
-		how = fmt.Sprintf("%d boots, each as expected", res.Boots)
-	} else if res.Boots > 1 {
-		how = fmt.Sprintf("%d boots; the first that was not as expected: %s", res.Boots, how)
-	}
-	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s)\n",
-		c.Arch, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, how)
-	if err := all.ErrorOrNil(); err != nil {
-		fmt.Fprintln(w, err)
-		return err
-	}
-	if len(res.Run.Tests) == 0 {
-		return fmt.Errorf("no test ran")
-	}
-	return nil
 }
 
 func describeFailure(f protocol.Failure, t *protocol.Test) string {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -14,39 +16,21 @@ import (
 	"lazymm/kernel/protocol"
 )
 
-// Config is one boot of the kernel.
-type Config struct {
-	Arch     string
-	Machine  string // QEMU machine: q35 (amd64), pseries (ppc64); "" for the arch's default
-	CPUs     int
-	MemMB    int
-	Kernel   string
-	CDROM    string // boot this GRUB ISO instead of -kernel (its grub.cfg holds the command line)
-	Timeout  time.Duration
-	Inject   string // one injection (Boot); main splits -inject lists into boots
-	Scenario string
-	Scheme   string
-	NoPCID   bool
-	MMU      string        // ppc64: radix (default), radix-tlbie (flushes by broadcast tlbie) or hash (the hashed page table)
-	Seed     uint64        // torture seed (0: the kernel's default)
-	Duration time.Duration // torture duration (0: a number of steps)
-	Append   string
-	KVM      bool
-	QEMU     string
-	Verbose  io.Writer // console echo, nil for none
-	Log      io.Writer // the console, kept (a results directory's log), nil for none
-	GDB      int       // QEMU waits for gdb on this TCP port (-s -S), 0 for none
-	Console  string    // read this running board's console instead of starting QEMU (Attach)
-}
-
 // Result is what one boot produced.
 type Result struct {
-	Run        *protocol.Run
-	BootMS     int64 // QEMU start -> first protocol line; -1 if none
-	WallMS     int64
-	ExitStatus int // QEMU's; -1 when killed
-	Stderr     string
-	Boots      int // how many boots were merged into this result (merge)
+	Boot        *Boot
+	Run         *protocol.Run
+	BootMS      int64 // QEMU start -> first protocol line; -1 if none
+	WallMS      int64
+	ExitStatus  int // QEMU's; -1 when killed
+	Stderr      string
+	Boots       int   // how many boots were merged into this result (merge)
+	Interrupted bool  // a signal stopped the boot
+	StartErr    error // the boot could not start (QEMU would not run, the console would not open)
+}
+
+func newResult(b *Boot) *Result {
+	return &Result{Boot: b, Run: protocol.NewRun(), BootMS: -1}
 }
 
 // merge joins the results of several boots (the suite and each injection) into one: the tests in
@@ -57,132 +41,53 @@ func merge(rs []*Result) *Result {
 		rs[0].Boots = 1
 		return rs[0]
 	}
-	m := &Result{Run: protocol.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
+	m := &Result{Boot: rs[0].Boot, Run: protocol.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
 	m.Run.Boot = rs[0].Run.Boot
 	picked := false
 	for _, r := range rs {
 		m.Run.Tests = append(m.Run.Tests, r.Run.Tests...)
 		m.Run.Crashes = append(m.Run.Crashes, r.Run.Crashes...)
+		m.Interrupted = m.Interrupted || r.Interrupted
 		if !picked && !r.Run.Pass() {
-			m.ExitStatus, picked = r.ExitStatus, true
+			m.ExitStatus, m.Boot, picked = r.ExitStatus, r.Boot, true
 		}
 	}
 	return m
 }
 
-// cmdline is the kernel command line of a boot.
-func cmdline(c Config) string {
-	words := []string{injectWord(c.Inject), scenarioWord(c.Scenario), schemeWord(c.Scheme), c.Append}
-	if c.NoPCID {
-		words = append(words, "nopcid")
-	}
-	switch c.MMU {
-	case "radix-tlbie":
-		words = append(words, "tlbie")
-	case "hash":
-		words = append(words, "hash")
-	}
-	if c.Seed != 0 {
-		words = append(words, fmt.Sprintf("seed=%d", c.Seed))
-	}
-	if c.Duration > 0 {
-		words = append(words, "duration="+c.Duration.String())
-	}
-	return strings.Join(strings.Fields(strings.Join(words, " ")), " ")
-}
-
-// machines are the QEMU machines each arch boots on, its default first.
-var machines = map[string][]string{"amd64": {"q35"}, "ppc64": {"pseries"}}
-
-// machine is the boot's QEMU machine: c.Machine, or the arch's default.
-func machine(c Config) string {
-	if c.Machine != "" {
-		return c.Machine
-	}
-	return machines[c.Arch][0]
-}
-
-// qemuArgs is the machine for an arch. amd64: q35, COM1 on stdio, isa-debug-exit for the status.
-// ppc64: pseries with VOF (QEMU's minimal firmware, which enters the image and serves /chosen/bootargs,
-// the -append words, through its client interface), the hypervisor vterm on stdio (pseries connects
-// it to the first -serial); the kernel ends the machine through RTAS power-off, which carries no
-// status (checkExit).
-func qemuArgs(c Config) []string {
-	if c.Arch == "ppc64" {
-		return qemuArgsPPC64(c)
-	}
-	cmdline := cmdline(c)
-	// one CPU per socket: the MP table (the fallback when ACPI is off) lists one CPU per package
-	smp := fmt.Sprintf("%d,sockets=%d,cores=1,threads=1", c.CPUs, c.CPUs)
-	args := []string{"-machine", machine(c), "-m", fmt.Sprint(c.MemMB), "-smp", smp,
-		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
-		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}
-	if c.GDB != 0 {
-		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", c.GDB), "-S")
-	}
-	if c.CDROM != "" {
-		return append(append(args, "-cdrom", c.CDROM), accelArgs(c)...)
-	}
-	args = append(append(args, "-kernel", c.Kernel), accelArgs(c)...)
-	if cmdline != "" {
-		args = append(args, "-append", cmdline)
-	}
-	return args
-}
-
-// qemuArgsPPC64 is the pseries machine of docs/PPC64.md (tests/ppc64_probe_test.go boots the same).
-func qemuArgsPPC64(c Config) []string {
-	args := []string{"-machine", machine(c) + ",x-vof=on", "-m", fmt.Sprint(c.MemMB), "-smp", fmt.Sprint(c.CPUs),
+// qemuArgs is the boot's QEMU command line: the arch's machine, the console on stdio, the image (or
+// the ISO) and the command line.
+func qemuArgs(b *Boot) []string {
+	a := b.Arch
+	args := []string{"-machine", b.Machine + a.MachineOpts, "-m", fmt.Sprint(b.MemMB), "-smp", a.SMP(b.CPUs),
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio"}
-	if c.GDB != 0 {
-		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", c.GDB), "-S")
+	args = append(args, a.Devices...)
+	if b.GDB != 0 {
+		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", b.GDB), "-S")
 	}
-	args = append(append(args, "-kernel", c.Kernel), accelArgs(c)...)
-	if cmdline := cmdline(c); cmdline != "" {
-		args = append(args, "-append", cmdline)
+	if b.CDROM != "" {
+		return append(append(args, "-cdrom", b.CDROM), accelArgs(b)...)
+	}
+	args = append(append(args, "-kernel", b.Kernel), accelArgs(b)...)
+	if b.Cmdline != "" {
+		args = append(args, "-append", b.Cmdline)
 	}
 	return args
 }
 
-func accelArgs(c Config) []string {
-	switch {
-	case c.KVM:
+func accelArgs(b *Boot) []string {
+	if b.KVM {
 		return []string{"-accel", "kvm", "-cpu", "host"}
-	case c.Arch == "ppc64":
-		return []string{"-accel", "tcg", "-cpu", "power9"}
 	}
-	return []string{"-accel", "tcg", "-cpu", "max"}
+	return []string{"-accel", "tcg", "-cpu", b.Arch.CPUModel}
 }
 
-func injectWord(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "inject=" + name
-}
-
-func schemeWord(list string) string {
-	if list == "" {
-		return ""
-	}
-	return "scheme=" + list
-}
-
-func scenarioWord(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "scenario=" + name
-}
-
-// Boot launches QEMU, feeds its console to the parser, enforces the timeout (killing QEMU's process
-// group) and maps the exit status. It never hangs: the console reader ends when QEMU dies.
-func Boot(c Config) (*Result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
-	defer cancel()
-	cmd := exec.Command(c.QEMU, qemuArgs(c)...)
+// bootQEMU launches QEMU in its own process group, feeds its console to the parser and kills the
+// group at the timeout or when ctx ends (a signal to the runner). It never hangs: the console reader
+// ends when QEMU dies.
+func bootQEMU(ctx context.Context, b *Boot) (*Result, error) {
+	cmd := exec.Command(b.QEMU, qemuArgs(b)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stdin = nil
 	var stderr strings.Builder
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
 	out, err := cmd.StdoutPipe()
@@ -191,54 +96,112 @@ func Boot(c Config) (*Result, error) {
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("cannot start %s: %w", c.QEMU, err)
+		return nil, fmt.Errorf("cannot start %s: %w", b.QEMU, err)
 	}
-	res := &Result{Run: protocol.NewRun(), BootMS: -1}
-	lines := make(chan string, 256)
-	go readLines(out, lines)
-	timedOut := false
-loop:
-	for {
-		select {
-		case s, ok := <-lines:
-			if !ok {
-				break loop
-			}
-			res.feed(c, s, start)
-		case <-ctx.Done():
-			timedOut = true
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			for range lines { // drain what QEMU wrote before it died
-			}
-			break loop
-		}
-	}
+	res := newResult(b)
+	stop := res.consume(ctx, out, start, false, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	waitErr := cmd.Wait()
 	res.WallMS = time.Since(start).Milliseconds()
 	res.Stderr = stderr.String()
 	res.ExitStatus = cmd.ProcessState.ExitCode()
-	if timedOut {
-		res.Run.AddFailure(protocol.Failure{Check: "timeout", CPU: -1,
-			Detail: fmt.Sprintf("no end after %v: QEMU killed", c.Timeout)})
-		res.Run.Summary = nil
-	} else if waitErr != nil && res.ExitStatus < 0 {
+	if stop == "" && waitErr != nil && res.ExitStatus < 0 {
 		res.Run.AddFailure(protocol.Failure{Check: "qemu", CPU: -1, Detail: "QEMU died: " + waitErr.Error()})
 	}
-	checkProtocolSeen(res)
-	checkExit(c.Arch, res)
-	checkCPUs(c, res)
-	res.Run.Finish()
+	res.judge()
 	return res, nil
 }
 
-// feed takes one console line of a run that started at start: echoed (-v), kept (-results), parsed,
-// and the first protocol line's time noted as the boot time.
-func (res *Result) feed(c Config, s string, start time.Time) {
-	if c.Verbose != nil {
-		fmt.Fprintln(c.Verbose, s)
+// consume feeds the console to the run until it ends (or, attached, until the summary line), the
+// boot's timeout, or ctx's end; kill stops the machine. It returns what stopped it early: "timeout",
+// "interrupted" or "" (the console ended).
+func (res *Result) consume(ctx context.Context, r io.Reader, start time.Time, attached bool, kill func()) string {
+	b := res.Boot
+	lines := make(chan string, 256)
+	go readLines(r, lines)
+	timer := time.NewTimer(b.Timeout)
+	defer timer.Stop()
+	booted := !attached // attached: what came before the boot line is another run's
+	for {
+		select {
+		case s, ok := <-lines:
+			if !ok {
+				return ""
+			}
+			booted = booted || strings.HasPrefix(s, protocol.Tag+"boot ")
+			if booted {
+				res.feed(s, start)
+			}
+			if attached && res.Run.Summary != nil {
+				return "" // the kernel is done; the board may go on printing (or reset)
+			}
+		case <-timer.C:
+			res.stopped(kill, lines, timeoutFailure(res))
+			return "timeout"
+		case <-ctx.Done():
+			res.Interrupted = true
+			res.stopped(kill, lines, protocol.Failure{Check: "interrupted", CPU: -1,
+				Detail: fmt.Sprintf("the runner was stopped (%v) %s: the machine was killed", context.Cause(ctx), res.where())})
+			return "interrupted"
+		}
 	}
-	if c.Log != nil {
-		fmt.Fprintln(c.Log, s)
+}
+
+// stopped kills the machine, reads what it wrote before it died, and charges f to the running test;
+// the console is then incomplete, whatever summary it printed.
+func (res *Result) stopped(kill func(), lines <-chan string, f protocol.Failure) {
+	res.Run.AddFailure(f)
+	kill()
+	for range lines {
+	}
+	res.Run.Summary = nil
+}
+
+// where says what the kernel was doing: the test that began and did not end, or between which tests.
+func (res *Result) where() string {
+	r := res.Run
+	if t := r.Running(); t != nil {
+		return "while " + t.Name + " was running"
+	}
+	for i := len(r.Tests) - 1; i >= 0; i-- {
+		if !r.IsOutside(r.Tests[i]) {
+			return "after " + r.Tests[i].Name + " ended, before the next test began"
+		}
+	}
+	if r.Boot != nil {
+		return "after the boot line, before the first test"
+	}
+	return "before the boot line"
+}
+
+// timeoutFailure names what hung, and how loaded the host was (a busy host slows a healthy kernel).
+func timeoutFailure(res *Result) protocol.Failure {
+	b := res.Boot
+	what := fmt.Sprintf("no end after %v (%d planned tests at %d CPUs): QEMU killed", b.Timeout, len(b.Expected), b.CPUs)
+	if b.Console != "" {
+		what = fmt.Sprintf("no summary on %s after %v", b.Console, b.Timeout)
+	}
+	return protocol.Failure{Check: "timeout", CPU: -1, Detail: fmt.Sprintf("%s %s; host load average %s (%d cores)",
+		what, res.where(), loadAverage(), runtime.NumCPU())}
+}
+
+// loadAverage is the host's 1, 5 and 15 minute load averages, or "unknown".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// feed takes one console line of a boot that started at start: echoed (-v), kept (-results), parsed,
+// and the first protocol line's time noted as the boot time.
+func (res *Result) feed(s string, start time.Time) {
+	b := res.Boot
+	if b.Verbose != nil {
+		fmt.Fprintln(b.Verbose, s)
+	}
+	if b.Log != nil {
+		fmt.Fprintln(b.Log, s)
 	}
 	res.Run.Feed(s)
 	if res.BootMS < 0 && res.Run.ProtocolSeen() {
@@ -277,133 +240,6 @@ func readLines(r io.Reader, out chan<- string) {
 	}
 }
 
-// Exit statuses of QEMU with isa-debug-exit (amd64): (v<<1)|1 for the value v the kernel wrote.
-const (
-	statusQEMUSelf = 0 // triple fault with -no-reboot, or QEMU ended on its own
-	statusKernelOK = 1 // exit_group(0)
-)
-
-// statusPowerOff is QEMU's exit status when a ppc64 kernel powers the machine off through RTAS: the
-// same whatever the verdict (power-off carries no status), so on ppc64 the console alone decides.
-const statusPowerOff = 0
-
-// okStatus is the exit status of a machine whose kernel ended normally.
-func okStatus(arch string) int {
-	if arch == "ppc64" {
-		return statusPowerOff
-	}
-	return statusKernelOK
-}
-
-// describeExit explains a QEMU exit status in the kernel's terms.
-func describeExit(arch string, s int) string {
-	switch {
-	case s == statusAttached:
-		return "attached to a running console: no exit status"
-	case s < 0:
-		return "killed"
-	case arch == "ppc64" && s == statusPowerOff:
-		return "the machine powered off (RTAS power-off carries no status: the console is the verdict)"
-	case arch == "ppc64":
-		return fmt.Sprintf("QEMU exit status %d (QEMU error? the ppc64 kernel can only power off, with status 0)", s)
-	case s == statusQEMUSelf:
-		return "QEMU exited by itself (triple fault or reset)"
-	case s == statusKernelOK:
-		return "kernel exited with status 0"
-	case s%2 == 1 && s <= 127:
-		return fmt.Sprintf("kernel exited with status %d", (s-1)/2)
-	case s%2 == 1 && s >= 193:
-		return fmt.Sprintf("kernel crashed on CPU exception vector %d", (s-1)/2-0x60)
-	}
-	return fmt.Sprintf("QEMU exit status %d (QEMU error?)", s)
-}
-
-// checkExit cross-checks the exit status with the console. On amd64 the status is the kernel's own;
-// on ppc64 it is 0 for every power-off, so it only tells a power-off from a QEMU error, and a console
-// without its summary that ended in a power-off gets its own failure (the kernel stopped early).
-func checkExit(arch string, res *Result) {
-	s := res.ExitStatus
-	r := res.Run
-	if s < 0 {
-		return // killed: the timeout failure says why
-	}
-	complete := r.Summary != nil
-	ok := okStatus(arch)
-	switch {
-	case complete && r.Pass() && s != ok:
-		r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: "the console passed but " + describeExit(arch, s)})
-	case !complete && len(r.Crashes) == 0 && s != ok:
-		detail := describeExit(arch, s)
-		if e := stderrExcerpt(res.Stderr); e != "" {
-			detail += ": " + e
-		}
-		r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: detail})
-	case !complete && len(r.Crashes) == 0 && arch == "ppc64":
-		// status 0 is also QEMU stopped from outside (SIGTERM, SIGINT): its stderr says so
-		if sig := signalLine(res.Stderr); sig != "" {
-			r.AddFailure(protocol.Failure{Check: "exit", CPU: -1, Detail: "QEMU was stopped from outside before the summary line: " + sig})
-		} else if r.ProtocolSeen() { // else checkProtocolSeen said it
-			r.AddFailure(protocol.Failure{Check: "exit", CPU: -1,
-				Detail: "QEMU exited with status 0 (the machine powered off) before the summary line: the kernel stopped early; on ppc64 the exit status carries no verdict, the console must"})
-		}
-	}
-}
-
-// signalLine is QEMU's note that a signal ended it ("terminating on signal 15 from pid ..."), or "".
-func signalLine(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.Contains(l, "terminating on signal") {
-			return strings.TrimSpace(l)
-		}
-	}
-	return ""
-}
-
-// checkProtocolSeen fails a console that never printed a protocol line, with what it printed instead:
-// a kernel that did not boot, or an image that is not a lazymm kernel of this protocol. Its last
-// lines go with the failure (they are the run's, outside any test).
-func checkProtocolSeen(res *Result) {
-	r := res.Run
-	if r.ProtocolSeen() {
-		return
-	}
-	detail := "no protocol line (" + strings.TrimSpace(protocol.Tag) + " ...) on the console: the kernel did not get as far as its boot line, or the image is not a lazymm kernel"
-	if n := len(r.Raw); n > 0 {
-		detail += fmt.Sprintf("; it printed %d other line(s), the last: %q", n, oneLine(r.Raw[n-1], 200))
-	} else {
-		detail += "; it printed nothing"
-	}
-	r.AddFailure(protocol.Failure{Check: "protocol", CPU: -1, Detail: detail})
-	for _, t := range r.Tests {
-		if t.Name == "run" && len(t.Raw) == 0 { // show the console's last lines with the failure
-			t.Raw = r.Raw[max(0, len(r.Raw)-8):]
-		}
-	}
-}
-
-// stderrExcerpt is the first lines of QEMU's stderr that are not warnings (pseries warns about the
-// kernel's load address and TCG's missing mitigations on every boot), or its first lines if all are.
-func stderrExcerpt(s string) string {
-	var keep []string
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-		if l != "" && !strings.Contains(l, "warning:") {
-			keep = append(keep, l)
-		}
-	}
-	if len(keep) == 0 {
-		return strings.TrimSpace(firstLines(strings.TrimSpace(s), 3))
-	}
-	return firstLines(strings.Join(keep, "\n"), 3)
-}
-
-func firstLines(s string, n int) string {
-	ls := strings.SplitN(s, "\n", n+1)
-	if len(ls) > n {
-		ls = ls[:n]
-	}
-	return strings.Join(ls, " | ")
-}
-
 type limitedWriter struct {
 	w io.Writer
 	n int
@@ -416,16 +252,4 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 		l.n -= k
 	}
 	return len(p), nil
-}
-
-// checkCPUs fails a run whose kernel brought up fewer or more CPUs than asked for.
-func checkCPUs(c Config, res *Result) {
-	b := res.Run.Boot
-	if b == nil || c.Inject == "ap-missing" { // that run leaves a CPU down on purpose: its test judges it
-		return
-	}
-	if got := b.Get("cpus"); got != fmt.Sprint(c.CPUs) {
-		res.Run.AddFailure(protocol.Failure{Check: "cpus", CPU: -1,
-			Detail: fmt.Sprintf("asked for %d CPUs, the kernel reports %s online", c.CPUs, got)})
-	}
 }

@@ -14,57 +14,45 @@ import (
 	"lazymm/kernel/protocol"
 )
 
-// fakeQEMU writes a shell script that plays a canned console and exits with a given status, standing in
-// for QEMU so the runner's own logic is tested without booting anything.
-func fakeQEMU(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "qemu")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
+// outcomeCase is a fake QEMU's console and status, the runner's flags, and the exit status and output
+// wanted.
+type outcomeCase struct {
+	name    string
+	script  string
+	args    []string
+	rc      int
+	want    []string
+	maxTime time.Duration
 }
 
-const goodConsole = `LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
-LZ1 begin name=a scheme=- scenario=- inject=- expect=pass
-LZ1 metric name=a x=3
-LZ1 end name=a outcome=pass ms=2
-LZ1 summary tests=1 passed=1 failed=0`
+var outcomeCases = []outcomeCase{
+	{"pass", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", nil, 0, []string{"1 as expected"}, 0},
+	{"exit mismatch", "cat <<'X'\n" + goodConsole + "\nX\nexit 3", nil, 1, []string{"exit", "kernel exited with status 1"}, 0},
+	{"truncated", "cat <<'X'\n" + strings.Join(strings.Split(goodConsole, "\n")[:3], "\n") + "\nX\nexit 1", nil, 2, []string{"truncated"}, 0},
+	{"garbled", "printf 'LZ1 begin name=a\\x00 ===\\n'; exit 1", nil, 2, []string{"protocol"}, 0},
+	{"crash", "cat <<'X'\nLZ1 begin name=smoke/goroutines scheme=- scenario=- inject=- expect=pass\nLZ1 crash cpu=0 kind=exception vector=13 name=#GP error=0x0 rip=0x401000 rsp=0x1 cr2=0x0 cr3=0x1000\nLZ1 crash-end status=109\nX\nexit 219",
+		nil, 1, []string{"crash", "#GP", "vector 13"}, 0},
+	{"triple fault", "exit 0", nil, 2, []string{"QEMU exited by itself"}, 0},
+	{"cpus missing", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", []string{"-cpus", "2"}, 1, []string{"asked for 2 CPUs"}, 0},
+	{"hang", "echo 'LZ1 begin name=inject/hang scheme=- scenario=- inject=hang expect=fail'; exec sleep 60", []string{"-timeout", "1s", "-inject", "hang"}, 0, []string{"timeout"}, 10 * time.Second},
+	{"endless line", "head -c 200000 /dev/zero | tr '\\0' x; exit 1", nil, 2, []string{"truncated"}, 0},
+	// QEMU that cannot start the machine: what it said is shown
+	{"qemu error", "echo 'qemu: could not load kernel' >&2; exit 1", nil, 2, []string{"truncated", "qemu: QEMU's stderr: qemu: could not load kernel"}, 0},
+	// one boot per injection, merged into one table; the fake kernel reports the inject it was given
+	{"two injections", injectConsole(nil), []string{"-inject", "write-after-free,leak-pagetable"}, 0,
+		[]string{"inject/write-after-free", "inject/leak-pagetable", "2 boots, each as expected"}, 0},
+	// the injected bug reported by another check than its detector: caught by luck, not as expected
+	{"caught by luck", injectConsole(map[string]string{"write-after-free": "stale-tlb"}), []string{"-inject", "write-after-free"}, 1,
+		[]string{"caught by luck only"}, 0},
+}
 
 func TestRunnerOutcomes(t *testing.T) {
-	kernel := filepath.Join(t.TempDir(), "k.elf")
-	os.WriteFile(kernel, []byte("not really"), 0o644)
-	cases := []struct {
-		name    string
-		script  string
-		args    []string
-		rc      int
-		want    []string
-		maxTime time.Duration
-	}{
-		{"pass", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", nil, 0, []string{"1 as expected"}, 0},
-		{"exit mismatch", "cat <<'X'\n" + goodConsole + "\nX\nexit 3", nil, 1, []string{"exit", "kernel exited with status 1"}, 0},
-		{"truncated", "cat <<'X'\n" + strings.Join(strings.Split(goodConsole, "\n")[:3], "\n") + "\nX\nexit 1", nil, 2, []string{"truncated"}, 0},
-		{"garbled", "printf 'LZ1 begin name=a\\x00 ===\\n'; exit 1", nil, 2, []string{"protocol"}, 0},
-		{"crash", "cat <<'X'\nLZ1 begin name=a scheme=- scenario=- inject=- expect=pass\nLZ1 crash cpu=0 kind=exception vector=13 name=#GP error=0x0 rip=0x401000 rsp=0x1 cr2=0x0 cr3=0x1000\nLZ1 crash-end status=109\nX\nexit 219",
-			nil, 1, []string{"crash", "#GP", "vector 13"}, 0},
-		{"triple fault", "exit 0", nil, 2, []string{"QEMU exited by itself"}, 0},
-		{"cpus missing", "cat <<'X'\n" + goodConsole + "\nX\nexit 1", []string{"-cpus", "2"}, 1, []string{"asked for 2 CPUs"}, 0},
-		{"hang", "echo 'LZ1 begin name=h scheme=- scenario=- inject=hang expect=fail'; exec sleep 60", []string{"-timeout", "1s"}, 0, []string{"timeout"}, 10 * time.Second},
-		{"endless line", "head -c 200000 /dev/zero | tr '\\0' x; exit 1", nil, 2, []string{"truncated"}, 0},
-		{"qemu error", "echo 'qemu: could not load kernel' >&2; exit 1", nil, 2, []string{"truncated"}, 0},
-		// one boot per injection, merged into one table; the fake kernel reports the inject it was given
-		{"two injections", injectConsole("poison"), []string{"-inject", "write-after-free,leak-pagetable"}, 0,
-			[]string{"inject/write-after-free", "inject/leak-pagetable", "2 boots, each as expected"}, 0},
-		// the injected bug reported by another check than its detector: caught by luck, not as expected
-		{"caught by luck", injectConsole("stale-tlb"), []string{"-inject", "write-after-free"}, 1,
-			[]string{"caught by luck only"}, 0},
-	}
-	for _, c := range cases {
+	kernel := testKernel(t)
+	for _, c := range outcomeCases {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			jsonPath := filepath.Join(t.TempDir(), "r.json")
-			args := append([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, c.script), "-json", jsonPath}, c.args...)
+			args := append([]string{"-kernel", kernel, "-qemu", fakeQEMU(t, c.script), "-json", jsonPath}, append(oneTest, c.args...)...)
 			start := time.Now()
 			rc := run(args, &out, &errb)
 			if rc != c.rc {
@@ -110,7 +98,6 @@ func TestRunnerUsage(t *testing.T) {
 		{[]string{"-kernel", kernel, "-cpus", "0"}, "out of range"},
 		{[]string{"-kernel", kernel, "-inject", "gremlins"}, "unknown -inject"},
 		{[]string{"-kernel", kernel, "-timeout", "-1s"}, "positive"},
-		{[]string{"-kernel", kernel, "-qemu", "/bin/true", "-json", filepath.Join(dir, "no/such/dir/r.json")}, "writing -json"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
@@ -118,20 +105,6 @@ func TestRunnerUsage(t *testing.T) {
 			t.Errorf("run(%q) = %d, stderr %q; want 2 and %q", c.args, rc, errb.String(), c.want)
 		}
 	}
-}
-
-// injectConsole is a fake kernel that runs the injection named on its command line, whose detector is
-// poison, and reports it caught by check.
-func injectConsole(check string) string {
-	return `inj=$(printf '%s\n' "$@" | grep -o 'inject=[a-z-]*' | head -1 | cut -d= -f2)
-cat <<X
-LZ1 boot arch=amd64 cpus=1 mem_mb=511 go=go1.26.8 cmdline=-
-LZ1 begin name=inject/$inj scheme=- scenario=- inject=$inj expect=fail catch=poison
-LZ1 fail name=inject/$inj check=` + check + ` cpu=0 loc=a detail=d
-LZ1 end name=inject/$inj outcome=fail ms=1
-LZ1 summary tests=1 passed=1 failed=0
-X
-exit 1`
 }
 
 // BenchmarkReport renders the table, the cost table and the JSON report of a 100-test matrix run.
@@ -148,7 +121,7 @@ func BenchmarkReport(b *testing.B) {
 	r.Feed("LZ1 summary tests=100 passed=100 failed=0")
 	r.Finish()
 	res := &Result{Run: r, BootMS: 200, WallMS: 15000, ExitStatus: statusKernelOK, Boots: 1}
-	c := Config{Arch: "amd64", CPUs: 4}
+	c := &Config{Arch: archNamed("amd64"), CPUs: 4}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := printTable(io.Discard, c, res, nil); err != nil {
@@ -173,7 +146,7 @@ func TestTableFoldsSkips(t *testing.T) {
 	r.Feed("LZ1 summary tests=5 passed=5 failed=0")
 	r.Finish()
 	var b strings.Builder
-	if err := printTable(&b, Config{Arch: "ppc64", CPUs: 1}, &Result{Run: r, Boots: 1}, nil); err != nil {
+	if err := printTable(&b, &Config{Arch: archNamed("ppc64"), CPUs: 1}, &Result{Run: r, Boots: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

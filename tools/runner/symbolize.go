@@ -11,19 +11,17 @@ import (
 	"sort"
 	"strconv"
 
-	"golang.org/x/arch/ppc64/ppc64asm"
-	"golang.org/x/arch/x86/x86asm"
-
 	"lazymm/kernel/protocol"
 )
 
 // symbolizer names crash addresses from the kernel ELF's symbol table, gives their source line from
 // the Go line table (.gopclntab), and disassembles the instructions around the faulting pc from the
 // image, marking the faulting one; it checks the image's bytes against those the kernel dumped. The
-// arch comes from the ELF itself: amd64 (x86asm, the crash's rip) or big-endian ppc64 (ppc64asm, the
-// crash's pc, which is SRR0).
+// arch comes from the ELF itself (the arch table's isaSpec): amd64 (x86asm, the crash's rip) or
+// big-endian ppc64 (ppc64asm, the crash's pc, which is SRR0).
 type symbolizer struct {
-	arch     string           // "amd64" or "ppc64"
+	arch     string // the arch whose ISA the image is
+	isa      isaSpec
 	order    binary.ByteOrder // the image's
 	syms     []elf.Symbol     // functions sorted by address
 	lines    *gosym.Table     // nil without a Go line table
@@ -38,12 +36,12 @@ func newSymbolizer(path string) *symbolizer {
 	}
 	defer f.Close()
 	s := &symbolizer{order: f.ByteOrder}
-	switch {
-	case f.Machine == elf.EM_X86_64:
-		s.arch = "amd64"
-	case f.Machine == elf.EM_PPC64 && f.ByteOrder == binary.BigEndian:
-		s.arch = "ppc64"
-	default:
+	for _, a := range arches {
+		if a.ISA.Machine == f.Machine && a.ISA.Order == f.ByteOrder {
+			s.arch, s.isa = a.Name, a.ISA
+		}
+	}
+	if s.arch == "" {
 		return nil
 	}
 	all, err := f.Symbols()
@@ -69,12 +67,7 @@ func newSymbolizer(path string) *symbolizer {
 }
 
 // pcName is what the crash line calls the faulting address.
-func (s *symbolizer) pcName() string {
-	if s.arch == "ppc64" {
-		return "pc"
-	}
-	return "rip"
-}
+func (s *symbolizer) pcName() string { return s.isa.PCKey }
 
 // line returns "file.go:123" for pc, or "".
 func (s *symbolizer) line(pc uint64) string {
@@ -88,25 +81,9 @@ func (s *symbolizer) line(pc uint64) string {
 	return fmt.Sprintf("%s:%d", filepath.Base(file), line)
 }
 
-// decode disassembles the instruction at the start of code, at address pc: Go syntax and length. A
-// ppc64 word that does not decode is shown as a WORD and stepped over (instructions are 4 bytes, or
-// 8 when prefixed), so one odd word does not end the listing.
+// decode disassembles the instruction at the start of code, at address pc: Go syntax and length.
 func (s *symbolizer) decode(code []byte, pc uint64) (string, int, error) {
-	if s.arch == "ppc64" {
-		inst, err := ppc64asm.Decode(code, s.order)
-		if err != nil {
-			if len(code) < 4 {
-				return "", 0, err
-			}
-			return fmt.Sprintf("WORD $%#08x", s.order.Uint32(code)), 4, nil
-		}
-		return ppc64asm.GoSyntax(inst, pc, s.symname), inst.Len, nil
-	}
-	inst, err := x86asm.Decode(code, 64)
-	if err != nil {
-		return "", 0, err
-	}
-	return x86asm.GoSyntax(inst, pc, nil), inst.Len, nil
+	return s.isa.Decode(s, code, pc)
 }
 
 // symname names branch targets in ppc64 listings (ppc64asm.GoSyntax's lookup).
@@ -221,14 +198,14 @@ func (s *symbolizer) explain(c *protocol.Crash) []string {
 	}
 	out := []string{fmt.Sprintf("%s %#x is in %s", s.pcName(), rip, s.name(rip))}
 	addr := rip
-	if s.arch == "ppc64" {
-		// real mode ignores the top 4 bits of an effective address: a kernel run at 0xc000... is
-		// the image's 0x0000...
-		if low := rip &^ (0xf << 60); low != rip && s.name(rip) == "?" && s.name(low) != "?" {
-			addr = low
-			out[0] = fmt.Sprintf("pc %#x (the image's %#x: real mode ignores the top 4 bits) is in %s", rip, low, s.name(low))
-		}
-		if cause := ppc64Cause(c.Header); cause != "" {
+	// real mode ignores the top bits of an effective address (ppc64: a kernel run at 0xc000... is the
+	// image's 0x0000...)
+	if low := rip &^ s.isa.TopBits; low != rip && s.name(rip) == "?" && s.name(low) != "?" {
+		addr = low
+		out[0] = fmt.Sprintf("%s %#x (the image's %#x: real mode ignores the top 4 bits) is in %s", s.pcName(), rip, low, s.name(low))
+	}
+	if s.isa.Cause != nil {
+		if cause := s.isa.Cause(c.Header); cause != "" {
 			out = append(out, cause)
 		}
 	}
@@ -244,10 +221,7 @@ func (s *symbolizer) explain(c *protocol.Crash) []string {
 				continue
 			}
 			dumped, err := hex.DecodeString(pl.Get("hex"))
-			at := addr
-			if s.arch == "ppc64" {
-				at &^= 3 // the ppc64 kernel dumps from the word that holds pc
-			}
+			at := addr &^ (s.isa.Align - 1) // the ppc64 kernel dumps from the word that holds pc
 			if err == nil && at >= s.textAddr && at-s.textAddr+uint64(len(dumped)) <= uint64(len(s.text)) &&
 				!bytes.Equal(dumped, s.text[at-s.textAddr:at-s.textAddr+uint64(len(dumped))]) {
 				out = append(out, "  the code the kernel dumped differs from the image's: is -kernel the image that ran?")
@@ -264,10 +238,7 @@ func (s *symbolizer) explain(c *protocol.Crash) []string {
 		if err != nil {
 			continue
 		}
-		pc := rip
-		if s.arch == "ppc64" {
-			pc &^= 3
-		}
+		pc := rip &^ (s.isa.Align - 1)
 		for n := 0; n < 4 && len(code) > 0; n++ {
 			inst, k, err := s.decode(code, pc)
 			if err != nil {

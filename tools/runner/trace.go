@@ -100,7 +100,7 @@ func buildTrace(res *Result) (*traceFile, error) {
 				t0 = min(t0, e.tsc)
 			}
 		}
-		us := func(tsc uint64) float64 { return float64(tsc-t0) * 1e6 / float64(hz) }
+		tr := &cpuTrack{pid: pid, us: func(tsc uint64) float64 { return float64(tsc-t0) * 1e6 / float64(hz) }}
 		tf.TraceEvents = append(tf.TraceEvents, traceEvent{Name: "process_name", Ph: "M", PID: pid, Args: map[string]any{"name": t.Name}})
 		cpus := make([]int, 0, len(byCPU))
 		for cpu := range byCPU {
@@ -108,63 +108,84 @@ func buildTrace(res *Result) (*traceFile, error) {
 		}
 		sort.Ints(cpus)
 		for _, cpu := range cpus {
-			tf.TraceEvents = append(tf.TraceEvents, traceEvent{Name: "thread_name", Ph: "M", PID: pid, TID: cpu, Args: map[string]any{"name": fmt.Sprintf("CPU %d", cpu)}})
-			evs := byCPU[cpu]
-			sort.SliceStable(evs, func(i, j int) bool { return evs[i].tsc < evs[j].tsc })
-			var open *traceEvent
-			closeAt := func(tsc uint64) {
-				if open != nil {
-					d := us(tsc) - open.TS
-					open.Dur = &d
-					tf.TraceEvents = append(tf.TraceEvents, *open)
-					open = nil
-				}
-			}
-			for _, e := range evs {
-				ts := us(e.tsc)
-				inst := func(name, cat string, args map[string]any) {
-					tf.TraceEvents = append(tf.TraceEvents, traceEvent{Name: name, Cat: cat, Ph: "i", S: "t", TS: ts, PID: pid, TID: cpu, Args: args})
-				}
-				switch e.kind {
-				case evSwitch:
-					closeAt(e.tsc)
-					name := fmt.Sprintf("task %d (mm %d)", e.a, e.b)
-					cat := "user"
-					if e.b == 0 {
-						name, cat = fmt.Sprintf("kthread %d (lazy on mm %d)", e.a, e.c), "lazy"
-						if e.c <= 1 {
-							name, cat = fmt.Sprintf("kthread %d", e.a), "kernel"
-						}
-					}
-					open = &traceEvent{Name: name, Cat: cat, Ph: "X", TS: ts, PID: pid, TID: cpu, Args: map[string]any{"task": e.a, "mm": e.b, "active_mm": e.c}}
-				case evLazy:
-					inst("enter_lazy_tlb", "lazy", map[string]any{"mm": e.a})
-				case evShootSend:
-					inst("shoot lazy CPUs", "ipi", map[string]any{"targets": fmt.Sprintf("%#x", e.a), "mm": e.b})
-				case evShootRecv:
-					inst("shot", "ipi", map[string]any{"mm": e.a, "held": e.b == 1})
-				case evNMI:
-					if e.b == 1 {
-						inst("NMI reads mm", "nmi", map[string]any{"mm": e.a})
-					} else {
-						inst("NMI", "nmi", nil)
-					}
-				case evFree:
-					inst("__mmdrop", "free", map[string]any{"mm": e.a})
-				case evExit:
-					inst("exit", "exit", map[string]any{"task": e.a, "mm": e.b})
-				case evMembarrier:
-					inst("membarrier", "ipi", map[string]any{"targets": fmt.Sprintf("%#x", e.a)})
-				default:
-					return nil, fmt.Errorf("%s: unknown trace event kind %d", t.Name, e.kind)
-				}
-			}
-			if n := len(evs); n > 0 {
-				closeAt(evs[n-1].tsc)
+			tr.cpu, tr.open = cpu, nil
+			if err := tr.add(tf, byCPU[cpu]); err != nil {
+				return nil, fmt.Errorf("%s: %v", t.Name, err)
 			}
 		}
 	}
 	return tf, nil
+}
+
+// cpuTrack converts one CPU's events of one test: a slice per stretch a task ran, instants for the rest.
+type cpuTrack struct {
+	pid, cpu int
+	us       func(tsc uint64) float64
+	open     *traceEvent // the running task's slice, until the next switch
+}
+
+func (tr *cpuTrack) add(tf *traceFile, evs []kev) error {
+	tf.TraceEvents = append(tf.TraceEvents, traceEvent{Name: "thread_name", Ph: "M", PID: tr.pid, TID: tr.cpu, Args: map[string]any{"name": fmt.Sprintf("CPU %d", tr.cpu)}})
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].tsc < evs[j].tsc })
+	for _, e := range evs {
+		if err := tr.event(tf, e); err != nil {
+			return err
+		}
+	}
+	if n := len(evs); n > 0 {
+		tr.closeAt(tf, evs[n-1].tsc)
+	}
+	return nil
+}
+
+func (tr *cpuTrack) closeAt(tf *traceFile, tsc uint64) {
+	if tr.open != nil {
+		d := tr.us(tsc) - tr.open.TS
+		tr.open.Dur = &d
+		tf.TraceEvents = append(tf.TraceEvents, *tr.open)
+		tr.open = nil
+	}
+}
+
+func (tr *cpuTrack) event(tf *traceFile, e kev) error {
+	ts := tr.us(e.tsc)
+	inst := func(name, cat string, args map[string]any) {
+		tf.TraceEvents = append(tf.TraceEvents, traceEvent{Name: name, Cat: cat, Ph: "i", S: "t", TS: ts, PID: tr.pid, TID: tr.cpu, Args: args})
+	}
+	switch e.kind {
+	case evSwitch:
+		tr.closeAt(tf, e.tsc)
+		name := fmt.Sprintf("task %d (mm %d)", e.a, e.b)
+		cat := "user"
+		if e.b == 0 {
+			name, cat = fmt.Sprintf("kthread %d (lazy on mm %d)", e.a, e.c), "lazy"
+			if e.c <= 1 {
+				name, cat = fmt.Sprintf("kthread %d", e.a), "kernel"
+			}
+		}
+		tr.open = &traceEvent{Name: name, Cat: cat, Ph: "X", TS: ts, PID: tr.pid, TID: tr.cpu, Args: map[string]any{"task": e.a, "mm": e.b, "active_mm": e.c}}
+	case evLazy:
+		inst("enter_lazy_tlb", "lazy", map[string]any{"mm": e.a})
+	case evShootSend:
+		inst("shoot lazy CPUs", "ipi", map[string]any{"targets": fmt.Sprintf("%#x", e.a), "mm": e.b})
+	case evShootRecv:
+		inst("shot", "ipi", map[string]any{"mm": e.a, "held": e.b == 1})
+	case evNMI:
+		if e.b == 1 {
+			inst("NMI reads mm", "nmi", map[string]any{"mm": e.a})
+		} else {
+			inst("NMI", "nmi", nil)
+		}
+	case evFree:
+		inst("__mmdrop", "free", map[string]any{"mm": e.a})
+	case evExit:
+		inst("exit", "exit", map[string]any{"task": e.a, "mm": e.b})
+	case evMembarrier:
+		inst("membarrier", "ipi", map[string]any{"targets": fmt.Sprintf("%#x", e.a)})
+	default:
+		return fmt.Errorf("unknown trace event kind %d", e.kind)
+	}
+	return nil
 }
 
 // writeTrace writes the run's trace as a Chrome trace-event JSON file.
