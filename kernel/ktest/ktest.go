@@ -4,6 +4,8 @@
 package ktest
 
 import (
+	"lazymm/kernel/protocol"
+
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -11,7 +13,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -41,42 +42,6 @@ type T struct {
 	skipped string          // why the test did not run, when it did not
 }
 
-// Line formats one protocol line from a kind and key/value pairs.
-func Line(kind string, kv ...string) string {
-	var b strings.Builder
-	b.WriteString("LZ1 ")
-	b.WriteString(kind)
-	for i := 0; i+1 < len(kv); i += 2 {
-		b.WriteByte(' ')
-		b.WriteString(kv[i])
-		b.WriteByte('=')
-		b.WriteString(Value(kv[i+1]))
-	}
-	b.WriteByte('\n')
-	return b.String()
-}
-
-// Value renders a value bare when it is a plain word, quoted otherwise; empty is "-".
-func Value(v string) string {
-	if v == "" {
-		return "-"
-	}
-	for _, r := range v {
-		if r <= ' ' || r == '"' || r == '=' || r > '~' {
-			return strconv.Quote(v)
-		}
-	}
-	return v
-}
-
-// Number renders a metric: integers without exponent, others with up to 3 decimals.
-func Number(v float64) string {
-	if v == float64(int64(v)) {
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return strconv.FormatFloat(v, 'f', 3, 64)
-}
-
 func emit(s string) { Out.WriteString(s) }
 
 // Emit writes protocol lines made elsewhere (a trace dump), each complete with its newline.
@@ -97,7 +62,7 @@ func (t *T) fail(check string, skip int, format string, args ...any) {
 	}
 	t.checks[check] = true
 	t.mu.Unlock()
-	emit(Line("fail", "name", t.name, "check", check, "cpu", strconv.Itoa(CPU()), "loc", loc,
+	emit(protocol.Format("fail", "name", t.name, "check", check, "cpu", strconv.Itoa(CPU()), "loc", loc,
 		"detail", fmt.Sprintf(format, args...)))
 }
 
@@ -139,7 +104,7 @@ func Median(v []uint64) uint64 {
 
 // Metric reports one figure of the test.
 func (t *T) Metric(key string, v float64) {
-	emit(Line("metric", "name", t.name, key, Number(v)))
+	emit(protocol.Format("metric", "name", t.name, key, protocol.Number(v)))
 }
 
 // Failed reports whether the test has failed so far.
@@ -168,9 +133,9 @@ func Boot(arch string, cpus, memMB int, goVersion, cmdline string) {
 	}
 	kv := []string{"arch", arch, "cpus", strconv.Itoa(cpus), "mem_mb", strconv.Itoa(memMB), "go", goVersion,
 		"cmdline_len", strconv.Itoa(given), "cmdline_crc32", fmt.Sprintf("0x%08x", crc32.ChecksumIEEE([]byte(cmdline)))}
-	line := Line("boot", append(kv, "cmdline", cmdline)...)
+	line := protocol.Format("boot", append(kv, "cmdline", cmdline)...)
 	if len(line) > BootLineMax {
-		line = Line("boot", append(kv, "cmdline", "-")...)
+		line = protocol.Format("boot", append(kv, "cmdline", "-")...)
 	}
 	emit(line)
 	if given > len(cmdline) {
@@ -178,7 +143,7 @@ func Boot(arch string, cpus, memMB int, goVersion, cmdline string) {
 		if _, file, line, ok := runtime.Caller(0); ok {
 			loc = filepath.Base(file) + ":" + strconv.Itoa(line)
 		}
-		emit(Line("fail", "name", "-", "check", "cmdline", "cpu", strconv.Itoa(CPU()), "loc", loc,
+		emit(protocol.Format("fail", "name", "-", "check", "cmdline", "cpu", strconv.Itoa(CPU()), "loc", loc,
 			"detail", fmt.Sprintf("the command line is %d bytes, the kernel keeps %d: it runs with the first %d only (cmdline_crc32 is theirs)", given, len(cmdline), len(cmdline))))
 	}
 }
@@ -195,7 +160,7 @@ func Run(tests []Test) (asExpected, unexpected int) {
 		if tc.Catch != "" {
 			kv = append(kv, "catch", tc.Catch)
 		}
-		emit(Line("begin", kv...))
+		emit(protocol.Format("begin", kv...))
 		t := &T{name: tc.Name}
 		start := time.Now()
 		done := make(chan struct{})
@@ -224,7 +189,7 @@ func Run(tests []Test) (asExpected, unexpected int) {
 		if t.skipped != "" {
 			kv = append(kv, "reason", t.skipped)
 		}
-		emit(Line("end", kv...))
+		emit(protocol.Format("end", kv...))
 		if ok {
 			asExpected++
 		} else {
@@ -236,7 +201,7 @@ func Run(tests []Test) (asExpected, unexpected int) {
 
 // Summary prints the last line of a complete run.
 func Summary(tests, passed, failed int) {
-	emit(Line("summary", "tests", strconv.Itoa(tests), "passed", strconv.Itoa(passed), "failed", strconv.Itoa(failed)))
+	emit(protocol.Format("summary", "tests", strconv.Itoa(tests), "passed", strconv.Itoa(passed), "failed", strconv.Itoa(failed)))
 }
 
 // Steal measures what the host takes from the machine while a test waits: a goroutine spins reading

@@ -1,6 +1,9 @@
 package lazy
 
 import (
+	"lazymm/kernel/protocol"
+	"strconv"
+
 	"lazymm/kernel/machine"
 
 	"fmt"
@@ -95,7 +98,8 @@ func TraceLines(name string, n int) (lines []string, lost uint64) {
 		var b strings.Builder
 		flush := func() {
 			if b.Len() > 0 {
-				lines = append(lines, fmt.Sprintf("LZ1 trace name=%s cpu=%d tsc_hz=%d events=%s\n", name, cpu, machine.M.TSCHz(), b.String()))
+				lines = append(lines, protocol.Format("trace", "name", name, "cpu", strconv.Itoa(cpu),
+					"tsc_hz", strconv.FormatUint(machine.M.TSCHz(), 10), "events", b.String()))
 				b.Reset()
 			}
 		}
