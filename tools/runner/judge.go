@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -227,9 +228,10 @@ func planOf(b *Boot, name string) catalog.Test {
 }
 
 // planFromBootLine plans a boot from the loader's command line the kernel echoed (-cdrom, -console),
-// as the kernel does: a line with a word it rejects first runs the cmdline test.
+// as the kernel does: a line with a word it rejects first runs the cmdline test. A boot line without
+// the line (too long to echo) plans nothing, and the console is judged by itself.
 func planFromBootLine(r *protocol.Run) []catalog.Test {
-	if r.Boot == nil {
+	if r.Boot == nil || !slices.Contains(r.Boot.Keys, "cmdline") {
 		return nil
 	}
 	line := r.Boot.Get("cmdline")
