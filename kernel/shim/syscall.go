@@ -34,6 +34,11 @@ var (
 // Syscall runs one system call of the running thread, with the arch's register convention (the
 // Frame methods of frame_<arch>.go). The caller holds the kernel lock.
 //
+// It is on the trap path: it and its handlers are nosplit, and the linker's nosplit stack budget is
+// tight (docs/BOOT.md). So the calls with the deepest call chains (memory, clone, the ones that
+// block, exit or sigreturn) are made from here directly, and the rest through one handler per group,
+// each called from here and never from another: one frame more, on chains that are shallow.
+//
 //go:nosplit
 func Syscall(f *Frame) {
 	nr := f.nr()
@@ -43,12 +48,6 @@ func Syscall(f *Frame) {
 	a0, a1, a2, a3 := f.args()
 	var r int64
 	switch nr {
-	case sysWrite:
-		r = sysWriteFD(int64(a0), uintptr(a1), int64(a2))
-	case sysRead:
-		r = sysReadFD(int64(a0), uintptr(a1), int64(a2))
-	case sysClose:
-		r = closeFD(int64(a0))
 	case sysMmap:
 		r = mmap(uintptr(a0), uintptr(a1), uint32(a2), uint32(a3))
 		dropDeferred()
@@ -58,17 +57,14 @@ func Syscall(f *Frame) {
 	case sysMadvise:
 		r = madvise(uintptr(a0), uintptr(a1), int64(a2))
 		dropDeferred()
-	case sysClockGettime:
-		r = clockGettime(int64(a0), uintptr(a1))
 	case sysClone:
 		const cloneSetTLS = 0x80000 // amd64's runtime passes it; ppc64's needs no TLS register
 		r = cloneThread(f, a1, f.cloneTLS(), a0&cloneSetTLS != 0)
+	// The calls below block, switch threads or never return: each sets its own result.
 	case sysExit:
 		f.setRet(0)
 		exitThread(f)
 		return
-	case sysExitGroup:
-		exitGroup(int(a0))
 	case sysFutex:
 		futex(f, uintptr(a0), a1&^128, uint32(a2), uintptr(a3))
 		return
@@ -85,58 +81,106 @@ func Syscall(f *Frame) {
 	case sysEpollPwait:
 		epollWait(f, int64(a0), uintptr(a1), int64(a2), int64(int32(a3)))
 		return
-	case sysGettid:
-		r = int64(curThread().tid)
-	case sysGetpid:
-		r = 1
-	case sysSchedGetaff:
-		r = schedGetaffinity(uintptr(a1), uintptr(a2))
 	case sysSchedSetaff:
 		setAffinity(f, int64(a0), uintptr(a1), uintptr(a2))
 		return
-	case sysRtSigprocmask:
-		r = sigprocmask(int64(a0), uintptr(a1), uintptr(a2))
-	case sysRtSigaction:
-		r = rtSigaction(int64(a0), uintptr(a1), uintptr(a2))
-	case sysSigaltstack:
-		r = sigaltstack(uintptr(a0), uintptr(a1))
-	case sysTgkill:
-		r = tgkill(int64(a1), int64(a2))
 	case sysRtSigreturn:
 		if !rtSigreturn(f) {
 			archCrash(f)
 		}
 		return
-	case sysOpenat:
-		r = -eNOENT // no filesystem
-	case sysFcntl:
-		r = fcntl(int64(a0))
-	case sysEpollCreate1:
-		r = epollCreate()
-	case sysEventfd2:
-		r = eventfdCreate(a0)
-	case sysEpollCtl:
-		r = epollCtl(int64(a0), int64(a1), int64(a2), uintptr(a3))
-	case sysGetrandom:
-		r = getrandom(uintptr(a0), uintptr(a1))
-	case sysPrlimit64, sysPrctl, sysMprotect:
-		r = -eNOSYS // the runtime tolerates these failing (rlimit raise, VMA names)
 	default:
+		// The groups are disjoint: at most one serves nr, and an unknown nr reaches the arch's.
+		// Each reads its arguments from f, so that none lives across these calls in Syscall's frame.
 		var ok bool
-		if r, ok = sysArch(f, nr, a0, a1); ok {
-			break
+		if r, ok = sysFiles(f, nr); !ok {
+			if r, ok = sysProcess(f, nr); !ok {
+				r = sysOther(f, nr)
+			}
 		}
-		if nr < maxSyscall && !enosysSeen[nr] {
-			enosysSeen[nr] = true
-			ConsoleLock()
-			Puts("lazymm: unimplemented syscall ")
-			PutDec(nr)
-			Puts(" -> ENOSYS\n")
-			ConsoleUnlock()
-		}
-		r = -eNOSYS
 	}
 	f.setRet(r)
+}
+
+// sysFiles serves the calls on file descriptors (the console, eventfds, epoll) and getrandom; ok is
+// false when nr is not one of them.
+//
+//go:nosplit
+func sysFiles(f *Frame, nr uint64) (r int64, ok bool) {
+	a0, a1, a2, a3 := f.args()
+	switch nr {
+	case sysWrite:
+		return sysWriteFD(int64(a0), uintptr(a1), int64(a2)), true
+	case sysRead:
+		return sysReadFD(int64(a0), uintptr(a1), int64(a2)), true
+	case sysClose:
+		return closeFD(int64(a0)), true
+	case sysOpenat:
+		return -eNOENT, true // no filesystem
+	case sysFcntl:
+		return fcntl(int64(a0)), true
+	case sysEpollCreate1:
+		return epollCreate(), true
+	case sysEventfd2:
+		return eventfdCreate(a0), true
+	case sysEpollCtl:
+		return epollCtl(int64(a0), int64(a1), int64(a2), uintptr(a3)), true
+	case sysGetrandom:
+		return getrandom(uintptr(a0), uintptr(a1)), true
+	}
+	return 0, false
+}
+
+// sysProcess serves the calls that read or set the process's state (ids, clock, affinity, signal
+// handling) and exit_group, which does not return; ok is false when nr is not one of them.
+//
+//go:nosplit
+func sysProcess(f *Frame, nr uint64) (r int64, ok bool) {
+	a0, a1, a2, _ := f.args()
+	switch nr {
+	case sysClockGettime:
+		return clockGettime(int64(a0), uintptr(a1)), true
+	case sysExitGroup:
+		exitGroup(int(a0))
+		return 0, true
+	case sysGettid:
+		return int64(curThread().tid), true
+	case sysGetpid:
+		return 1, true
+	case sysSchedGetaff:
+		return schedGetaffinity(uintptr(a1), uintptr(a2)), true
+	case sysRtSigprocmask:
+		return sigprocmask(int64(a0), uintptr(a1), uintptr(a2)), true
+	case sysRtSigaction:
+		return rtSigaction(int64(a0), uintptr(a1), uintptr(a2)), true
+	case sysSigaltstack:
+		return sigaltstack(uintptr(a0), uintptr(a1)), true
+	case sysTgkill:
+		return tgkill(int64(a1), int64(a2)), true
+	case sysPrlimit64, sysPrctl, sysMprotect:
+		return -eNOSYS, true // the runtime tolerates these failing (rlimit raise, VMA names)
+	}
+	return 0, false
+}
+
+// sysOther serves what no group does: the arch's own calls, else ENOSYS, said once per number on
+// the console so that a missing call shows in the log.
+//
+//go:nosplit
+func sysOther(f *Frame, nr uint64) int64 {
+	a0, a1, _, _ := f.args()
+	if r, ok := sysArch(f, nr, a0, a1); ok {
+		return r
+	}
+	if nr < maxSyscall && !enosysSeen[nr] {
+		enosysSeen[nr] = true
+		ConsoleLock()
+		Puts("lazymm: unimplemented syscall ")
+		PutDec(nr)
+		Puts(" -> ENOSYS\n")
+		ConsoleUnlock()
+	}
+	return -eNOSYS
 }
 
 // userOK says whether the runtime's pointer p may be dereferenced for n bytes: the runtime shares
