@@ -1,4 +1,4 @@
-// Package mmtest drives real address spaces through the real TLB-shootdown protocol and checks them
+// Package tlb drives real address spaces through the real TLB-shootdown protocol and checks them
 // with the detectors of docs/MM.md: stale TLB tokens, the CR3 audit, poison in freed frames, leaks.
 package tlb
 
@@ -110,19 +110,9 @@ func (s staleRead) String() string {
 // freed under lazy CPUs and every detector must be clean.
 func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	mc := m()
-	supported, _ := mc.PCID()
-	if pcid && !supported {
-		if slices.Contains(strings.Fields(mc.Cmdline()), "nopcid") {
-			t.Skipf("PCIDs turned off by nopcid on the command line")
-		}
-		t.Skipf("%v", mc.SetPCID(true)) // the arch says why there are none
-	}
-	if err := mc.SetPCID(pcid); err != nil {
-		t.Fatalf("set PCID mode: %v", err)
-	}
+	usePCID(t, mc, pcid)
 	defer mc.SetPCID(false)
 	n := mc.CPUs()
-	const pages, spare = 64, 64
 	rounds := 16
 	if n > 4 { // with more virtual CPUs than a host has cores, every round costs much more
 		rounds = 8
@@ -133,6 +123,63 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	mc.AuditCR3() // forget what earlier tests left in the audit records
 	stats0 := machine.TLBTotals(n)
 
+	r := newShootdown(t, mc, n, rounds)
+	var wg sync.WaitGroup
+	for cpu := 0; cpu < n; cpu++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := machine.RunPinned(cpu, func() { r.loop(cpu) }); err != nil {
+				t.Errorf("%v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	mc.FreeFrames(r.pool)
+
+	r.check(before, liveBefore)
+	r.metrics(&stats0)
+}
+
+// usePCID sets the TLB mode the test runs in, skipping the test where PCIDs are wanted and missing.
+func usePCID(t *ktest.T, mc machine.Machine, pcid bool) {
+	supported, _ := mc.PCID()
+	if pcid && !supported {
+		if slices.Contains(strings.Fields(mc.Cmdline()), "nopcid") {
+			t.Skipf("PCIDs turned off by nopcid on the command line")
+		}
+		t.Skipf("%v", mc.SetPCID(true)) // the arch says why there are none
+	}
+	if err := mc.SetPCID(pcid); err != nil {
+		t.Fatalf("set PCID mode: %v", err)
+	}
+}
+
+const pages, spare = 64, 64 // the pages mapped, and the frames beyond them that the remaps reuse
+
+// shootdown is one run of the scenario: the address space, what each page must read, and what the
+// pinned loops found (under mu, as every CPU reports).
+type shootdown struct {
+	t          *ktest.T
+	mc         machine.Machine
+	n, rounds  int
+	as         *mm.AddrSpace
+	want       [pages]token // what each page must read now
+	pool       []uint64     // free frames, oldest first: CPU 0 remaps with them and queues the unmapped
+	b          *barrier
+	recvBefore [mm.MaxCPUs]uint64 // each CPU's flush IPIs received before the round's unmap
+
+	mu       sync.Mutex
+	stale    []staleRead
+	nstale   int
+	cycles   map[int][]uint64 // unmap size -> TSC cycles of each shootdown
+	ipiWrong []string
+	audits   uint64 // CR3 audits run, from check
+}
+
+// newShootdown makes the address space, with one user per CPU, and maps its pages with tokens of
+// generation 1.
+func newShootdown(t *ktest.T, mc machine.Machine, n, rounds int) *shootdown {
 	as, err := mc.NewMM()
 	if err != nil {
 		t.Fatalf("%v", err)
@@ -143,144 +190,166 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	base := mm.UserBase()
-	va := func(i int) uintptr { return base + uintptr(i)*mm.PageSize }
-	want := make([]token, pages) // what each page must read now
+	r := &shootdown{t: t, mc: mc, n: n, rounds: rounds, as: as, pool: pool, b: &barrier{n: int32(n)},
+		cycles: map[int][]uint64{}}
 	for i := 0; i < pages; i++ {
-		f := pool[0]
-		pool = pool[1:]
+		f := r.take()
 		writeToken(f, 1, va(i))
-		want[i] = token{tokenMagic, f, 1, uint64(va(i))}
+		r.want[i] = token{tokenMagic, f, 1, uint64(va(i))}
 		if err := mc.Map(as, va(i), f, true); err != nil {
 			t.Fatalf("%v", err)
 		}
 	}
+	return r
+}
 
-	var (
-		mu       sync.Mutex
-		stale    []staleRead
-		nstale   int
-		cycles   = map[int][]uint64{} // unmap size -> TSC cycles of each shootdown
-		ipiWrong []string
-	)
-	lazyIn := func(cpu, round int) bool { return cpu != 0 && (cpu+round)%2 == 1 }
-	b := &barrier{n: int32(n)}
-	var recvBefore [mm.MaxCPUs]uint64
-	loop := func(cpu int) {
-		mc.SwitchMM(as)
-		for round := 0; round < rounds; round++ {
-			k := 1
-			if round%2 == 1 {
-				k = pages
-			}
-			for i := 0; i < pages; i++ { // fill this CPU's TLB with every page
-				if got := read(va(i)); got != want[i] && round == 0 {
-					t.Check(catalog.DetectTokens, false, "CPU %d: page %#x holds %+v before any unmap, want %+v", cpu, va(i), got, want[i])
-				}
-			}
-			recvBefore[cpu] = mc.TLBStats(cpu).IPIsRecv
-			b.wait()
-			lazy := lazyIn(cpu, round)
-			if lazy {
-				mc.EnterLazy() // a kernel thread runs here now, on the borrowed mm
-			}
-			b.wait()
-			if cpu == 0 {
-				expect := 0
-				for c := 1; c < n; c++ {
-					if !lazyIn(c, round) {
-						expect++
-					}
-				}
-				who := fmt.Sprintf("CPUs 1..%d running the mm, not lazy", n-1)
-				if mm.PowerCPUMask { // powerpc: every CPU of mm_cpumask, lazy or not, running the mm or not
-					expect = bits.OnesCount64(atomic.LoadUint64(&as.CPUMask) &^ 1)
-					who = "the CPUs of mm_cpumask but CPU 0"
-				}
-				st0 := mc.TLBStats(0)
-				t0 := mc.Cycles()
-				freed := mc.Unmap(as, va(0), va(k))
-				dt := mc.Cycles() - t0
-				got := uint64(0)
-				for c := 1; c < n; c++ {
-					got += mc.TLBStats(c).IPIsRecv - recvBefore[c]
-				}
-				if st1 := mc.TLBStats(0); st1.Broadcasts != st0.Broadcasts {
-					// the hardware flushed every CPU (POWER's tlbie mode): IPIs only to trim the mask
-					expect = int(st1.TrimIPIs - st0.TrimIPIs)
-					who = "the IPIs that trim mm_cpumask"
-				}
-				mu.Lock()
-				cycles[k] = append(cycles[k], dt)
-				if got != uint64(expect) {
-					ipiWrong = append(ipiWrong, fmt.Sprintf("round %d: %d flush IPIs received, want %d (%s)", round, got, expect, who))
-				}
-				mu.Unlock()
-				// reuse: the oldest free frames get the addresses, with new tokens; the unmapped ones queue
-				pool = append(pool, freed...)
-				for i := 0; i < k; i++ {
-					f := pool[0]
-					pool = pool[1:]
-					g := want[i].gen + 1
-					writeToken(f, g, va(i))
-					want[i] = token{tokenMagic, f, g, uint64(va(i))}
-					if err := mc.Map(as, va(i), f, true); err != nil {
-						t.Errorf("%v", err)
-					}
-				}
-			}
-			b.wait()
-			if lazy {
-				mc.SwitchMM(as) // back from the kernel thread: the tlb_gen catch-up
-			}
-			for i := 0; i < pages; i++ {
-				if got := read(va(i)); got != want[i] {
-					mu.Lock()
-					if nstale++; len(stale) < 4 {
-						stale = append(stale, staleRead{cpu, va(i), got, want[i], lazy, k, round, 0})
-					}
-					mu.Unlock()
-				}
-			}
-			b.wait()
-		}
-		// exit: every CPU but 0 goes lazy on the mm, CPU 0 to InitMM, then CPU 0 frees the mm: the
-		// freed-tables flush must move the lazy CPUs off it before its root is freed
-		if cpu != 0 {
-			mc.EnterLazy()
-		} else {
-			mc.SwitchMM(nil)
-		}
-		b.wait()
-		if cpu == 0 {
-			atomic.AddInt64(&as.Users, -int64(n-1)) // the other threads have exited
-			mc.FreeFrames(mc.Unmap(as, base, va(pages)))
-			mc.FreeMM(as)
-		}
-		b.wait()
-		mc.SwitchMM(nil) // the kernel thread is done; a CPU not moved off the mm leaves it here
-	}
-	var wg sync.WaitGroup
-	for cpu := 0; cpu < n; cpu++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := machine.RunPinned(cpu, func() { loop(cpu) }); err != nil {
-				t.Errorf("%v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	mc.FreeFrames(pool)
+// va is the address of test page i.
+func va(i int) uintptr { return mm.UserBase() + uintptr(i)*mm.PageSize }
 
-	for _, s := range stale {
+// take removes the oldest free frame from the pool.
+func (r *shootdown) take() uint64 {
+	f := r.pool[0]
+	r.pool = r.pool[1:]
+	return f
+}
+
+// lazyIn says whether cpu goes lazy in round: every other CPU but 0, alternating by round.
+func lazyIn(cpu, round int) bool { return cpu != 0 && (cpu+round)%2 == 1 }
+
+// loop is one CPU's part, pinned: every round, then the exit that frees the mm.
+func (r *shootdown) loop(cpu int) {
+	r.mc.SwitchMM(r.as)
+	for round := 0; round < r.rounds; round++ {
+		r.round(cpu, round)
+	}
+	r.exit(cpu)
+}
+
+// round is one CPU's part in one round: fill the TLB, maybe go lazy, let CPU 0 unmap and remap, come
+// back and re-read every page. The barriers keep every CPU in the same phase.
+func (r *shootdown) round(cpu, round int) {
+	k := 1 // pages unmapped this round
+	if round%2 == 1 {
+		k = pages
+	}
+	for i := 0; i < pages; i++ { // fill this CPU's TLB with every page
+		if got := read(va(i)); got != r.want[i] && round == 0 {
+			r.t.Check(catalog.DetectTokens, false, "CPU %d: page %#x holds %+v before any unmap, want %+v", cpu, va(i), got, r.want[i])
+		}
+	}
+	r.recvBefore[cpu] = r.mc.TLBStats(cpu).IPIsRecv
+	r.b.wait()
+	lazy := lazyIn(cpu, round)
+	if lazy {
+		r.mc.EnterLazy() // a kernel thread runs here now, on the borrowed mm
+	}
+	r.b.wait()
+	if cpu == 0 {
+		r.unmap(round, k)
+		r.remap(k)
+	}
+	r.b.wait()
+	if lazy {
+		r.mc.SwitchMM(r.as) // back from the kernel thread: the tlb_gen catch-up
+	}
+	for i := 0; i < pages; i++ {
+		if got := read(va(i)); got != r.want[i] {
+			r.mu.Lock()
+			if r.nstale++; len(r.stale) < 4 {
+				r.stale = append(r.stale, staleRead{cpu, va(i), got, r.want[i], lazy, k, round, 0})
+			}
+			r.mu.Unlock()
+		}
+	}
+	r.b.wait()
+}
+
+// unmap is CPU 0's shootdown of the first k pages: it times the unmap, checks the flush IPIs the
+// other CPUs received against the ones the arch must send, and queues the freed frames for reuse.
+func (r *shootdown) unmap(round, k int) {
+	expect, who := r.expectedIPIs(round)
+	st0 := r.mc.TLBStats(0)
+	t0 := r.mc.Cycles()
+	freed := r.mc.Unmap(r.as, va(0), va(k))
+	dt := r.mc.Cycles() - t0
+	got := uint64(0)
+	for c := 1; c < r.n; c++ {
+		got += r.mc.TLBStats(c).IPIsRecv - r.recvBefore[c]
+	}
+	if st1 := r.mc.TLBStats(0); st1.Broadcasts != st0.Broadcasts {
+		// the hardware flushed every CPU (POWER's tlbie mode): IPIs only to trim the mask
+		expect = int(st1.TrimIPIs - st0.TrimIPIs)
+		who = "the IPIs that trim mm_cpumask"
+	}
+	r.mu.Lock()
+	r.cycles[k] = append(r.cycles[k], dt)
+	if got != uint64(expect) {
+		r.ipiWrong = append(r.ipiWrong, fmt.Sprintf("round %d: %d flush IPIs received, want %d (%s)", round, got, expect, who))
+	}
+	r.mu.Unlock()
+	r.pool = append(r.pool, freed...)
+}
+
+// expectedIPIs is how many flush IPIs an unmap by CPU 0 in round must send, and to whom: x86 skips
+// the lazy CPUs; powerpc sends to every CPU of mm_cpumask, lazy or not, running the mm or not.
+func (r *shootdown) expectedIPIs(round int) (int, string) {
+	if mm.PowerCPUMask {
+		return bits.OnesCount64(atomic.LoadUint64(&r.as.CPUMask) &^ 1), "the CPUs of mm_cpumask but CPU 0"
+	}
+	expect := 0
+	for c := 1; c < r.n; c++ {
+		if !lazyIn(c, round) {
+			expect++
+		}
+	}
+	return expect, fmt.Sprintf("CPUs 1..%d running the mm, not lazy", r.n-1)
+}
+
+// remap is CPU 0's reuse after an unmap: the oldest free frames get the first k addresses, with the
+// next generation's tokens (the unmapped frames wait at the end of the pool).
+func (r *shootdown) remap(k int) {
+	for i := 0; i < k; i++ {
+		f := r.take()
+		g := r.want[i].gen + 1
+		writeToken(f, g, va(i))
+		r.want[i] = token{tokenMagic, f, g, uint64(va(i))}
+		if err := r.mc.Map(r.as, va(i), f, true); err != nil {
+			r.t.Errorf("%v", err)
+		}
+	}
+}
+
+// exit: every CPU but 0 goes lazy on the mm, CPU 0 to InitMM, then CPU 0 frees the mm: the
+// freed-tables flush must move the lazy CPUs off it before its root is freed.
+func (r *shootdown) exit(cpu int) {
+	if cpu != 0 {
+		r.mc.EnterLazy()
+	} else {
+		r.mc.SwitchMM(nil)
+	}
+	r.b.wait()
+	if cpu == 0 {
+		atomic.AddInt64(&r.as.Users, -int64(r.n-1)) // the other threads have exited
+		r.mc.FreeFrames(r.mc.Unmap(r.as, va(0), va(pages)))
+		r.mc.FreeMM(r.as)
+	}
+	r.b.wait()
+	r.mc.SwitchMM(nil) // the kernel thread is done; a CPU not moved off the mm leaves it here
+}
+
+// check applies the detectors once every loop is done: stale reads, flush IPI counts, the CR3 audit,
+// poison in quarantined frames and leaks against what was there before the test.
+func (r *shootdown) check(before machine.MemReport, liveBefore int) {
+	t, mc := r.t, r.mc
+	for _, s := range r.stale {
 		t.Check(catalog.DetectStaleTLB, false, "%v", s)
 	}
-	t.Check(catalog.DetectStaleTLB, nstale == 0, "%d stale reads in all (of %d)", nstale, rounds*n*pages)
-	for _, s := range ipiWrong {
+	t.Check(catalog.DetectStaleTLB, r.nstale == 0, "%d stale reads in all (of %d)", r.nstale, r.rounds*r.n*pages)
+	for _, s := range r.ipiWrong {
 		t.Check(catalog.DetectIPICount, false, "%s", s)
 	}
 	findings, runs := mc.AuditCR3()
+	r.audits = runs
 	for _, f := range findings {
 		t.Check(catalog.DetectCR3Audit, false, "%s", f)
 	}
@@ -290,10 +359,14 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 		t.Check(catalog.DetectLeak, after.Frames[k] == before.Frames[k], "%s frames: %d before the test, %d after", k, before.Frames[k], after.Frames[k])
 	}
 	t.Check(catalog.DetectLeak, mm.LiveAddrSpaces() == liveBefore, "address spaces: %d before the test, %d after", liveBefore, mm.LiveAddrSpaces())
+}
 
-	st := machine.TLBTotals(n)
-	st.Sub(&stats0)
-	t.Metric("cpus", float64(n))
+// metrics reports the TLB counters since stats0 and the median shootdown times.
+func (r *shootdown) metrics(stats0 *mm.TLBStats) {
+	t, mc := r.t, r.mc
+	st := machine.TLBTotals(r.n)
+	st.Sub(stats0)
+	t.Metric("cpus", float64(r.n))
 	t.Metric("ipis", float64(st.IPIsRecv))
 	t.Metric("broadcast_flushes", float64(st.Broadcasts))
 	t.Metric("hpte_removes", float64(st.HPTERemoves))
@@ -306,10 +379,10 @@ func MunmapShootdownTest(t *ktest.T, pcid bool) {
 	t.Metric("lazy_catchups", float64(st.LazyCatchups))
 	t.Metric("left_lazy", float64(st.LeftLazy))
 	t.Metric("trimmed", float64(st.Trimmed))
-	t.Metric("cr3_audits", float64(runs))
+	t.Metric("cr3_audits", float64(r.audits))
 	ns := func(c uint64) float64 { return float64(c) * 1e9 / float64(mc.TSCHz()) }
-	t.Metric("shootdown_1p_cycles", float64(ktest.Median(cycles[1])))
-	t.Metric("shootdown_64p_cycles", float64(ktest.Median(cycles[pages])))
-	t.Metric("shootdown_1p_us", ns(ktest.Median(cycles[1]))/1e3)
-	t.Metric("shootdown_64p_us", ns(ktest.Median(cycles[pages]))/1e3)
+	t.Metric("shootdown_1p_cycles", float64(ktest.Median(r.cycles[1])))
+	t.Metric("shootdown_64p_cycles", float64(ktest.Median(r.cycles[pages])))
+	t.Metric("shootdown_1p_us", ns(ktest.Median(r.cycles[1]))/1e3)
+	t.Metric("shootdown_64p_us", ns(ktest.Median(r.cycles[pages]))/1e3)
 }
