@@ -31,92 +31,131 @@ func torture(e *env, c *lazy.CPU) {
 	if e.poke == nil {
 		return
 	}
-	type own struct {
-		t *lazy.Task
-		p *proc
-	}
-	var mine []own
 	k, err := lazy.NewTask(nil)
 	if err != nil {
 		e.fail("%v", err)
 		return
 	}
-	cur := func() (int, bool) { // index in mine of the current task
-		for i, o := range mine {
-			if o.t == c.Curr() {
-				return i, true
-			}
-		}
-		return -1, false
-	}
+	tt := &torturer{e: e, c: c, rng: rng, k: k}
 	deadline := time.Now().Add(limit)
 	for step := 0; step < steps && time.Now().Before(deadline); step++ {
-		switch op := rng.IntN(12); {
-		case op == 0 && len(mine) < 6: // fork
-			if p, t := e.newProc(2); p != nil {
-				mine = append(mine, own{t, p})
-				e.reg.add(c, p)
-			}
-		case op == 1 && len(mine) < 6: // clone into some process
-			if p := e.reg.pick(rng); p != nil {
-				if t, ok, err := lazy.TryNewThread(c, p.as, p.ctx); err != nil {
-					e.fail("%v", err)
-				} else if ok {
-					mine = append(mine, own{t, p})
-				}
-				e.reg.put(c, p)
-			}
-		case op <= 3 && len(mine) > 0: // run a user task
-			o := mine[rng.IntN(len(mine))]
-			c.Switch(o.t)
-			e.touch(c, o.p)
-		case op == 4: // a kernel thread, or idle
-			if rng.IntN(2) == 0 {
-				c.Switch(k)
-			} else {
-				c.Switch(c.Idle)
-			}
-			spin(rng.IntN(300))
-		case op == 5: // the current user task exits
-			if i, ok := cur(); ok {
-				c.Exit()
-				mine = append(mine[:i], mine[i+1:]...)
-			}
-		case op == 6:
-			e.nmiAll(c)
-		case op == 7:
-			c.TextPoke(e.poke)
-		case op == 8 && c.Curr() == k: // kthread_use_mm of some process
-			if p := e.reg.pick(rng); p != nil {
-				if c.UseMM(p.as, p.ctx) {
-					e.touch(c, p)
-					c.UnuseMM()
-				}
-				e.reg.put(c, p)
-			}
-		case op == 9:
-			if _, ok := cur(); ok {
-				c.Membarrier()
-			}
-		case op == 10: // the registry forgets a process
-			e.reg.drop(c, rng)
-		case op == 11 && rng.IntN(2) == 0: // interrupts off for a while: IPIs aimed at this CPU wait
-			lazy.DelayIRQs(rng.IntN(2000))
-		default:
-			pause(time.Duration(rng.IntN(200)) * time.Microsecond)
-		}
+		tt.step()
 	}
-	for _, o := range mine {
-		c.Switch(o.t)
-		c.Exit()
-	}
-	c.Switch(k)
-	c.ExitKthread()
+	tt.exitAll()
 	e.bar.wait()
 	if c.ID == 0 {
 		e.reg.clear(c)
 		machine.M.FreeMM(e.poke)
 	}
+}
+
+// torturer is one CPU's state in the torture scenario: its generator, its kernel thread and the user
+// tasks it made (each with its process).
+type torturer struct {
+	e    *env
+	c    *lazy.CPU
+	rng  *rand.Rand
+	k    *lazy.Task
+	mine []own
+}
+
+type own struct {
+	t *lazy.Task
+	p *proc
+}
+
+// step draws one operation and does it. The draws, and the order of the cases (an operation whose
+// condition fails falls through to a later case), are what a seed replays: change neither.
+func (tt *torturer) step() {
+	e, c, rng := tt.e, tt.c, tt.rng
+	switch op := rng.IntN(12); {
+	case op == 0 && len(tt.mine) < 6: // fork
+		if p, t := e.newProc(2); p != nil {
+			tt.mine = append(tt.mine, own{t, p})
+			e.reg.add(c, p)
+		}
+	case op == 1 && len(tt.mine) < 6: // clone into some process
+		tt.clone()
+	case op <= 3 && len(tt.mine) > 0: // run a user task
+		o := tt.mine[rng.IntN(len(tt.mine))]
+		c.Switch(o.t)
+		e.touch(c, o.p)
+	case op == 4: // a kernel thread, or idle
+		if rng.IntN(2) == 0 {
+			c.Switch(tt.k)
+		} else {
+			c.Switch(c.Idle)
+		}
+		spin(rng.IntN(300))
+	case op == 5: // the current user task exits
+		if i, ok := tt.cur(); ok {
+			c.Exit()
+			tt.mine = append(tt.mine[:i], tt.mine[i+1:]...)
+		}
+	case op == 6:
+		e.nmiAll(c)
+	case op == 7:
+		c.TextPoke(e.poke)
+	case op == 8 && c.Curr() == tt.k: // kthread_use_mm of some process
+		tt.useMM()
+	case op == 9:
+		if _, ok := tt.cur(); ok {
+			c.Membarrier()
+		}
+	case op == 10: // the registry forgets a process
+		e.reg.drop(c, rng)
+	case op == 11 && rng.IntN(2) == 0: // interrupts off for a while: IPIs aimed at this CPU wait
+		lazy.DelayIRQs(rng.IntN(2000))
+	default:
+		pause(time.Duration(rng.IntN(200)) * time.Microsecond)
+	}
+}
+
+// cur is the index in mine of the current task, if it is one of this CPU's user tasks.
+func (tt *torturer) cur() (int, bool) {
+	for i, o := range tt.mine {
+		if o.t == tt.c.Curr() {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// clone makes a new thread in some registered process, on this CPU.
+func (tt *torturer) clone() {
+	p := tt.e.reg.pick(tt.rng)
+	if p == nil {
+		return
+	}
+	if t, ok, err := lazy.TryNewThread(tt.c, p.as, p.ctx); err != nil {
+		tt.e.fail("%v", err)
+	} else if ok {
+		tt.mine = append(tt.mine, own{t, p})
+	}
+	tt.e.reg.put(tt.c, p)
+}
+
+// useMM is kthread_use_mm of some registered process by this CPU's kernel thread, which reads it.
+func (tt *torturer) useMM() {
+	p := tt.e.reg.pick(tt.rng)
+	if p == nil {
+		return
+	}
+	if tt.c.UseMM(p.as, p.ctx) {
+		tt.e.touch(tt.c, p)
+		tt.c.UnuseMM()
+	}
+	tt.e.reg.put(tt.c, p)
+}
+
+// exitAll ends the run on this CPU: each of its user tasks exits, then its kernel thread.
+func (tt *torturer) exitAll() {
+	for _, o := range tt.mine {
+		tt.c.Switch(o.t)
+		tt.c.Exit()
+	}
+	tt.c.Switch(tt.k)
+	tt.c.ExitKthread()
 }
 
 // tortureParams reads seed=, steps= and duration= from the boot command line.
