@@ -297,11 +297,11 @@ func writeFigureRow(md *strings.Builder, s string, vals map[string][]float64) {
 func writeHostBenchmarks(md *strings.Builder, log io.Writer) error {
 	fmt.Fprintln(log, "host-side benchmarks")
 	gb, err := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "1s", "-count", "1",
-		"./tools/internal/console", "./tools/runner").CombinedOutput()
+		"./kernel/protocol", "./tools/runner").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go test -bench: %v\n%s", err, gb)
 	}
-	md.WriteString("## Host side\n\nThe runner's own costs, from Go's benchmark harness (`go test -run '^$' -bench . ./tools/internal/console ./tools/runner`): parsing a 400-line console, and rendering the table, the cost table and the JSON of a 100-test run.\n\n```\n")
+	md.WriteString("## Host side\n\nThe runner's own costs, from Go's benchmark harness (`go test -run '^$' -bench . ./kernel/protocol ./tools/runner`): parsing a 400-line console, and rendering the table, the cost table and the JSON of a 100-test run.\n\n```\n")
 	for _, l := range strings.Split(string(gb), "\n") {
 		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "goos") || strings.HasPrefix(l, "goarch") || strings.HasPrefix(l, "cpu:") {
 			md.WriteString(l + "\n")
