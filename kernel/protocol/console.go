@@ -432,7 +432,8 @@ func (t *Test) kernelAsExpected() bool {
 // AsExpected reports whether the test came out as expected: its outcome is its expectation and, for an
 // injected bug with a Catch, that detector is among the failed checks (caught by the detector meant to
 // catch it, not by luck). A skip is as expected of a test expected to pass: the report lists it apart.
-// A protocol failure never is: the console could not be read, so no outcome of it is a verdict.
+// A protocol failure never is (the console could not be read), nor an interrupted test (the runner
+// was stopped): no outcome of theirs is a verdict.
 func (t *Test) AsExpected() bool {
 	switch {
 	case t.garbled():
@@ -449,7 +450,7 @@ func (t *Test) AsExpected() bool {
 
 func (t *Test) garbled() bool {
 	for _, f := range t.Failures {
-		if f.Check == "protocol" {
+		if f.Check == "protocol" || f.Check == "interrupted" {
 			return true
 		}
 	}
