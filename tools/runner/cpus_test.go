@@ -44,14 +44,14 @@ func TestInjectionCPUs(t *testing.T) {
 }
 
 // An injection that selects its own MMU mode runs where -mmu was left to its default (and is refused
-// under another -mmu: TestRefusedBeforeBooting); its detector is that mode's.
+// under another -mmu: TestRefusedBeforeBooting); an injection's detector is its mode's.
 func TestInjectionSelectsItsMMU(t *testing.T) {
 	b := planned(t, "-arch", "ppc64", "-cpus", "2", "-inject", "skip-hpte-remove")[0]
 	if b.MMU != "hash" || b.Cmdline != "inject=skip-hpte-remove" || b.Expected[0].Catch != "stale-tlb" {
 		t.Errorf("skip-hpte-remove: mode %q, words %q, plan %+v", b.MMU, b.Cmdline, b.Expected)
 	}
-	b = planned(t, "-arch", "ppc64", "-cpus", "3", "-mmu", "radix-tlbie", "-inject", "skip-lazy-catchup")[0]
-	if b.MMU != "radix-tlbie" || b.Cmdline != "inject=skip-lazy-catchup tlbie" || b.Expected[0].Catch != "cr3-audit" {
-		t.Errorf("skip-lazy-catchup on radix-tlbie: mode %q, words %q, plan %+v", b.MMU, b.Cmdline, b.Expected)
+	b = planned(t, "-arch", "ppc64", "-cpus", "3", "-mmu", "hash", "-inject", "skip-lazy-catchup")[0]
+	if b.MMU != "hash" || b.Cmdline != "inject=skip-lazy-catchup hash" || b.Expected[0].Catch != "cr3-audit" {
+		t.Errorf("skip-lazy-catchup on hash: mode %q, words %q, plan %+v", b.MMU, b.Cmdline, b.Expected)
 	}
 }

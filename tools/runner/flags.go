@@ -98,7 +98,7 @@ func mmuList() string {
 			out = append(out, a.Name+": "+strings.Join(a.MMUs, ", "))
 		}
 	}
-	return strings.Join(out, "; ") + " (radix flushes by IPI and tlbiel, radix-tlbie by broadcast tlbie, hash is the hashed page table: H_REMOVE, no flush IPIs)"
+	return strings.Join(out, "; ") + " (the boot words below say what each selects)"
 }
 
 func cpuLimits() string {
@@ -151,8 +151,8 @@ func injectionHelp(in catalog.Injection) string {
 		kind = "harness control"
 	}
 	s := fmt.Sprintf("%s, %d CPU(s), %s", kind, in.CPUs, strings.Join(in.Arches, "/"))
-	if in.MMUs != nil {
-		s += " (" + strings.Join(in.MMUs, ", ") + ")"
+	if modes := namedModes(in.MMUs); len(modes) > 0 {
+		s += " (" + strings.Join(modes, ", ") + ")"
 	}
 	switch {
 	case in.Catch != "":

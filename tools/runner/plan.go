@@ -131,7 +131,13 @@ func joinWords(runner []string, appended string) string {
 
 // flagOwned are the words only a flag may set: an injection and an MMU mode change what the runner
 // must check (the injection's CPUs and detector, the mode's bugs).
-var flagOwned = map[string]string{"inject": "-inject", "tlbie": "-mmu radix-tlbie", "hash": "-mmu hash"}
+var flagOwned = func() map[string]string {
+	m := map[string]string{"inject": "-inject"}
+	for _, w := range catalog.MMUWords {
+		m[w.Word] = "-mmu " + w.Mode
+	}
+	return m
+}()
 
 // wordKey is what a word sets: its key, or a bare word itself.
 func wordKey(w string) string {
@@ -179,8 +185,8 @@ func (c *Config) checkInjection(b *Boot) []error {
 	var errs []error
 	if !in.AppliesTo(c.Arch.Name, c.MMU) && (c.MMUSet || !in.AppliesTo(c.Arch.Name, b.MMU)) {
 		where := strings.Join(in.Arches, ", ")
-		if in.MMUs != nil {
-			where += " with -mmu " + strings.Join(in.MMUs, " or ")
+		if modes := namedModes(in.MMUs); len(modes) > 0 {
+			where += " with -mmu " + strings.Join(modes, " or ")
 		}
 		errs = append(errs, fmt.Errorf("-inject %s does not apply to %s -mmu %s: it runs on %s", b.Inject, c.Arch.Name, orDash(c.MMU), where))
 	}
@@ -188,6 +194,17 @@ func (c *Config) checkInjection(b *Boot) []error {
 		errs = append(errs, fmt.Errorf("-inject %s needs at least %d CPUs to show its bug: give -cpus %d or more", b.Inject, in.CPUs, in.CPUs))
 	}
 	return errs
+}
+
+// namedModes are the MMU modes of a list that have a name ("" is the mode of an arch with one).
+func namedModes(modes []string) []string {
+	var out []string
+	for _, m := range modes {
+		if m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func orDash(s string) string {
