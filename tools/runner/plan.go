@@ -285,10 +285,21 @@ func listPlan(w io.Writer, boots []*Boot) {
 			words = "(the loader's)"
 		}
 		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v  kernel words: %s\n", i+1, b.Label, b.CPUs, b.Timeout, words)
-		if b.Sent {
-			fmt.Fprintf(w, "        planned: %s\n", describePlan(b.Expected))
+		if !b.Sent {
+			continue
 		}
+		if sel := catalog.SelectionOf(b.Cmdline, true); b.Inject == "" && (sel.Schemes != nil || sel.Scenarios != nil || sel.Prefixes == nil) {
+			fmt.Fprintf(w, "        schemes: %s\n        scenarios: %s\n", orAllNames(sel.Schemes, catalog.Schemes), orAllNames(sel.Scenarios, catalog.Scenarios))
+		}
+		fmt.Fprintf(w, "        planned: %s\n", describePlan(b.Expected))
 	}
+}
+
+func orAllNames(v, all []string) string {
+	if v == nil {
+		v = all
+	}
+	return strings.Join(v, ",")
 }
 
 // describePlan sums up planned tests: their number per family, or the one test and its detector.
