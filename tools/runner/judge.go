@@ -229,12 +229,16 @@ func planOf(b *Boot, name string) catalog.Test {
 
 // planFromBootLine plans a boot from the loader's command line the kernel echoed (-cdrom, -console),
 // as the kernel does: a line with a word it rejects first runs the cmdline test. A boot line without
-// the line (too long to echo) plans nothing, and the console is judged by itself.
+// the whole line (too long to echo: cmdline=- beside a cmdline_len) plans nothing, and the console is
+// judged by itself.
 func planFromBootLine(r *protocol.Run) []catalog.Test {
 	if r.Boot == nil || !slices.Contains(r.Boot.Keys, "cmdline") {
 		return nil
 	}
 	line := r.Boot.Get("cmdline")
+	if n := r.Boot.Get("cmdline_len"); n != "" && n != strconv.Itoa(len(line)) {
+		return nil
+	}
 	plan := catalog.Plan(catalog.SelectionOf(line, true))
 	if len(catalog.CheckCmdline(line)) > 0 {
 		plan = append([]catalog.Test{{Name: "cmdline", Expect: "pass"}}, plan...)

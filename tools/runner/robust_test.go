@@ -81,3 +81,24 @@ func TestConsoleIgnoresBeforeBoot(t *testing.T) {
 		}
 	}
 }
+
+// An attached run plans from the command line the boot line echoes; a line too long to echo
+// (cmdline=- beside its length) plans nothing, and the console alone is judged.
+func TestConsolePlansFromBootLine(t *testing.T) {
+	long := strings.Replace(goodConsole, `cmdline="tests=smoke/goroutines"`, "cmdline_len=3897 cmdline_crc32=0xd8fd474d cmdline=-", 1)
+	other := strings.Replace(goodConsole, `cmdline="tests=smoke/goroutines"`, `cmdline="tests=smoke/goroutines,smoke/gc"`, 1)
+	for _, c := range []struct {
+		name, body string
+		rc         int
+		want       string
+	}{
+		{"echoed", goodConsole + "\n", 0, "1 as expected"},
+		{"too long to echo", long + "\n", 0, "1 as expected"},
+		{"a planned test missing", other + "\n", 2, "smoke/gc: protocol: planned, and the console never began it"},
+	} {
+		rc, out, errs := runOut("-console", "tcp:"+serve(t, c.body, time.Minute), "-timeout", "5s")
+		if rc != c.rc || !strings.Contains(out, c.want) {
+			t.Errorf("%s: rc %d (want %d), output lacks %q:\n%s%s", c.name, rc, c.rc, c.want, out, errs)
+		}
+	}
+}
