@@ -61,7 +61,7 @@ setup:
 # ppc64 runs once per MMU mode (MMUS=): radix with flushes by IPI and tlbiel, radix with broadcast
 # tlbie, and the hashed page table; the exit status is the worst of the runs.
 MMUS_amd64 :=
-MMUS_ppc64 := radix radix-tlbie hash
+MMUS_ppc64 := radix radix-tlbie hash radix-exitleave
 MMUS       ?= $(MMUS_$(ARCH))
 run: setup kernel runner
 ifeq ($(strip $(MMUS)),)

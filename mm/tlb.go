@@ -110,6 +110,12 @@ var TLB [MaxCPUs]TLBState
 //     the initiator runs the mm's only user, and every TrimEvery flushes (the trim clock).
 var PowerCPUMask bool
 
+// LazyKeepsRoot (with PowerCPUMask) is Linux's radix at exit_mmap: a lazy CPU keeps its PID, and the
+// root behind it, through the freed-tables flush (its TLB and page-walk cache flushed, the root left
+// holding only the kernel's shared entries); only its scheme's cleanup moves it off before __mmdrop
+// frees the root. Off, a lazy CPU leaves at that flush as on x86 (ppc64's radix-exitleave mode).
+var LazyKeepsRoot bool
+
 // TrimEvery is tlb_mm_cpumask_trim_timer: a CPU's every TrimEvery-th flush trims the mask.
 const TrimEvery = 1073
 
@@ -376,16 +382,15 @@ func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
 }
 
 // flushPower is the IPI side of radix_tlb.c's flushes (do_tlbiel_pid, do_tlbiel_va_range) and of
-// do_exit_flush_lazy_tlb. A lazy CPU leaves an mm whose tables are freed, as on x86 (Linux's radix
-// keeps it, its page-walk cache flushed, and clears the process-table entry at exit instead), or at
-// exit-flush-unlazy's exit flush. A CPU not running the mm flushes its PID, the entries it may keep
-// from before, and leaves the mask if the flush trims (the caller calls Trim when it has switched a
-// lazy CPU away).
+// do_exit_flush_lazy_tlb. A lazy CPU leaves the mm at exit-flush-unlazy's exit flush; at a flush of
+// freed tables it keeps the mm and flushes its PID (LazyKeepsRoot, Linux's radix) or leaves as on x86.
+// A CPU not running the mm flushes its PID, the entries it may keep from before, and leaves the mask
+// if the flush trims (the caller calls Trim when it has switched a lazy CPU away).
 //
 //go:nosplit
 func (s *TLBState) flushPower(f *FlushInfo) FlushKind {
 	if atomic.LoadUintptr(&s.LoadedMM) == f.MM {
-		if atomic.LoadUint32(&s.Lazy) != 0 && (f.FreedTables || f.Unlazy) {
+		if atomic.LoadUint32(&s.Lazy) != 0 && (f.Unlazy || f.FreedTables && !LazyKeepsRoot) {
 			s.Stats.LeftLazy++
 			return FlushLeaveLazy
 		}
@@ -429,4 +434,4 @@ func (g *Gather) Add(start, end uintptr, n uint64) {
 // Empty reports whether nothing needs flushing.
 //
 //go:nosplit
-func (g *Gather) Empty() bool { return g.Pages == 0 && !g.FreedTables }
+func (g *Gather) Empty() bool { return g.Pages == 0 && !g.FreedTables && !g.Unlazy }

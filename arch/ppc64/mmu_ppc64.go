@@ -130,6 +130,9 @@ func mmuInit() bool {
 	}
 	mm.InitMM.Root = root
 	mm.PowerCPUMask = true
+	// radix keeps a lazy CPU on its mm's root until the scheme moves it off, as Linux's radix does;
+	// exitleave (runner -mmu radix-exitleave) sends it off at exit_mmap, as x86 does
+	mm.LazyKeepsRoot = !hashMode && !shim.CmdlineHas("exitleave")
 	if hashMode {
 		if !hashInit() {
 			return false

@@ -30,13 +30,14 @@ var BootWords = []BootWord{
 	{"nopcid", nil, "no PCIDs even where the CPU has them (amd64)"},
 	{"tlbie", nil, "POWER radix flushes by broadcast tlbie, not IPIs (runner -mmu radix-tlbie)"},
 	{"hash", nil, "POWER's hashed page table (runner -mmu hash)"},
+	{"exitleave", nil, "POWER radix: lazy CPUs leave an mm at exit_mmap, as on x86 (runner -mmu radix-exitleave)"},
 	{"nmi", oneOf(func() []string { return []string{"reset"} }), "POWER's NMI by system reset, not the soft NMI"},
 	{"nmistat", nil, "POWER prints its NMI counts and latency at exit"},
 	{"exit", oneOf(func() []string { return []string{"boot"} }), "exit as soon as the kernel is up: the boot-time floor"},
 }
 
 // MMUWords are the boot words that select an MMU mode, by precedence (none: the arch's default).
-var MMUWords = []struct{ Mode, Word string }{{"hash", "hash"}, {"radix-tlbie", "tlbie"}}
+var MMUWords = []struct{ Mode, Word string }{{"hash", "hash"}, {"radix-tlbie", "tlbie"}, {"radix-exitleave", "exitleave"}}
 
 // MaxCmdline is the longest command line both arches' kernels take whole (the runner refuses longer).
 const MaxCmdline = 4096

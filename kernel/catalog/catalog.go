@@ -21,7 +21,7 @@ type Arch struct {
 // Arches are the supported architectures.
 var Arches = []Arch{
 	{Name: "amd64", MMUs: []string{""}, Machines: []string{"q35"}, MaxCPUs: 32},
-	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash"}, Machines: []string{"pseries"}, MaxCPUs: 32},
+	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"}, Machines: []string{"pseries"}, MaxCPUs: 32},
 }
 
 // ArchByName finds an arch.
@@ -84,7 +84,7 @@ const (
 	DetectLeak        = "leak"          // frames or address spaces not back to their baseline
 	DetectIPICount    = "ipi-count"     // flush IPIs differ from the CPUs that needed one
 	DetectTokens      = "token-setup"   // the pages did not hold their tokens before any unmap (harness error)
-	DetectFreedMM     = "freed-mm"      // an NMI dereferenced a freed mm
+	DetectFreedMM     = "freed-mm"      // a path dereferenced a freed mm: its struct's memory is no live mm's
 	DetectLazyFreedMM = "lazy-freed-mm" // a lazy CPU still names an mm after its __mmdrop
 	DetectRefcount    = "refcount"      // mm_users or mm_count went negative
 	DetectMembarrier  = "membarrier"    // a CPU ran the mm across an expedited membarrier without its barrier
@@ -102,7 +102,7 @@ type Detector struct {
 // Detectors lists the detectors injected bugs are caught by.
 var Detectors = []Detector{
 	{DetectStaleTLB, Machine}, {DetectCR3Audit, Machine}, {DetectPoisonWalk, Memory}, {DetectPoison, Memory},
-	{DetectLeak, Memory}, {DetectIPICount, Assertion}, {DetectTokens, Assertion}, {DetectFreedMM, Assertion},
+	{DetectLeak, Assertion}, {DetectIPICount, Assertion}, {DetectTokens, Assertion}, {DetectFreedMM, Memory},
 	{DetectLazyFreedMM, Assertion}, {DetectRefcount, Assertion}, {DetectMembarrier, Assertion},
 	{DetectCPUOnline, Harness}, {DetectCrash, Harness}, {DetectTimeout, Harness},
 }
@@ -138,8 +138,22 @@ type Injection struct {
 var both = []string{"amd64", "ppc64"}
 
 // POWER's broadcast flushes (tlbie, or hash's H_REMOVE) reach lazy CPUs too: what a missing flush IPI
-// still breaks there is the move of lazy CPUs off an mm whose tables are freed, which the root audit sees.
-var powerBroadcast = map[string]string{"radix-tlbie": DetectCR3Audit, "hash": DetectCR3Audit}
+// still breaks under hash is the move of lazy CPUs off an mm whose context is recycled, which the root
+// audit sees. Under radix-tlbie a lazy CPU keeps the root through exit (Linux's radix), so flush IPIs
+// are left with nothing to carry but trims: the modes where they carry flushes are flushIPIModes.
+var (
+	powerBroadcast = map[string]string{"hash": DetectCR3Audit}
+	flushIPIModes  = []string{"", "radix", "hash", "radix-exitleave"}
+)
+
+// exitMovesLazy are the modes whose exit_mmap flush moves lazy CPUs off the mm (x86's rule; hash,
+// whose context is recycled; radix-exitleave): the bugs whose harm is what that move leaves behind
+// apply there. keepRootAudit: where a lazy CPU keeps the root until its scheme moves it off (Linux's
+// radix), a scheme that fails to is caught on the machine, by the root audit reading PIDR's entry.
+var (
+	exitMovesLazy = []string{"", "hash", "radix-exitleave"}
+	keepRootAudit = map[string]string{"radix": DetectCR3Audit, "radix-tlbie": DetectCR3Audit}
+)
 
 // Injections lists every injection: the harness controls, then the bugs, in the order of reports.
 var Injections = []Injection{
@@ -151,11 +165,11 @@ var Injections = []Injection{
 
 	{Name: "no-shootdown", Catch: DetectStaleTLB, Arches: both, CPUs: 2, What: "the shim skips the remote flush after munmap/MADV_DONTNEED"},
 	{Name: "write-after-free", Catch: DetectPoison, Arches: both, CPUs: 1, What: "the arch layer writes into a frame it just freed"},
-	{Name: "skip-flush-ipi", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, CPUs: 2,
+	{Name: "skip-flush-ipi", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, MMUs: flushIPIModes, CPUs: 2,
 		What: "flush_tlb_mm_range sends no IPIs: CPUs running the mm keep stale translations"},
-	{Name: "skip-lazy-catchup", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, CPUs: 3,
+	{Name: "skip-lazy-catchup", Scenario: MunmapShootdown, Catch: DetectStaleTLB, CatchOn: powerBroadcast, Arches: both, MMUs: flushIPIModes, CPUs: 3,
 		What: "a lazy CPU coming back to its mm does not compare tlb_gen"},
-	{Name: "skip-exit-flush", Scenario: MunmapShootdown, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
+	{Name: "skip-exit-flush", Scenario: MunmapShootdown, Catch: DetectCR3Audit, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
 		What: "freeing an mm skips the freed-tables flush: lazy CPUs keep its freed root loaded"},
 	{Name: "leak-pagetable", Scenario: MunmapShootdown, Catch: DetectLeak, Arches: both, CPUs: 1, What: "freeing an mm forgets one page-table page"},
 	{Name: "free-linked-table", Scenario: MunmapShootdown, Catch: DetectPoisonWalk, Arches: both, CPUs: 1,
@@ -165,21 +179,21 @@ var Injections = []Injection{
 	{Name: "skip-hpte-remove", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"hash"}, CPUs: 2,
 		What: "a flush does not remove the HPTEs (selects hash)"},
 
-	{Name: "refcount-no-grab", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+	{Name: "refcount-no-grab", CatchOn: keepRootAudit, Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "a kernel thread borrows active_mm without mmgrab"},
-	{Name: "shootdown-no-ipi", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+	{Name: "shootdown-no-ipi", CatchOn: keepRootAudit, Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "the final __mmdrop skips the shootdown"},
-	{Name: "mmput-unlazy-skip", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+	{Name: "mmput-unlazy-skip", CatchOn: keepRootAudit, Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "the last mmput does not kick lazy CPUs"},
 	{Name: "loaded-mm-stale-mask", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
 		What: "mm_cpumask cleared on going lazy, before the CPU really switched"},
-	{Name: "hazard-no-scan", Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+	{Name: "hazard-no-scan", CatchOn: keepRootAudit, Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "the freeing side ignores the hazard slots"},
-	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
 		What: "the NMI handler dereferences active_mm without the scheme's check"},
 	{Name: "temporary-mm-no-restore", Scheme: Refcount, Scenario: TemporaryMM, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
 		What: "unuse_temporary_mm does not switch back"},
-	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, CPUs: 2,
+	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
 		What: "exit_mmap's flush moves lazy CPUs' root but leaves their active_mm"},
 	{Name: "membarrier-no-ipi", Scheme: Refcount, Scenario: Membarrier, Catch: DetectMembarrier, Arches: both, CPUs: 2,
 		What: "the expedited membarrier sends no IPIs"},

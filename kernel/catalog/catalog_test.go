@@ -17,8 +17,8 @@ func TestPlanSelects(t *testing.T) {
 	if got := names("inject=skip-flush-ipi tlbie"); !slices.Equal(got, []string{"inject/skip-flush-ipi"}) {
 		t.Errorf("inject: %v", got)
 	}
-	if p := Plan(SelectionOf("inject=skip-flush-ipi tlbie", true)); p[0].Catch != DetectCR3Audit {
-		t.Errorf("skip-flush-ipi in tlbie mode is caught by %s, want %s", p[0].Catch, DetectCR3Audit)
+	if p := Plan(SelectionOf("inject=skip-flush-ipi hash", true)); p[0].Catch != DetectCR3Audit {
+		t.Errorf("skip-flush-ipi in hash mode is caught by %s, want %s", p[0].Catch, DetectCR3Audit)
 	}
 	if got := names("scheme=hazard scenario=exit-nmi"); !slices.Equal(got, []string{"lazy/hazard/exit-nmi"}) {
 		t.Errorf("one cell: %v", got)

@@ -86,9 +86,15 @@ func (Core) NewMM() (*mm.AddrSpace, error) {
 	return as, nil
 }
 
+// FreeMM is exit_mmap and __mmdrop at once, for code outside the lazy-mm engine (the TLB scenario).
+// Where lazy CPUs keep the root through exit_mmap (mm.LazyKeepsRoot), its __mmdrop first sends them
+// off, as MMU_LAZY_TLB_SHOOTDOWN's cleanup_lazy_tlbs does on powerpc: the engine's schemes do their own.
 func (Core) FreeMM(as *mm.AddrSpace) {
 	fl := Lock()
 	exitMMap(as)
+	if mm.LazyKeepsRoot {
+		flushMMRange(as, &mm.Gather{Start: 0, End: mm.FlushAll, Unlazy: true})
+	}
 	freePGD(as)
 	Unlock(fl)
 }

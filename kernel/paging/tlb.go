@@ -124,7 +124,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		switch {
 		case f.Trim || f.Unlazy && mm.PowerCPUMask:
 			s.Stats.TrimIPIs += uint64(bits.OnesCount64(targets))
-		case f.FreedTables:
+		case f.FreedTables && !mm.LazyKeepsRoot: // with the root kept, tlbie has done it all
 			targets = mm.LazyIn(targets)
 		default:
 			targets = 0
