@@ -20,7 +20,7 @@ type cell struct {
 }
 
 type injRow struct {
-	Name, Scheme, Scenario, Catch, Caught, Class, First string
+	Name, Scheme, Scenario, Catch, Caught, KilledBy, DetectorClass, Class, First string
 }
 
 type otherRow struct {
@@ -35,9 +35,10 @@ type reportPage struct {
 		Scheme string
 		Cells  []cell
 	}
-	Injects []injRow
-	Others  []otherRow
-	Charts  []template.HTML
+	Injects   []injRow
+	Mutations string // the mutation summary line
+	Others    []otherRow
+	Charts    []template.HTML
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
@@ -57,9 +58,10 @@ th{background:#f3f3f3}
 <table><tr><th>scheme</th>{{range .Scenarios}}<th>{{.}}</th>{{end}}</tr>
 {{range .Matrix}}<tr><th>{{.Scheme}}</th>{{range .Cells}}<td class="{{.Class}}" title="{{.Title}}">{{.Text}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
-{{if .Injects}}<h2>Injected bugs</h2>
-<table><tr><th>injection</th><th>scheme</th><th>scenario</th><th>must be caught by</th><th>caught</th><th>first report</th></tr>
-{{range .Injects}}<tr class="{{.Class}}"><td>{{.Name}}</td><td>{{.Scheme}}</td><td>{{.Scenario}}</td><td>{{.Catch}}</td><td>{{.Caught}}</td><td>{{.First}}</td></tr>
+{{if .Injects}}<h2>Mutations: the injected bugs</h2>
+<p>{{.Mutations}}. A mutation is killed when its test fails, reported by the detector it must be caught by; the class says what that detector reads (machine: the loaded roots, faults and stale reads through the MMU; memory: poisoned or reused freed memory; assertion: the kernel's bookkeeping; harness: a crash or a hang).</p>
+<table><tr><th>injection</th><th>scheme</th><th>scenario</th><th>must be caught by</th><th>caught</th><th>killed by</th><th>class</th><th>first report</th></tr>
+{{range .Injects}}<tr class="{{.Class}}"><td>{{.Name}}</td><td>{{.Scheme}}</td><td>{{.Scenario}}</td><td>{{.Catch}}</td><td>{{.Caught}}</td><td>{{.KilledBy}}</td><td>{{.DetectorClass}}</td><td>{{.First}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Charts}}<h2>Cost per scheme</h2>
 <p>Counters summed over each scheme's passing scenarios; cycles are the median over them (TSC cycles).</p>
@@ -120,6 +122,7 @@ func writeHTMLReport(dir string, c *Config, res *Result) error {
 			if t.AsExpected() {
 				r.Caught = "yes"
 			}
+			r.KilledBy, r.DetectorClass = injVerdict(t)
 			p.Injects = append(p.Injects, r)
 		case strings.HasPrefix(t.Name, "lazy/") && t.Scheme != "":
 			lazy[t.Scheme+"\x00"+t.Scenario] = t
@@ -156,6 +159,7 @@ func writeHTMLReport(dir string, c *Config, res *Result) error {
 		p.Matrix = append(p.Matrix, row)
 	}
 
+	p.Mutations = tallyMutations(res.Run.Tests).String()
 	p.Charts = costCharts(res)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -169,6 +173,23 @@ func writeHTMLReport(dir string, c *Config, res *Result) error {
 		return err
 	}
 	return f.Close()
+}
+
+// injVerdict is the page's "killed by" and "class" of an injected test: the detector that killed
+// it, "survived", or why there is no verdict.
+func injVerdict(t *protocol.Test) (by, class string) {
+	k := killedBy(t)
+	switch {
+	case k.Own:
+		return k.Detector, string(k.Class)
+	case k.Detector != "":
+		return "not killed: caught by " + k.Detector + " only", string(k.Class)
+	case t.Outcome == "pass":
+		return "survived", ""
+	case t.Outcome == "skip":
+		return "skipped", ""
+	}
+	return "no verdict", ""
 }
 
 // costCharts is a bar chart per column of the cost table.
