@@ -184,6 +184,8 @@ func injVerdict(t *protocol.Test) (by, class string) {
 		return k.Detector, string(k.Class)
 	case k.Detector != "":
 		return "not killed: caught by " + k.Detector + " only", string(k.Class)
+	case t.Outcome == "pass" && equivalentOf(t.Inject) != "":
+		return "equivalent: " + equivalentOf(t.Inject), ""
 	case t.Outcome == "pass":
 		return "survived", ""
 	case t.Outcome == "skip":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 
 	"lazymm/kernel/catalog"
 	"lazymm/kernel/protocol"
@@ -66,6 +67,9 @@ func (k kill) String() string {
 func mutationRow(t *protocol.Test) (string, bool) {
 	k := killedBy(t)
 	if k.Detector == "" {
+		if why := equivalentOf(t.Inject); why != "" && t.Outcome == "pass" {
+			return "equivalent: " + oneLine(why, 60), true
+		}
 		if t.Inject != "" && t.Outcome == "pass" {
 			return "survived: no check reported it", true
 		}
@@ -84,8 +88,23 @@ func mutationRow(t *protocol.Test) (string, bool) {
 	return fmt.Sprintf("caught by %s only, not by %s: %s", k, t.Catch, detail), true
 }
 
-// mutationTally counts the mutations of a run: the injected bugs (not the harness controls), those
-// killed by their detector, and of those the kills on the machine or in memory.
+// equivalentOf is the catalogue's reason an injection is an equivalent mutant (the step it removes is
+// redundant in this model: caught nowhere, and run alone expected to pass), "" when it is not. It
+// reads the field Equivalent by name, so the runner builds with a catalogue with or without it.
+func equivalentOf(inject string) string {
+	in, ok := catalog.InjectionByName(inject)
+	if !ok {
+		return ""
+	}
+	if f := reflect.ValueOf(in).FieldByName("Equivalent"); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
+}
+
+// mutationTally counts the mutations of a run: the injected bugs (not the harness controls, nor the
+// equivalent mutants), those killed by their detector, and of those the kills on the machine or in
+// memory.
 type mutationTally struct {
 	Mutations, Killed, MachineOrMemory, Luck, Survived int
 }
@@ -93,7 +112,7 @@ type mutationTally struct {
 func tallyMutations(tests []*protocol.Test) mutationTally {
 	var m mutationTally
 	for _, t := range tests {
-		if in, ok := catalog.InjectionByName(t.Inject); !ok || in.Harness {
+		if in, ok := catalog.InjectionByName(t.Inject); !ok || in.Harness || equivalentOf(in.Name) != "" {
 			continue
 		}
 		m.Mutations++

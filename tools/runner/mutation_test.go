@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"lazymm/kernel/catalog"
 	"lazymm/kernel/protocol"
 )
 
@@ -101,5 +102,27 @@ func TestMunmapShootdownFlushIPIs(t *testing.T) {
 	}
 	if got := schemeCosts(&Result{Run: r}).value("refcount", "flush_ipis", true); got != 123 {
 		t.Errorf("refcount's flush IPIs %v, want 123 (120 of munmap-shootdown's ipis, 3 of switch-storm's flush_ipis)", got)
+	}
+}
+
+// TestEquivalentMutant: an equivalent mutant (the catalogue's Equivalent, where it has one) that passed
+// is said so in the table and counts in no tally.
+func TestEquivalentMutant(t *testing.T) {
+	name := ""
+	for _, in := range catalog.Injections {
+		if equivalentOf(in.Name) != "" {
+			name = in.Name
+			break
+		}
+	}
+	if name == "" {
+		t.Skip("the catalogue names no equivalent mutant")
+	}
+	tt := &protocol.Test{Name: "inject/" + name, Inject: name, Expect: "pass", Outcome: "pass"}
+	if row, _ := mutationRow(tt); !strings.HasPrefix(row, "equivalent: ") {
+		t.Errorf("row %q, want the equivalence and its reason", row)
+	}
+	if m := tallyMutations([]*protocol.Test{tt}); m.Mutations != 0 {
+		t.Errorf("an equivalent mutant counted: %+v", m)
 	}
 }
