@@ -211,6 +211,7 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"skip-hpte-remove":        {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
 	"leak-pagetable":          {check: "leak", detail: []string{"mm-pagetable frames"}},
 	"free-linked-table":       {check: "poison-walk", detail: []string{"went through freed page-table frame"}},
+	"nmi-no-uaccess-check":    {check: "nmi-uaccess", detail: []string{"NMI user reads returned another mm's memory"}},
 }
 
 // casesFor are the injections that run on an arch and MMU mode ("" the arch's default), in the

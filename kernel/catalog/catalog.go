@@ -88,6 +88,7 @@ const (
 	DetectLazyFreedMM = "lazy-freed-mm" // a lazy CPU still names an mm after its __mmdrop
 	DetectRefcount    = "refcount"      // mm_users or mm_count went negative
 	DetectMembarrier  = "membarrier"    // a CPU ran the mm across an expedited membarrier without its barrier
+	DetectNMIUaccess  = "nmi-uaccess"   // an NMI's user read through the MMU returned another mm's memory
 	DetectCPUOnline   = "cpu-online"    // a CPU the firmware lists never came up
 	DetectCrash       = "crash"         // an exception or an unrecovered panic (the runner's)
 	DetectTimeout     = "timeout"       // the boot did not end in time (the runner's)
@@ -104,6 +105,7 @@ var Detectors = []Detector{
 	{DetectStaleTLB, Machine}, {DetectCR3Audit, Machine}, {DetectPoisonWalk, Memory}, {DetectPoison, Memory},
 	{DetectLeak, Assertion}, {DetectIPICount, Assertion}, {DetectTokens, Assertion}, {DetectFreedMM, Memory},
 	{DetectLazyFreedMM, Assertion}, {DetectRefcount, Assertion}, {DetectMembarrier, Assertion},
+	{DetectNMIUaccess, Machine},
 	{DetectCPUOnline, Harness}, {DetectCrash, Harness}, {DetectTimeout, Harness},
 }
 
@@ -199,6 +201,8 @@ var Injections = []Injection{
 		What: "the expedited membarrier sends no IPIs"},
 	{Name: "mmput-twice", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectRefcount, Arches: both, CPUs: 2,
 		What: "the exit of a process's last task drops its mm_users reference twice"},
+	{Name: "nmi-no-uaccess-check", Scheme: Refcount, Scenario: ExitNMI, Catch: DetectNMIUaccess, Arches: both, CPUs: 2,
+		What: "nmi_uaccess_okay always says yes: an NMI on a user task under text_poke's temporary mm reads its stack through the poking mm"},
 }
 
 // InjectionByName finds an injection.

@@ -56,7 +56,9 @@ func switchStorm(e *env, c *lazy.CPU) {
 // throughout the exit and after it.
 func exitWhileLazy(e *env, c *lazy.CPU) { lazyExit(e, c, false) }
 
-func exitNMI(e *env, c *lazy.CPU) { lazyExit(e, c, true) }
+// exitNMI is exit-while-lazy under perf's NMIs, which read the user stacks of the tasks they land on
+// (nmi.go).
+func exitNMI(e *env, c *lazy.CPU) { nmiExit(e, c) }
 
 func lazyExit(e *env, c *lazy.CPU, nmis bool) {
 	if c.ID == 0 {
