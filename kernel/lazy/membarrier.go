@@ -5,6 +5,7 @@ import (
 
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"lazymm/mm"
 )
@@ -26,34 +27,68 @@ var (
 // Membarrier runs an expedited private membarrier for the mm of the current task on c, and then the
 // detector: every CPU that ran a task of the mm through the whole call (same task, no switch) must
 // have executed the barrier.
-func (c *CPU) Membarrier() {
+func (c *CPU) Membarrier() { c.MembarrierSB(nil, nil, false) }
+
+// MembarrierSB is the slow side of the store-buffering test around an expedited membarrier: it
+// stores 1 to each *y (plain stores, as user code), runs membarrier_private_expedited (or, with
+// control, nothing at all: the bare pattern, whose forbidden outcome shows the machine reorders), and
+// returns the plain loads of each *x. Then it runs the bookkeeping detector, after the loads.
+func (c *CPU) MembarrierSB(ys, xs []*uint64, control bool) (r2 [2]uint64) {
 	t := c.Curr()
 	if t.MM == 0 {
 		return
 	}
+	for _, y := range ys {
+		sbStore(y)
+	}
+	var cur [mm.MaxCPUs]uintptr
+	var sw [mm.MaxCPUs]uint64
+	var seq uint64
+	if !control {
+		seq = c.membarrierPrivateExpedited(t.MM, &cur, &sw)
+	}
+	for i, x := range xs {
+		r2[i] = sbLoad(x)
+	}
+	if !control {
+		c.membarrierAudit(t, seq, &cur, &sw)
+	}
+	return r2
+}
+
+// membarrierPrivateExpedited is membarrier_private_expedited: smp_mb() (system call entry is not a
+// full barrier), the scan of every other CPU's rq->curr->mm, smp_call_function_many(ipi_mb, wait),
+// smp_mb() (nor is the exit). It notes what each CPU ran when scanned, for the audit.
+func (c *CPU) membarrierPrivateExpedited(h uintptr, cur *[mm.MaxCPUs]uintptr, sw *[mm.MaxCPUs]uint64) uint64 {
 	n := machine.M.CPUs()
 	// the sequence first: a CPU that starts using the mm after the scan below (kthread_use_mm) then
 	// sees it, and its own barrier counts for it
 	seq := atomic.AddUint64(&mbSeq, 1)
-	var sw [mm.MaxCPUs]uint64
-	var cur [mm.MaxCPUs]uintptr
+	smpMB(c.ID)
 	var mask uint64
 	for cpu := 0; cpu < n; cpu++ {
 		cur[cpu] = atomic.LoadUintptr(&rqs[cpu].curr)
 		sw[cpu] = atomic.LoadUint64(&rqs[cpu].stats.Switches)
 		if cpu != c.ID {
-			if p := taskAt(cur[cpu]); p != nil && atomic.LoadUintptr(&p.MM) == t.MM {
+			if p := taskAt(cur[cpu]); p != nil && atomic.LoadUintptr(&p.MM) == h {
 				mask |= 1 << uint(cpu)
 			}
 		}
 	}
-	record(c.ID, EvMembarrier, mask, 0, 0)
 	if !InjectMembarrierNoIPI && mask != 0 {
 		c.r.stats.MembarrierIPIs += uint64(bits.OnesCount64(mask))
 		machine.M.CrossCall(mask, machine.CallMembarrier, seq, true)
 	}
+	smpMB(c.ID)
+	record(c.ID, EvMembarrier, mask, 0, 0)
+	return seq
+}
+
+// membarrierAudit is the bookkeeping detector: every CPU that ran the mm through the whole call (same
+// task, no switch) must have recorded the barrier.
+func (c *CPU) membarrierAudit(t *Task, seq uint64, cur *[mm.MaxCPUs]uintptr, sw *[mm.MaxCPUs]uint64) {
 	atomic.AddUint64(&c.r.stats.Barriers, 1)
-	for cpu := 0; cpu < n; cpu++ {
+	for cpu := 0; cpu < machine.M.CPUs(); cpu++ {
 		if cpu == c.ID || atomic.LoadUintptr(&rqs[cpu].curr) != cur[cpu] || atomic.LoadUint64(&rqs[cpu].stats.Switches) != sw[cpu] {
 			continue // it switched meanwhile: the switch path is its barrier
 		}
@@ -61,6 +96,41 @@ func (c *CPU) Membarrier() {
 			report(chkMembarrier, 0, cpu, t.MM, t.MMCtx, int64(seq))
 		}
 	}
+}
+
+// smpMB is smp_mb() on this CPU: a store and a load of the CPU's own slot, both seq-cst (amd64: XCHG,
+// a locked instruction; ppc64: each has its hwsync), so no later load passes an earlier store.
+//
+//go:nosplit
+func smpMB(cpu int) {
+	s := &mbSlot[cpu&(mm.MaxCPUs-1)]
+	atomic.StoreUint64(&s.v, 1)
+	_ = atomic.LoadUint64(&s.v)
+}
+
+var mbSlot [mm.MaxCPUs]struct {
+	v uint64
+	_ [56]byte
+}
+
+// sbStore and sbLoad are the store-buffering test's user accesses: plain, not inlined, so the compiler
+// keeps them where they are and emits no barrier (MOV; std/ld).
+//
+//go:noinline
+//go:nosplit
+func sbStore(p *uint64) { *p = 1 }
+
+//go:noinline
+//go:nosplit
+func sbLoad(p *uint64) uint64 { return *p }
+
+// SBFast is the fast side of the store-buffering test, as user code that relies on membarrier: x = 1;
+// barrier(); r1 = y, with no smp_mb.
+//
+//go:noinline
+func SBFast(x, y *uint64) uint64 {
+	sbStore(x)
+	return sbLoad(y)
 }
 
 // mbUseMM is the full barrier kthread_use_mm executes after storing tsk->mm (membarrier_update_current_mm
@@ -84,9 +154,21 @@ func mbRecord(cpu int, seq uint64) {
 	}
 }
 
-// ipiMB is ipi_mb on this CPU: a full barrier, recorded.
+// ipiMB is ipi_mb on this CPU: smp_mb(), recorded. The injected membarrier-no-ipi-mb records it
+// with a plain store and executes no barrier (the interrupt's entry and return are left: on x86, IRET
+// serializes).
 //
 //go:nosplit
 func ipiMB(cpu int, seq uint64) {
-	mbRecord(cpu, seq) // a locked compare-and-swap: the full barrier
+	if InjectMembarrierNoIPIMB {
+		*(*uint64)(unsafe.Pointer(&mbSeen[cpu])) = seq
+		return
+	}
+	smpMB(cpu)
+	mbRecord(cpu, seq)
 }
+
+// InjectMembarrierNoIPIMB is an injected bug: ipi_mb executes no smp_mb().
+var InjectMembarrierNoIPIMB bool
+
+func init() { injections["membarrier-no-ipi-mb"] = &InjectMembarrierNoIPIMB }

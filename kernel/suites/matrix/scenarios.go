@@ -290,6 +290,7 @@ func membarrierScenario(e *env, c *lazy.CPU) {
 		}
 	}
 	e.bar.wait()
+	sbPhases(e, c, me, k) // membarrier_sb.go
 	c.Switch(me)
 	c.Exit()
 	c.Switch(k)
