@@ -38,7 +38,16 @@ type Selection struct {
 	Schemes   []string // scheme=: only the matrix, for these schemes (nil: not asked)
 	Scenarios []string // scenario=: only these scenarios (nil: not asked)
 	BareMetal bool     // false when the kernel runs as a Linux process: the smoke suite only
+	Arch      string   // the arch, whose default MMU mode stands for an MMU of ""
 	MMU       string   // the MMU mode (decides an injection's detector)
+}
+
+// mmu is the selection's MMU mode, the arch's default for "".
+func (s Selection) mmu() string {
+	if a, ok := ArchByName(s.Arch); ok && s.MMU == "" {
+		return a.MMUs[0]
+	}
+	return s.MMU
 }
 
 // Plan is the list of tests a boot with this selection runs, in order.
@@ -48,8 +57,11 @@ func Plan(s Selection) []Test {
 		if !ok {
 			return nil
 		}
+		if in.Equivalent != "" { // an equivalent mutant must not break its scenario: that is the claim
+			return []Test{{Name: InjectTest(in.Name), Scheme: in.Scheme, Scenario: in.Scenario, Inject: in.Name, Expect: "pass"}}
+		}
 		return []Test{{Name: InjectTest(in.Name), Scheme: in.Scheme, Scenario: in.Scenario, Inject: in.Name,
-			Expect: "fail", Catch: in.Detector(s.MMU)}}
+			Expect: "fail", Catch: in.Detector(s.mmu())}}
 	}
 	var out []Test
 	keep := func(t Test) {
@@ -91,9 +103,9 @@ func orAll(v, all []string) []string {
 	return v
 }
 
-// SelectionOf reads a command line's selection (words already checked by CheckCmdline).
-func SelectionOf(line string, bareMetal bool) Selection {
-	s := Selection{BareMetal: bareMetal}
+// SelectionOf reads a command line's selection on an arch (words already checked by CheckCmdline).
+func SelectionOf(line, arch string, bareMetal bool) Selection {
+	s := Selection{BareMetal: bareMetal, Arch: arch}
 	s.Inject, _ = WordValue(line, "inject")
 	if v, ok := WordValue(line, "tests"); ok {
 		s.Prefixes = strings.Split(v, ",")

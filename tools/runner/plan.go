@@ -86,7 +86,7 @@ func (c *Config) newBoot(inject string) *Boot {
 		if b.MMU == "" {
 			b.MMU = c.Arch.DefaultMMU()
 		}
-		b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, true))
+		b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
 	}
 	if in, ok := catalog.InjectionByName(inject); ok && c.InjectAll && b.CPUs < in.CPUs {
 		b.CPUs = in.CPUs
@@ -288,7 +288,7 @@ func listPlan(w io.Writer, boots []*Boot) {
 		if !b.Sent {
 			continue
 		}
-		if sel := catalog.SelectionOf(b.Cmdline, true); b.Inject == "" && (sel.Schemes != nil || sel.Scenarios != nil || sel.Prefixes == nil) {
+		if sel := catalog.SelectionOf(b.Cmdline, "", true); b.Inject == "" && (sel.Schemes != nil || sel.Scenarios != nil || sel.Prefixes == nil) {
 			fmt.Fprintf(w, "        schemes: %s\n        scenarios: %s\n", orAllNames(sel.Schemes, catalog.Schemes), orAllNames(sel.Scenarios, catalog.Scenarios))
 		}
 		fmt.Fprintf(w, "        planned: %s\n", describePlan(b.Expected))

@@ -24,7 +24,7 @@ func main() {
 	ktest.Boot(m.Arch(), m.CPUs(), m.MemMB(), runtime.Version(), cmdline)
 
 	errs := catalog.CheckCmdline(cmdline)
-	sel := catalog.SelectionOf(cmdline, m.BareMetal())
+	sel := catalog.SelectionOf(cmdline, m.Arch(), m.BareMetal())
 	if v, ok := catalog.WordValue(cmdline, "trace"); ok {
 		lazy.SetTrace(v == "1")
 	}
