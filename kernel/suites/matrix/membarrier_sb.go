@@ -44,7 +44,6 @@ func sbRun(e *env, c *lazy.CPU, me, k *lazy.Task, control bool) (forbidden [2]in
 		switch c.ID {
 		case 0:
 			*x0, *y0, *x1, *y1 = 0, 0, 0, 0
-			atomic.AddUint64(new(uint64), 0)
 			sb.goI.Store(i)
 			spin(int(i % 7))
 			r2 := c.MembarrierSB([]*uint64{y0, y1}, []*uint64{x0, x1}, control)
