@@ -24,12 +24,19 @@ import (
 // config is one column group: an arch and its MMU mode.
 type config struct{ name, arch, mmu string }
 
-var configs = []config{
-	{"amd64", "amd64", ""},
-	{"radix-IPI", "ppc64", "radix"},
-	{"radix-tlbie", "ppc64", "radix-tlbie"},
-	{"hash", "ppc64", "hash"},
-}
+// configs are every arch and MMU mode of the catalogue, named by the mode (by the arch where it has one).
+var configs = func() (out []config) {
+	for _, a := range catalog.Arches {
+		for _, m := range a.MMUs {
+			name := m
+			if name == "" {
+				name = a.Name
+			}
+			out = append(out, config{name, a.Name, m})
+		}
+	}
+	return out
+}()
 
 // columns: metric, heading, summed over the scenarios (else their median).
 var columns = []struct {
