@@ -135,6 +135,10 @@ type Injection struct {
 	CatchOn map[string]string
 	CPUs    int // the fewest CPUs that show the bug
 	What    string
+	// Equivalent, when set, says why the mutant cannot be caught here: the step it removes is
+	// redundant in this model wherever it applies (an equivalent mutant). It is listed, and runs
+	// with -inject NAME expecting a pass, but -inject all (Bugs) leaves it out; it names no detector.
+	Equivalent string
 }
 
 var both = []string{"amd64", "ppc64"}
@@ -201,6 +205,37 @@ var Injections = []Injection{
 		What: "the expedited membarrier sends no IPIs"},
 	{Name: "mmput-twice", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectRefcount, Arches: both, CPUs: 2,
 		What: "the exit of a process's last task drops its mm_users reference twice"},
+	{Name: "refcount-exit-no-grab", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "exit_mm skips mmgrab_lazy_tlb: the exiting task's lazy reference is dropped without being taken"},
+	{Name: "refcount-no-drop", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLeak, Arches: both, CPUs: 2,
+		What: "finish_task_switch skips mmdrop_lazy_tlb_sched(rq->prev_mm): the mm never dies"},
+	{Name: "shootdown-cpumask", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
+		What: "cleanup_lazy_tlbs IPIs mm_cpumask (powerpc's target), not every CPU: the freed-tables flush took lazy CPUs out of it (under radix's kept root the mask is a superset: equivalent there)"},
+	{Name: "shoot-keep-active", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "do_shoot_lazy_tlb skips current->active_mm = &init_mm"},
+	{Name: "shoot-no-leave", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+		What: "do_shoot_lazy_tlb skips switch_mm(mm, &init_mm): the lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
+	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
+		What: "__mmput kicks mm_cpumask after exit_mmap, not before: the freed-tables flush took lazy CPUs out of it (where they keep the root, powerpc's mask still holds them: equivalent there)"},
+	{Name: "loaded-mm-no-ipi", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+		What: "__mmdrop sends no IPI to mm_cpumask: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
+	{Name: "hazard-no-publish", Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "enter_lazy_tlb does not publish the mm in the CPU's hazard slot"},
+	{Name: "hazard-no-clear", Scheme: Hazard, Scenario: ExitWhileLazy, Arches: both, CPUs: 2,
+		What:       "a switch to a user task does not clear the CPU's hazard slot",
+		Equivalent: "a stale slot only draws an unneeded IPI (counted as shoot_ipis_unneeded), whose do_shoot_lazy_tlb clears it"},
+	{Name: "exit-flush-no-backstop", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Arches: both, CPUs: 2,
+		What:       "__mmdrop skips the backstop shootdown to mm_cpumask after exit_flush_lazy_tlbs",
+		Equivalent: "exit_mmap's unlazying flush reaches every lazy CPU (mm_cpumask holds them all then), so the backstop finds nothing"},
+	{Name: "no-active-mm-no-scan", Scheme: NoActiveMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+		What: "__mmdrop does not scan the CPUs' loaded_mm: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
+	{Name: "temporary-mm-no-leave", Scheme: Shootdown, Scenario: TemporaryMM, Arches: both, CPUs: 2,
+		What:       "use_temporary_mm does not leave_mm a lazy mm first: unuse_temporary_mm switches back to it, not lazy",
+		Equivalent: "the CPU then runs its kernel thread on the mm un-lazily: loaded_mm and mm_cpumask name it, so the exit flush, every scheme's cleanup and refcount's reference still cover it; the cost is flushes a lazy CPU would skip"},
+	{Name: "unuse-mm-no-mmput", Scheme: Refcount, Scenario: KthreadUseMM, Catch: DetectLeak, Arches: both, CPUs: 2,
+		What: "kthread_unuse_mm's caller skips its mmput: the mm never dies"},
+	{Name: "exit-mm-no-handoff", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLeak, Arches: both, CPUs: 2,
+		What: "context_switch does not hand the dead task's active_mm (and exit_mm's lazy reference) to the next kernel thread"},
 	{Name: "nmi-no-uaccess-check", Scheme: Refcount, Scenario: ExitNMI, Catch: DetectNMIUaccess, Arches: both, CPUs: 2,
 		What: "nmi_uaccess_okay always says yes: an NMI on a user task under text_poke's temporary mm reads its stack through the poking mm"},
 }
@@ -237,7 +272,7 @@ func (in Injection) Detector(mmu string) string {
 func Bugs(arch, mmu string) []Injection {
 	var out []Injection
 	for _, in := range Injections {
-		if !in.Harness && in.AppliesTo(arch, mmu) {
+		if !in.Harness && in.Equivalent == "" && in.AppliesTo(arch, mmu) {
 			out = append(out, in)
 		}
 	}

@@ -67,7 +67,9 @@ func contextSwitch(cpu int, r *runq, prev, next *Task) {
 		} else if cfg.ActiveIsRef && prev.ActiveMM != 0 {
 			checkMM(cpu, prev.ActiveMM, prev.ActiveCtx, atActive) // the reference moves on: it must be live
 		}
-		if cfg.ActiveMM {
+		if cfg.ActiveMM && !(InjectExitMMNoHandoff && prev.Flags&(taskDead|taskKthread) == taskDead) {
+			// the active_mm hand-off; from a task that died in exit_mm, it carries the lazy
+			// reference exit_mm took (exit-mm-no-handoff drops it on the floor)
 			next.ActiveMM, next.ActiveCtx = prev.ActiveMM, prev.ActiveCtx
 		}
 		if prev.MM == 0 {
@@ -77,7 +79,7 @@ func contextSwitch(cpu int, r *runq, prev, next *Task) {
 		if checkMM(cpu, next.MM, next.MMCtx, atSwitch) {
 			machine.M.SwitchMM(mm.At(next.MM))
 		}
-		if cfg.Hazard {
+		if cfg.Hazard && !InjectHazardNoClear {
 			atomic.StoreUintptr(&r.hazard, 0) // the MMU no longer uses the lazy mm
 		}
 		if prev.MM == 0 { // the lazy reference, if any, is dropped in finish_task_switch
@@ -102,7 +104,7 @@ func enterLazy(cpu int, r *runq, h uintptr, ctx uint64, grab bool) {
 	if cfg.LazyRefcount && grab {
 		mmgrab(cpu, h, ctx, atGrab)
 	}
-	if cfg.Hazard {
+	if cfg.Hazard && !InjectHazardNoPublish {
 		atomic.StoreUintptr(&r.hazard, h)
 	}
 	machine.M.EnterLazy()
@@ -117,8 +119,8 @@ func finishTaskSwitch(cpu int, r *runq, prev *Task) {
 	if pm := r.prevMM; pm != 0 {
 		ctx := r.prevCtx
 		r.prevMM = 0
-		if cfg.LazyRefcount && pm != initH {
-			mmdrop(cpu, pm, ctx, atFinish)
+		if cfg.LazyRefcount && pm != initH && !InjectRefcountNoDrop {
+			mmdrop(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched
 		}
 	}
 	if prev.Flags&taskDead != 0 {
@@ -138,7 +140,7 @@ func (c *CPU) Exit() {
 	h, ctx := t.MM, t.MMCtx
 	record(c.ID, EvExit, t.ID, ctx, 0)
 	fl := machine.M.IRQSave()
-	exitMM(c.ID, c.r, t)
+	exitMM(c.ID, c.r, t, !InjectRefcountExitNoGrab)
 	machine.M.IRQRestore(fl)
 	last := mm.At(h).Users == 1
 	mmput(c.ID, h, ctx)
@@ -151,14 +153,17 @@ func (c *CPU) Exit() {
 	c.Switch(c.Idle)
 }
 
+// exitMM is exit_mm's (and kthread_unuse_mm's) lazy part: current->mm = NULL, mmgrab_lazy_tlb (grab
+// false: the injected refcount-exit-no-grab), enter_lazy_tlb; active_mm still names the mm.
+//
 //go:nosplit
-func exitMM(cpu int, r *runq, t *Task) {
+func exitMM(cpu int, r *runq, t *Task, grab bool) {
 	h, ctx := t.MM, t.MMCtx
 	t.MM = 0
 	if !cfg.ActiveMM {
 		t.ActiveMM = 0
 	}
-	enterLazy(cpu, r, h, ctx, true)
+	enterLazy(cpu, r, h, ctx, grab)
 }
 
 // UseMM is kthread_use_mm on the current kernel thread, with the user reference its caller takes
@@ -203,10 +208,12 @@ func (c *CPU) UnuseMM() {
 	h, ctx := t.MM, t.MMCtx
 	fl := machine.M.IRQSave()
 	t.Flags &^= taskUseMM
-	exitMM(c.ID, c.r, t)
+	exitMM(c.ID, c.r, t, true)
 	machine.M.IRQRestore(fl)
 	mmdrop(c.ID, h, ctx, atDrop)
-	mmput(c.ID, h, ctx)
+	if !InjectUnuseMMNoMMPut {
+		mmput(c.ID, h, ctx)
+	}
 }
 
 // TextPoke is use_temporary_mm / unuse_temporary_mm around one access through tmp's user range, with
@@ -223,13 +230,13 @@ func (c *CPU) TextPoke(tmp *mm.AddrSpace) uint64 {
 //go:nosplit
 func textPoke(cpu int, tmp *mm.AddrSpace) uint64 {
 	s := &mm.TLB[cpu]
-	if atomic.LoadUint32(&s.Lazy) != 0 {
+	if atomic.LoadUint32(&s.Lazy) != 0 && !InjectTempMMNoLeave {
 		lazyH := atomic.LoadUintptr(&s.LoadedMM)
 		machine.M.SwitchMM(&mm.InitMM) // leave_mm
 		if !cfg.LazyRefcount {
 			// the CPU stops using the mm here: where lazy users hold no reference, it stops being one
 			// (else a kick aimed at the CPUs that have the mm loaded would miss it)
-			unlazy(&rqs[cpu], lazyH)
+			unlazy(&rqs[cpu], lazyH, true)
 		}
 	}
 	prev := s.Loaded()

@@ -79,8 +79,10 @@ func newSim(t *testing.T, n int) *simMachine {
 	savedM, savedPT, savedInit, savedTLB, savedDM := machine.M, mm.PT, mm.InitMM, mm.TLB, mm.DirectMap
 	savedRqs, savedFindings, savedN := rqs, findings, atomic.LoadUint64(&nFindings)
 	savedScheme, savedCfg, savedOn := scheme, cfg, atomic.LoadUint32(&engineOn)
-	savedInject := [...]bool{InjectRefcountNoGrab, InjectShootdownNoIPI, InjectMMPutUnlazySkip, InjectLoadedMMStaleMask,
-		InjectHazardNoScan, InjectNMINoCheck, InjectTempMMNoRestore, InjectExitFlushNoUnlazy}
+	savedInject := map[*bool]bool{} // every switch of inject.go's map
+	for _, p := range injections {
+		savedInject[p] = *p
+	}
 	t.Cleanup(func() {
 		for _, as := range s.mms { // a leaked mm must not stay in mm's live table past its fake RAM
 			if mm.Live(as) {
@@ -93,8 +95,9 @@ func newSim(t *testing.T, n int) *simMachine {
 		atomic.StoreUint64(&nFindings, savedN)
 		scheme, cfg = savedScheme, savedCfg
 		atomic.StoreUint32(&engineOn, savedOn)
-		InjectRefcountNoGrab, InjectShootdownNoIPI, InjectMMPutUnlazySkip, InjectLoadedMMStaleMask = savedInject[0], savedInject[1], savedInject[2], savedInject[3]
-		InjectHazardNoScan, InjectNMINoCheck, InjectTempMMNoRestore, InjectExitFlushNoUnlazy = savedInject[4], savedInject[5], savedInject[6], savedInject[7]
+		for p, v := range savedInject {
+			*p = v
+		}
 	})
 
 	// fake RAM: frame 0 stays reserved (a zero handle is "none")

@@ -13,6 +13,21 @@ var injections = map[string]*bool{
 	"exit-flush-no-unlazy":    &InjectExitFlushNoUnlazy,
 	"membarrier-no-ipi":       &InjectMembarrierNoIPI,
 	"mmput-twice":             &InjectMMPutTwice,
+
+	"refcount-exit-no-grab":  &InjectRefcountExitNoGrab,
+	"refcount-no-drop":       &InjectRefcountNoDrop,
+	"shootdown-cpumask":      &InjectShootdownCPUMask,
+	"shoot-keep-active":      &InjectShootKeepActive,
+	"shoot-no-leave":         &InjectShootNoLeave,
+	"mmput-unlazy-late":      &InjectMMPutUnlazyLate,
+	"loaded-mm-no-ipi":       &InjectLoadedMMNoIPI,
+	"hazard-no-publish":      &InjectHazardNoPublish,
+	"hazard-no-clear":        &InjectHazardNoClear,
+	"exit-flush-no-backstop": &InjectExitFlushNoBackstop,
+	"no-active-mm-no-scan":   &InjectNoActiveMMNoScan,
+	"temporary-mm-no-leave":  &InjectTempMMNoLeave,
+	"unuse-mm-no-mmput":      &InjectUnuseMMNoMMPut,
+	"exit-mm-no-handoff":     &InjectExitMMNoHandoff,
 }
 
 // SetInjection turns on the engine's bug of this name; names of other layers' bugs are theirs.

@@ -115,13 +115,12 @@ const (
 	atActive
 	atHazard
 	atPrevMM
-	atLoaded
 )
 
 var whereNames = [...]string{atSwitch: "switch_mm (next)", atFinish: "finish_task_switch", atGrab: "mmgrab",
 	atDrop: "mmdrop", atGet: "mmget", atPut: "mmput", atNMI: "the NMI handler", atTempMM: "use_temporary_mm",
 	atUseMM: "kthread_use_mm", atActive: "a kernel thread's active_mm", atHazard: "the hazard slot",
-	atPrevMM: "rq->prev_mm", atLoaded: "the MMU's loaded mm"}
+	atPrevMM: "rq->prev_mm"}
 
 const maxFindings = 64
 

@@ -96,8 +96,13 @@ func mmgetNotZero(cpu int, h uintptr, ctx uint64) bool {
 func mmput(cpu int, h uintptr, ctx uint64) {
 	if n, ok := addRef(cpu, h, ctx, atPut, true, -1); ok && n == 0 {
 		as := mm.At(h)
-		scheme.MMPut(cpu, as)
+		if !InjectMMPutUnlazyLate {
+			scheme.MMPut(cpu, as)
+		}
 		machine.M.ExitMMap(as, cfg.ExitUnlazy)
+		if InjectMMPutUnlazyLate { // mmput-unlazy-late: the kick after exit_mmap's flush
+			scheme.MMPut(cpu, as)
+		}
 		mmdrop(cpu, h, ctx, atDrop)
 	}
 }

@@ -75,6 +75,21 @@ var (
 	InjectTempMMNoRestore   bool // unuse_temporary_mm does not switch back
 	InjectExitFlushNoUnlazy bool // exit_mmap's flush moves lazy CPUs' CR3 but leaves their active_mm
 	InjectMMPutTwice        bool // the exit of a process's last task drops its mm_users reference twice
+
+	InjectRefcountExitNoGrab  bool // exit_mm skips mmgrab_lazy_tlb
+	InjectRefcountNoDrop      bool // finish_task_switch skips mmdrop_lazy_tlb_sched
+	InjectShootdownCPUMask    bool // cleanup_lazy_tlbs shoots mm_cpumask, not every CPU
+	InjectShootKeepActive     bool // do_shoot_lazy_tlb leaves active_mm alone
+	InjectShootNoLeave        bool // do_shoot_lazy_tlb does not switch_mm to init_mm
+	InjectMMPutUnlazyLate     bool // __mmput's kick runs after exit_mmap, not before
+	InjectLoadedMMNoIPI       bool // the loaded-mm __mmdrop sends no IPI to mm_cpumask
+	InjectHazardNoPublish     bool // enter_lazy_tlb does not publish the hazard slot
+	InjectHazardNoClear       bool // a switch to a user task does not clear the hazard slot
+	InjectExitFlushNoBackstop bool // exit-flush-unlazy's __mmdrop sends no backstop shootdown
+	InjectNoActiveMMNoScan    bool // no-active-mm's __mmdrop does not scan loaded_mm
+	InjectTempMMNoLeave       bool // use_temporary_mm does not leave_mm a lazy mm first
+	InjectUnuseMMNoMMPut      bool // kthread_unuse_mm does not mmput
+	InjectExitMMNoHandoff     bool // the dead task's active_mm (and lazy reference) is not handed on
 )
 
 // shoot sends the scheme's IPI to the CPUs in mask (this one included, directly): each leaves the mm
@@ -106,22 +121,23 @@ func onlineMask() uint64 {
 func ShootLazy(cpu int, h uintptr) bool {
 	r := &rqs[cpu]
 	atomic.AddUint64(&r.stats.ShootRecv, 1)
-	held := unlazy(r, h)
+	held := unlazy(r, h, !InjectShootKeepActive)
 	loaded := atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM) == h
 	r.shotHeld = held || loaded // for the trace (HandleCrossCall records: this frame is deep enough)
 	if !held && !loaded {
 		atomic.AddUint64(&r.stats.ShootUnneeded, 1)
 	}
-	return loaded
+	return loaded && !InjectShootNoLeave // switch_mm(init_mm)
 }
 
-// unlazy ends this CPU's lazy use of mm h: a kernel thread borrowing it gets InitMM as active_mm and
-// the hazard slot is cleared. It reports whether there was anything to end.
+// unlazy ends this CPU's lazy use of mm h: a kernel thread borrowing it gets InitMM as active_mm
+// (unless active is false: the injected shoot-keep-active) and the hazard slot is cleared. It reports
+// whether there was anything to end.
 //
 //go:nosplit
-func unlazy(r *runq, h uintptr) bool {
+func unlazy(r *runq, h uintptr, active bool) bool {
 	held := false
-	if t := taskAt(atomic.LoadUintptr(&r.curr)); t != nil && t.MM == 0 && t.ActiveMM == h {
+	if t := taskAt(atomic.LoadUintptr(&r.curr)); active && t != nil && t.MM == 0 && t.ActiveMM == h {
 		t.ActiveMM, t.ActiveCtx = initH, mm.InitMM.CtxID
 		held = true
 	}
@@ -133,7 +149,7 @@ func unlazy(r *runq, h uintptr) bool {
 }
 
 // auditLazy is the lazy-freed-mm detector on this CPU (a cross-call after every free): nothing here
-// may still name the freed mm h.
+// may still name the freed mm h (the DEBUG_VM_SHOOT_LAZIES check of cleanup_lazy_tlbs).
 //
 //go:nosplit
 func auditLazy(cpu int, h uintptr) {
@@ -147,7 +163,8 @@ func auditLazy(cpu int, h uintptr) {
 	if cfg.LazyRefcount && r.prevMM == h {
 		report(chkLazyFreedMM, atPrevMM, cpu, h, r.prevCtx, 0)
 	}
-	if atomic.LoadUintptr(&mm.TLB[cpu].LoadedMM) == h {
-		report(chkLazyFreedMM, atLoaded, cpu, h, 0, 0)
-	}
+	// No check of the MMU's loaded mm here: FreePGD's root audit ran on every CPU first, after the
+	// mm was retired, and moved any CPU whose loaded_mm (or root register) still named it to init_mm,
+	// reporting cr3-audit. That holds where a lazy CPU keeps the root through exit_mmap too (radix):
+	// shoot-no-leave, loaded-mm-no-ipi and no-active-mm-no-scan are reported by cr3-audit alone.
 }

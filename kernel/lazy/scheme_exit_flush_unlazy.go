@@ -23,5 +23,8 @@ func (exitFlushUnlazy) Config() SchemeConfig {
 func (exitFlushUnlazy) MMPut(int, *mm.AddrSpace) {}
 
 func (exitFlushUnlazy) MMDrop(cpu int, as *mm.AddrSpace) {
+	if InjectExitFlushNoBackstop {
+		return
+	}
 	shoot(cpu, atomic.LoadUint64(&as.CPUMask), as)
 }

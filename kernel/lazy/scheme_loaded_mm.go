@@ -23,5 +23,8 @@ func (loadedMM) Config() SchemeConfig { return SchemeConfig{ActiveMM: true} }
 func (loadedMM) MMPut(int, *mm.AddrSpace) {}
 
 func (loadedMM) MMDrop(cpu int, as *mm.AddrSpace) {
+	if InjectLoadedMMNoIPI {
+		return
+	}
 	shoot(cpu, atomic.LoadUint64(&as.CPUMask), as)
 }

@@ -23,6 +23,9 @@ func (noActiveMM) Config() SchemeConfig { return SchemeConfig{} }
 func (noActiveMM) MMPut(int, *mm.AddrSpace) {}
 
 func (noActiveMM) MMDrop(cpu int, as *mm.AddrSpace) {
+	if InjectNoActiveMMNoScan {
+		return
+	}
 	var mask uint64
 	h := as.Handle()
 	for c := 0; c < machine.M.CPUs(); c++ {
