@@ -19,7 +19,7 @@ for cpus in ${CPUS_LIST:-2 4 8}; do
       name=mm/munmap-shootdown/$mode
       last[$mode]="$(get /tmp/lazymm-tlb.json $name outcome)"
       [ "${last[$mode]}" = pass ] || continue
-      for k in ipis lazy_skipped range_flushes full_flushes cr3_flush cr3_noflush lazy_catchups; do last[$mode.$k]=$(get /tmp/lazymm-tlb.json $name $k); done
+      for k in flush_ipis lazy_skipped range_flushes full_flushes cr3_flush cr3_noflush lazy_catchups; do last[$mode.$k]=$(get /tmp/lazymm-tlb.json $name $k); done
       c1[$mode]+="$(get /tmp/lazymm-tlb.json $name shootdown_1p_cycles) "; c64[$mode]+="$(get /tmp/lazymm-tlb.json $name shootdown_64p_cycles) "
       u1[$mode]+="$(get /tmp/lazymm-tlb.json $name shootdown_1p_us) "; u64[$mode]+="$(get /tmp/lazymm-tlb.json $name shootdown_64p_us) "
     done
@@ -27,7 +27,7 @@ for cpus in ${CPUS_LIST:-2 4 8}; do
   for mode in nopcid pcid; do
     if [ "${last[$mode]}" != pass ]; then printf '%-5s %-7s %-8s\n' "$cpus" "$mode" "${last[$mode]}"; continue; fi
     printf '%-5s %-7s %-8s %5s %6s %6s %6s %9s %11s %9s %10s %10s %10s %10s\n' "$cpus" "$mode" pass \
-      "${last[$mode.ipis]}" "${last[$mode.lazy_skipped]}" "${last[$mode.range_flushes]}" "${last[$mode.full_flushes]}" \
+      "${last[$mode.flush_ipis]}" "${last[$mode.lazy_skipped]}" "${last[$mode.range_flushes]}" "${last[$mode.full_flushes]}" \
       "${last[$mode.cr3_flush]}" "${last[$mode.cr3_noflush]}" "${last[$mode.lazy_catchups]}" \
       "$(tr ' ' '\n' <<<"${c1[$mode]}" | grep . | median)" "$(tr ' ' '\n' <<<"${c64[$mode]}" | grep . | median)" \
       "$(tr ' ' '\n' <<<"${u1[$mode]}" | grep . | median)" "$(tr ' ' '\n' <<<"${u64[$mode]}" | grep . | median)"

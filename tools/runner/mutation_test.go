@@ -86,25 +86,6 @@ func TestMutationOutputs(t *testing.T) {
 	}
 }
 
-// TestMunmapShootdownFlushIPIs: the munmap-shootdown scenario's flush IPIs (metric ipis) count in its
-// scheme's FLUSH_IPIS; a lazy-mm scenario's own flush_ipis are read as before.
-func TestMunmapShootdownFlushIPIs(t *testing.T) {
-	r := protocol.NewRun()
-	for _, l := range []string{
-		"LZ1 begin name=lazy/refcount/munmap-shootdown scheme=refcount scenario=munmap-shootdown inject=- expect=pass",
-		"LZ1 metric name=lazy/refcount/munmap-shootdown ipis=120 cr3_flush=4",
-		"LZ1 end name=lazy/refcount/munmap-shootdown outcome=pass ms=5",
-		"LZ1 begin name=lazy/refcount/switch-storm scheme=refcount scenario=switch-storm inject=- expect=pass",
-		"LZ1 metric name=lazy/refcount/switch-storm flush_ipis=3 ipis=1000",
-		"LZ1 end name=lazy/refcount/switch-storm outcome=pass ms=5",
-	} {
-		r.Feed(l)
-	}
-	if got := schemeCosts(&Result{Run: r}).value("refcount", "flush_ipis", true); got != 123 {
-		t.Errorf("refcount's flush IPIs %v, want 123 (120 of munmap-shootdown's ipis, 3 of switch-storm's flush_ipis)", got)
-	}
-}
-
 // TestEquivalentMutant: an equivalent mutant (the catalogue's Equivalent, where it has one) that passed
 // is said so in the table and counts in no tally.
 func TestEquivalentMutant(t *testing.T) {

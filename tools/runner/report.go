@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"lazymm/kernel/catalog"
 	"lazymm/kernel/protocol"
 )
 
@@ -296,7 +295,7 @@ func schemeCosts(res *Result) *costs {
 		}
 		c.n[t.Scheme]++
 		for _, col := range costColumns {
-			if v, ok := costMetric(t, col.metric); ok {
+			if v, ok := t.Metrics[col.metric]; ok {
 				if col.sum {
 					c.sums[t.Scheme][col.metric] += v
 				} else {
@@ -306,17 +305,6 @@ func schemeCosts(res *Result) *costs {
 		}
 	}
 	return c
-}
-
-// costMetric is a test's figure for a cost column. The munmap-shootdown scenario runs the TLB suite's
-// test (kernel/suites/tlb), which names its flush IPIs "ipis" where the lazy-mm scenarios say
-// "flush_ipis": read as that column, its flush IPIs are counted in the scheme's.
-func costMetric(t *protocol.Test, metric string) (float64, bool) {
-	v, ok := t.Metrics[metric]
-	if !ok && metric == "flush_ipis" && t.Scenario == catalog.MunmapShootdown {
-		v, ok = t.Metrics["ipis"]
-	}
-	return v, ok
 }
 
 func (c *costs) value(scheme, metric string, sum bool) float64 {

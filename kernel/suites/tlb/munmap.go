@@ -367,7 +367,7 @@ func (r *shootdown) metrics(stats0 *mm.TLBStats) {
 	st := machine.TLBTotals(r.n)
 	st.Sub(stats0)
 	t.Metric("cpus", float64(r.n))
-	t.Metric("ipis", float64(st.IPIsRecv))
+	t.Metric("flush_ipis", float64(st.IPIsRecv)) // named as the lazy-mm scenarios name theirs
 	t.Metric("broadcast_flushes", float64(st.Broadcasts))
 	t.Metric("hpte_removes", float64(st.HPTERemoves))
 	t.Metric("lazy_skipped", float64(st.LazySkipped))
