@@ -241,13 +241,25 @@ func casesFor(t *testing.T, arch, mmu string, all bool) []injectCase {
 		case in.Equivalent != "": // an equivalent mutant fails nothing: no boot test runs it as a bug
 		case in.AppliesTo(arch, mmu) || all && slices.Contains(in.Arches, arch) && catalog.MMUOf("inject="+in.Name) != "":
 			c.inject = in.Name
-			if d := in.Detector(mmu); d != "" && d != c.check {
+			if d := in.Detector(modeOf(arch, mmu, in.Name)); d != "" && d != c.check {
 				c.check, c.detail = d, detectorPhrases[d]
 			}
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// modeOf is the MMU mode an injection runs in: the one it selects itself, else mmu, else the arch's
+// default.
+func modeOf(arch, mmu, inject string) string {
+	if m := catalog.MMUOf("inject=" + inject); m != "" {
+		return m
+	}
+	if a, ok := catalog.ArchByName(arch); ok && mmu == "" {
+		return a.MMUs[0]
+	}
+	return mmu
 }
 
 // detectorPhrases are what a detector's report says whatever the bug: for a mode whose detector is
