@@ -325,7 +325,7 @@ func checkInjection(t *testing.T, arch, image string, c injectCase, runnerArgs .
 	}
 	if c.inject == "fault" { // symbolized, with its source line and the faulting instruction marked
 		insn := map[string]string{"amd64": "MOVQ $0x1, 0(AX)", "ppc64": "MOVD R4,0(R3)"}[arch]
-		for _, want := range []string{"is in main.init.", "(main.go:", "code around it, from the image:", "=> 0x", insn} {
+		for _, want := range []string{"is in main.init.", "(registry.go:", "code around it, from the image:", "=> 0x", insn} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the crash report lacks %q:\n%s", want, out)
 			}

@@ -159,7 +159,7 @@ func (e *env) nmiReport() {
 	e.t.Metric("nmi_reads", float64(reads))
 	e.t.Metric("nmi_read_faults", float64(faults))
 	e.t.Metric("nmi_refused", float64(refused))
-	if reads == 0 {
+	if reads == 0 && e.n > 1 { // NMIs go to the other CPUs: alone, a CPU gets none
 		e.fail("exit-nmi: no NMI read a user stack (%d refused, %d found no translation)", refused, faults)
 	}
 }
