@@ -225,6 +225,9 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"temporary-mm-no-leave":   {}, // equivalent
 	"unuse-mm-no-mmput":       {check: "leak", detail: []string{"address spaces", "never reached zero"}},
 	"exit-mm-no-handoff":      {check: "leak", detail: []string{"address spaces", "never reached zero"}},
+	"membarrier-no-ipi-mb":    {}, // equivalent: not shown under TCG
+	"membarrier-curr-plain":   {}, // equivalent
+	"membarrier-lazy-no-mb":   {}, // equivalent
 	"nmi-no-uaccess-check":    {check: "nmi-uaccess", detail: []string{"NMI user reads returned another mm's memory"}},
 }
 

@@ -87,7 +87,11 @@ func contextSwitch(cpu int, r *runq, prev, next *Task) {
 			prev.ActiveMM = 0
 		}
 	}
-	atomic.StoreUintptr(&r.curr, next.handle())
+	if InjectMembarrierCurrPlain {
+		*(*uintptr)(unsafe.Pointer(&r.curr)) = next.handle() // no barrier after the rq->curr update
+	} else {
+		atomic.StoreUintptr(&r.curr, next.handle()) // rq->curr, and the full barrier membarrier needs after it
+	}
 	record(cpu, EvSwitch, next.ID, ctxOf(next.MM), ctxOf(next.ActiveMM))
 	r.swCyc[r.nSw%uint64(len(r.swCyc))] = machine.M.Cycles() - t0
 	r.nSw++
@@ -120,7 +124,9 @@ func finishTaskSwitch(cpu int, r *runq, prev *Task) {
 		ctx := r.prevCtx
 		r.prevMM = 0
 		if cfg.LazyRefcount && pm != initH && !InjectRefcountNoDrop {
-			mmdrop(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched
+			mmdrop(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched: its atomic is a full barrier
+		} else if !cfg.LazyRefcount && !InjectMembarrierLazyNoMB {
+			smpMB(cpu) // mmdrop_lazy_tlb without refcounting: smp_mb(), for membarrier
 		}
 	}
 	if prev.Flags&taskDead != 0 {

@@ -27,32 +27,32 @@ var (
 // Membarrier runs an expedited private membarrier for the mm of the current task on c, and then the
 // detector: every CPU that ran a task of the mm through the whole call (same task, no switch) must
 // have executed the barrier.
-func (c *CPU) Membarrier() { c.MembarrierSB(nil, nil, false) }
+func (c *CPU) Membarrier() {
+	if t := c.Curr(); t.MM != 0 {
+		var cur [mm.MaxCPUs]uintptr
+		var sw [mm.MaxCPUs]uint64
+		c.membarrierAudit(t, c.membarrierPrivateExpedited(t.MM, &cur, &sw), &cur, &sw)
+	}
+}
 
 // MembarrierSB is the slow side of the store-buffering test around an expedited membarrier: it
-// stores 1 to each *y (plain stores, as user code), runs membarrier_private_expedited (or, with
-// control, nothing at all: the bare pattern, whose forbidden outcome shows the machine reorders), and
-// returns the plain loads of each *x. Then it runs the bookkeeping detector, after the loads.
-func (c *CPU) MembarrierSB(ys, xs []*uint64, control bool) (r2 [2]uint64) {
+// stores 1 to *y (a plain store, as user code), runs membarrier_private_expedited (or, with control,
+// nothing at all: the bare pattern, whose forbidden outcome shows the machine reorders), and returns
+// the plain load of *x. Then it runs the bookkeeping detector, after the load.
+func (c *CPU) MembarrierSB(y, x *uint64, control bool) uint64 {
 	t := c.Curr()
 	if t.MM == 0 {
-		return
+		return 1
 	}
-	for _, y := range ys {
-		sbStore(y)
+	if control {
+		return sbStoreLoad(y, x)
 	}
 	var cur [mm.MaxCPUs]uintptr
 	var sw [mm.MaxCPUs]uint64
-	var seq uint64
-	if !control {
-		seq = c.membarrierPrivateExpedited(t.MM, &cur, &sw)
-	}
-	for i, x := range xs {
-		r2[i] = sbLoad(x)
-	}
-	if !control {
-		c.membarrierAudit(t, seq, &cur, &sw)
-	}
+	*y = 1
+	seq := c.membarrierPrivateExpedited(t.MM, &cur, &sw)
+	r2 := *x
+	c.membarrierAudit(t, seq, &cur, &sw)
 	return r2
 }
 
@@ -113,25 +113,19 @@ var mbSlot [mm.MaxCPUs]struct {
 	_ [56]byte
 }
 
-// sbStore and sbLoad are the store-buffering test's user accesses: plain, not inlined, so the compiler
-// keeps them where they are and emits no barrier (MOV; std/ld).
+// sbStoreLoad is one side of the bare store-buffering pattern, as user code with no barrier: *st = 1,
+// then a plain load of *ld, no call in between (MOV, MOV; std, ld).
 //
 //go:noinline
 //go:nosplit
-func sbStore(p *uint64) { *p = 1 }
-
-//go:noinline
-//go:nosplit
-func sbLoad(p *uint64) uint64 { return *p }
+func sbStoreLoad(st, ld *uint64) uint64 {
+	*st = 1
+	return *ld
+}
 
 // SBFast is the fast side of the store-buffering test, as user code that relies on membarrier: x = 1;
-// barrier(); r1 = y, with no smp_mb.
-//
-//go:noinline
-func SBFast(x, y *uint64) uint64 {
-	sbStore(x)
-	return sbLoad(y)
-}
+// r1 = y, with no smp_mb.
+func SBFast(x, y *uint64) uint64 { return sbStoreLoad(x, y) }
 
 // mbUseMM is the full barrier kthread_use_mm executes after storing tsk->mm (membarrier_update_current_mm
 // and its smp_mb): a membarrier whose scan missed the new mm is covered by it.
@@ -168,7 +162,19 @@ func ipiMB(cpu int, seq uint64) {
 	mbRecord(cpu, seq)
 }
 
-// InjectMembarrierNoIPIMB is an injected bug: ipi_mb executes no smp_mb().
-var InjectMembarrierNoIPIMB bool
+var (
+	// InjectMembarrierNoIPIMB is an injected bug: ipi_mb executes no smp_mb().
+	InjectMembarrierNoIPIMB bool
+	// InjectMembarrierCurrPlain is an injected bug: context_switch stores rq->curr with no full
+	// barrier after it (a plain store; contextSwitch).
+	InjectMembarrierCurrPlain bool
+	// InjectMembarrierLazyNoMB is an injected bug: on the kernel thread -> user path, mmdrop_lazy_tlb
+	// of a scheme that does not refcount lazy users executes no smp_mb() (finishTaskSwitch).
+	InjectMembarrierLazyNoMB bool
+)
 
-func init() { injections["membarrier-no-ipi-mb"] = &InjectMembarrierNoIPIMB }
+func init() {
+	injections["membarrier-no-ipi-mb"] = &InjectMembarrierNoIPIMB
+	injections["membarrier-curr-plain"] = &InjectMembarrierCurrPlain
+	injections["membarrier-lazy-no-mb"] = &InjectMembarrierLazyNoMB
+}
