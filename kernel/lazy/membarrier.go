@@ -69,10 +69,12 @@ func (c *CPU) membarrierPrivateExpedited(h uintptr, cur *[mm.MaxCPUs]uintptr, sw
 	for cpu := 0; cpu < n; cpu++ {
 		cur[cpu] = atomic.LoadUintptr(&rqs[cpu].curr)
 		sw[cpu] = atomic.LoadUint64(&rqs[cpu].stats.Switches)
-		if cpu != c.ID {
-			if p := taskAt(cur[cpu]); p != nil && atomic.LoadUintptr(&p.MM) == h {
-				mask |= 1 << uint(cpu)
-			}
+		if p := taskAt(cur[cpu]); p == nil || atomic.LoadUintptr(&p.MM) != h {
+			// not running the mm at the scan: owed no barrier (a kthread_use_mm after the scan
+			// orders itself, and the audit may see its mm before its barrier is recorded)
+			cur[cpu] = 0
+		} else if cpu != c.ID {
+			mask |= 1 << uint(cpu)
 		}
 	}
 	if !InjectMembarrierNoIPI && mask != 0 {
@@ -84,8 +86,8 @@ func (c *CPU) membarrierPrivateExpedited(h uintptr, cur *[mm.MaxCPUs]uintptr, sw
 	return seq
 }
 
-// membarrierAudit is the bookkeeping detector: every CPU that ran the mm through the whole call (same
-// task, no switch) must have recorded the barrier.
+// membarrierAudit is the bookkeeping detector: every CPU that ran the mm through the whole call (the
+// same task at the scan, running the mm there, and no switch since) must have recorded the barrier.
 func (c *CPU) membarrierAudit(t *Task, seq uint64, cur *[mm.MaxCPUs]uintptr, sw *[mm.MaxCPUs]uint64) {
 	atomic.AddUint64(&c.r.stats.Barriers, 1)
 	for cpu := 0; cpu < machine.M.CPUs(); cpu++ {
