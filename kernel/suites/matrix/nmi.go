@@ -60,15 +60,11 @@ func nmiExit(e *env, c *lazy.CPU) {
 		}
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil || e.poke == nil {
+	if e.poke == nil {
 		return
 	}
-	c.Switch(me)
-	e.touch(c, p)
-	k, err := lazy.NewTask(nil)
-	if err != nil {
-		e.fail("%v", err)
+	p, k, ok := e.runFirstProc(c)
+	if !ok {
 		return
 	}
 	e.bar.wait()

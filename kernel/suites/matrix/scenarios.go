@@ -65,15 +65,8 @@ func lazyExit(e *env, c *lazy.CPU, nmis bool) {
 		e.shareProc(c, 8)
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil {
-		return
-	}
-	c.Switch(me)
-	e.touch(c, p)
-	k, err := lazy.NewTask(nil)
-	if err != nil {
-		e.fail("%v", err)
+	p, k, ok := e.runFirstProc(c)
+	if !ok {
 		return
 	}
 	if c.ID != 0 {
@@ -188,15 +181,11 @@ func temporaryMM(e *env, c *lazy.CPU) {
 		e.shareProc(c, 4)
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil || e.poke == nil {
+	if e.poke == nil {
 		return
 	}
-	c.Switch(me)
-	e.touch(c, p)
-	k, err := lazy.NewTask(nil)
-	if err != nil {
-		e.fail("%v", err)
+	p, k, ok := e.runFirstProc(c)
+	if !ok {
 		return
 	}
 	if c.ID != 0 {
@@ -261,17 +250,11 @@ func membarrierScenario(e *env, c *lazy.CPU) {
 		e.shareProc(c, 2)
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil {
+	_, k, ok := e.runFirstProc(c)
+	if !ok {
 		return
 	}
-	k, err := lazy.NewTask(nil)
-	if err != nil {
-		e.fail("%v", err)
-		return
-	}
-	c.Switch(me)
-	e.touch(c, p)
+	me := e.tasks[c.ID]
 	e.bar.wait()
 	if c.ID == 0 {
 		for i := 0; i < 40; i++ {
@@ -295,4 +278,21 @@ func membarrierScenario(e *env, c *lazy.CPU) {
 	c.Exit()
 	c.Switch(k)
 	c.ExitKthread()
+}
+
+// runFirstProc is the opening the scenarios share: c switches to its task of the first process and
+// touches its memory, and gets the kernel thread it will go lazy on.
+func (e *env) runFirstProc(c *lazy.CPU) (*proc, *lazy.Task, bool) {
+	p, me := e.procs[0], e.tasks[c.ID]
+	if p == nil || me == nil {
+		return nil, nil, false
+	}
+	c.Switch(me)
+	e.touch(c, p)
+	k, err := lazy.NewTask(nil)
+	if err != nil {
+		e.fail("%v", err)
+		return nil, nil, false
+	}
+	return p, k, true
 }
