@@ -39,12 +39,13 @@ const (
 	pokeHold = 2000000
 )
 
-// nmiExit: CPU 0 makes a process with a thread per CPU (stack page mapped) and a poking mm. First
+// exitNMI is exit-while-lazy under perf's NMIs, which read the user stacks of the tasks they land on:
+// CPU 0 makes a process with a thread per CPU (stack page mapped) and a poking mm. First
 // every CPU runs its thread and, in turns, either sends NMIs to the others or pokes through the
 // poking mm from its user task; then the exit of exit-while-lazy, the lazy CPUs sending NMIs
 // throughout, and after it; then the lazy CPUs come back to user tasks of new processes (stack pages
 // mapped too) one at a time, sampled by the others' NMIs.
-func nmiExit(e *env, c *lazy.CPU) {
+func exitNMI(e *env, c *lazy.CPU) {
 	if c.ID == 0 {
 		lazy.ResetNMI(e.n)
 		e.poke = nil
@@ -75,32 +76,7 @@ func nmiExit(e *env, c *lazy.CPU) {
 	} else {
 		c.Switch(k) // lazy on p
 	}
-	e.bar.wait()
-	if c.ID == 0 {
-		e.exitAllHere(c, p, true)
-		c.Switch(k)
-	} else {
-		for !e.flag.Load() {
-			e.nmiAll(c)
-			pause(100 * time.Microsecond)
-		}
-	}
-	e.bar.wait()
-	for i := 0; i < 20; i++ { // the kernel threads work on; the mm may be gone or still borrowed
-		e.nmiAll(c)
-		spin(200)
-	}
-	e.bar.wait()
-	for i := 1; i <= e.n; i++ { // as exit-while-lazy: the lazy CPUs come back one at a time, CPU 0 last
-		if c.ID == i%e.n {
-			e.sampledUserRun(c)
-		} else {
-			e.nmiAll(c)
-		}
-		e.bar.wait()
-	}
-	c.Switch(k)
-	c.ExitKthread()
+	exitUnderLazy(e, c, p, k, true)
 	if c.ID == 0 {
 		e.nmiReport()
 	}

@@ -52,15 +52,8 @@ func switchStorm(e *env, c *lazy.CPU) {
 // exitWhileLazy: every CPU runs a thread of one process and then a kernel thread, lazy on its mm; the
 // threads all exit on CPU 0 (the other CPUs' threads migrate there), the last one tearing the mm down
 // while the other CPUs are still lazy on it; then the lazy CPUs work on and finally run a user task of
-// a new process, which ends their lazy use. With nmis, the lazy CPUs send NMIs to every other CPU
-// throughout the exit and after it.
-func exitWhileLazy(e *env, c *lazy.CPU) { lazyExit(e, c, false) }
-
-// exitNMI is exit-while-lazy under perf's NMIs, which read the user stacks of the tasks they land on
-// (nmi.go).
-func exitNMI(e *env, c *lazy.CPU) { nmiExit(e, c) }
-
-func lazyExit(e *env, c *lazy.CPU, nmis bool) {
+// a new process, which ends their lazy use.
+func exitWhileLazy(e *env, c *lazy.CPU) {
 	if c.ID == 0 {
 		e.shareProc(c, 8)
 	}
@@ -72,6 +65,15 @@ func lazyExit(e *env, c *lazy.CPU, nmis bool) {
 	if c.ID != 0 {
 		c.Switch(k) // lazy on p
 	}
+	exitUnderLazy(e, c, p, k, false)
+}
+
+// exitUnderLazy is the part exit-while-lazy and exit-nmi share, the other CPUs lazy on p: CPU 0 exits
+// p's tasks here while the kernel threads work on, then the lazy CPUs come back to user tasks one at
+// a time, CPU 0 last: under refcount the last lazy reference drops on one of them while the others
+// are still lazy (and would be caught borrowing a freed mm, were a reference missing). With nmis the
+// waiting CPUs send NMIs throughout and the returning tasks have stack pages for the NMIs to sample.
+func exitUnderLazy(e *env, c *lazy.CPU, p *proc, k *lazy.Task, nmis bool) {
 	e.bar.wait()
 	if c.ID == 0 {
 		e.exitAllHere(c, p, true)
@@ -92,12 +94,14 @@ func lazyExit(e *env, c *lazy.CPU, nmis bool) {
 		spin(200)
 	}
 	e.bar.wait()
-	// the lazy CPUs come back to user tasks one at a time, CPU 0 last: under refcount the last lazy
-	// reference drops on one of them while the others are still lazy (and would be caught borrowing
-	// a freed mm, were a reference missing)
 	for i := 1; i <= e.n; i++ {
-		if c.ID == i%e.n {
+		switch {
+		case c.ID == i%e.n && nmis:
+			e.sampledUserRun(c)
+		case c.ID == i%e.n:
 			e.userRun(c)
+		case nmis:
+			e.nmiAll(c)
 		}
 		e.bar.wait()
 	}
