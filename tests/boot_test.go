@@ -256,13 +256,11 @@ func casesFor(t *testing.T, arch, mmu string, all bool) []injectCase {
 // modeOf is the MMU mode an injection runs in: the one it selects itself, else mmu, else the arch's
 // default.
 func modeOf(arch, mmu, inject string) string {
-	if m := catalog.MMUOf("inject=" + inject); m != "" {
-		return m
+	line := "inject=" + inject
+	if catalog.MMUOf(line) == "" && mmu != "" {
+		return mmu
 	}
-	if a, ok := catalog.ArchByName(arch); ok && mmu == "" {
-		return a.MMUs[0]
-	}
-	return mmu
+	return catalog.ModeOf(line, arch)
 }
 
 // detectorPhrases are what a detector's report says whatever the bug: for a mode whose detector is

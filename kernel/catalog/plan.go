@@ -38,16 +38,7 @@ type Selection struct {
 	Schemes   []string // scheme=: only the matrix, for these schemes (nil: not asked)
 	Scenarios []string // scenario=: only these scenarios (nil: not asked)
 	BareMetal bool     // false when the kernel runs as a Linux process: the smoke suite only
-	Arch      string   // the arch, whose default MMU mode stands for an MMU of ""
-	MMU       string   // the MMU mode (decides an injection's detector)
-}
-
-// mmu is the selection's MMU mode, the arch's default for "".
-func (s Selection) mmu() string {
-	if a, ok := ArchByName(s.Arch); ok && s.MMU == "" {
-		return a.MMUs[0]
-	}
-	return s.MMU
+	MMU       string   // the MMU mode the boot runs, resolved (decides an injection's detector)
 }
 
 // Plan is the list of tests a boot with this selection runs, in order.
@@ -61,7 +52,7 @@ func Plan(s Selection) []Test {
 			return []Test{{Name: InjectTest(in.Name), Scheme: in.Scheme, Scenario: in.Scenario, Inject: in.Name, Expect: "pass"}}
 		}
 		return []Test{{Name: InjectTest(in.Name), Scheme: in.Scheme, Scenario: in.Scenario, Inject: in.Name,
-			Expect: "fail", Catch: in.Detector(s.mmu())}}
+			Expect: "fail", Catch: in.Detector(s.MMU)}}
 	}
 	var out []Test
 	keep := func(t Test) {
@@ -105,7 +96,7 @@ func orAll(v, all []string) []string {
 
 // SelectionOf reads a command line's selection on an arch (words already checked by CheckCmdline).
 func SelectionOf(line, arch string, bareMetal bool) Selection {
-	s := Selection{BareMetal: bareMetal, Arch: arch}
+	s := Selection{BareMetal: bareMetal}
 	s.Inject, _ = WordValue(line, "inject")
 	if v, ok := WordValue(line, "tests"); ok {
 		s.Prefixes = strings.Split(v, ",")
@@ -116,8 +107,19 @@ func SelectionOf(line, arch string, bareMetal bool) Selection {
 	if v, ok := WordValue(line, "scenario"); ok {
 		s.Scenarios, _ = ParseList(v, Scenarios)
 	}
-	s.MMU = MMUOf(line)
+	s.MMU = ModeOf(line, arch)
 	return s
+}
+
+// ModeOf is the MMU mode a command line runs on an arch: the one MMUOf names, else the arch's default.
+func ModeOf(line, arch string) string {
+	if m := MMUOf(line); m != "" {
+		return m
+	}
+	if a, ok := ArchByName(arch); ok {
+		return a.MMUs[0]
+	}
+	return ""
 }
 
 // MMUOf is the MMU mode a command line selects ("" for the arch's default): the mode's word, or an

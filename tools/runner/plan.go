@@ -82,10 +82,7 @@ func (c *Config) newBoot(inject string) *Boot {
 	b.Sent = c.CDROM == "" && c.Console == ""
 	if b.Sent {
 		b.Cmdline = joinWords(c.runnerWords(inject), c.Append)
-		b.MMU = catalog.MMUOf(b.Cmdline)
-		if b.MMU == "" {
-			b.MMU = c.Arch.DefaultMMU()
-		}
+		b.MMU = catalog.ModeOf(b.Cmdline, c.Arch.Name)
 		b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
 	}
 	if in, ok := catalog.InjectionByName(inject); ok && c.InjectAll && b.CPUs < in.CPUs {
