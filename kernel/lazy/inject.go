@@ -28,6 +28,10 @@ var injections = map[string]*bool{
 	"temporary-mm-no-leave":  &InjectTempMMNoLeave,
 	"unuse-mm-no-mmput":      &InjectUnuseMMNoMMPut,
 	"exit-mm-no-handoff":     &InjectExitMMNoHandoff,
+	"nmi-no-uaccess-check":   &InjectNMINoUaccessCheck,
+	"membarrier-no-ipi-mb":   &InjectMembarrierNoIPIMB,
+	"membarrier-curr-plain":  &InjectMembarrierCurrPlain,
+	"membarrier-lazy-no-mb":  &InjectMembarrierLazyNoMB,
 }
 
 // SetInjection turns on the engine's bug of this name; names of other layers' bugs are theirs.

@@ -174,9 +174,3 @@ var (
 	// of a scheme that does not refcount lazy users executes no smp_mb() (finishTaskSwitch).
 	InjectMembarrierLazyNoMB bool
 )
-
-func init() {
-	injections["membarrier-no-ipi-mb"] = &InjectMembarrierNoIPIMB
-	injections["membarrier-curr-plain"] = &InjectMembarrierCurrPlain
-	injections["membarrier-lazy-no-mb"] = &InjectMembarrierLazyNoMB
-}

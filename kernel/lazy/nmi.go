@@ -58,8 +58,6 @@ func archLoadedRoot() uint64
 // through whatever root is loaded.
 var InjectNMINoUaccessCheck bool
 
-func init() { injections["nmi-no-uaccess-check"] = &InjectNMINoUaccessCheck }
-
 // nmiCPU is one CPU's record of the NMI's user reads, kept without allocation in NMI context.
 type nmiCPU struct {
 	reads, faults, refused uint64 // stack reads made; walks that found no translation; nmi_uaccess_okay refusals
