@@ -206,7 +206,7 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"temporary-mm-no-restore": {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
 	"exit-flush-no-unlazy":    {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"membarrier-no-ipi":       {check: "membarrier", detail: []string{"executed no barrier"}},
-	"mmput-twice":             {check: "refcount", detail: []string{"mmput on mm", "left the count at -1"}},
+	"mmput-twice":             {check: "user-fault", detail: []string{"kthread_use_mm's access to page", "faulted"}},
 	"skip-tlbie":              {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
 	"skip-hpte-remove":        {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
 	"leak-pagetable":          {check: "leak", detail: []string{"mm-pagetable frames"}},
@@ -216,7 +216,7 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"shootdown-cpumask":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"shoot-keep-active":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"shoot-no-leave":          {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
-	"mmput-unlazy-late":       {check: "lazy-freed-mm", detail: []string{"was freed, a kernel thread's active_mm still named it"}},
+	"mmput-unlazy-late":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"loaded-mm-no-ipi":        {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
 	"hazard-no-publish":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"hazard-no-clear":         {}, // equivalent: run by no boot test

@@ -89,6 +89,7 @@ const (
 	DetectRefcount    = "refcount"      // mm_users or mm_count went negative
 	DetectMembarrier  = "membarrier"    // a CPU ran the mm across an expedited membarrier without its barrier
 	DetectNMIUaccess  = "nmi-uaccess"   // an NMI's user read through the MMU returned another mm's memory
+	DetectUserFault   = "user-fault"    // a kernel thread's user access faulted: a live mm's page no longer translates
 	DetectCPUOnline   = "cpu-online"    // a CPU the firmware lists never came up
 	DetectCrash       = "crash"         // an exception or an unrecovered panic (the runner's)
 	DetectTimeout     = "timeout"       // the boot did not end in time (the runner's)
@@ -105,7 +106,7 @@ var Detectors = []Detector{
 	{DetectStaleTLB, Machine}, {DetectCR3Audit, Machine}, {DetectPoisonWalk, Memory}, {DetectPoison, Memory},
 	{DetectLeak, Assertion}, {DetectIPICount, Assertion}, {DetectTokens, Assertion}, {DetectFreedMM, Memory},
 	{DetectLazyFreedMM, Assertion}, {DetectRefcount, Assertion}, {DetectMembarrier, Assertion},
-	{DetectNMIUaccess, Machine},
+	{DetectNMIUaccess, Machine}, {DetectUserFault, Machine},
 	{DetectCPUOnline, Harness}, {DetectCrash, Harness}, {DetectTimeout, Harness},
 }
 
@@ -203,8 +204,8 @@ var Injections = []Injection{
 		What: "exit_mmap's flush moves lazy CPUs' root but leaves their active_mm"},
 	{Name: "membarrier-no-ipi", Scheme: Refcount, Scenario: Membarrier, Catch: DetectMembarrier, Arches: both, CPUs: 2,
 		What: "the expedited membarrier sends no IPIs"},
-	{Name: "mmput-twice", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectRefcount, Arches: both, CPUs: 2,
-		What: "the exit of a process's last task drops its mm_users reference twice"},
+	{Name: "mmput-twice", Scheme: Refcount, Scenario: KthreadUseMM, Catch: DetectUserFault, Arches: both, CPUs: 2,
+		What: "the owner's exit drops its mm_users reference twice: __mmput tears the mm down under kthread_use_mm's user"},
 	{Name: "refcount-exit-no-grab", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "exit_mm skips mmgrab_lazy_tlb: the exiting task's lazy reference is dropped without being taken"},
 	{Name: "refcount-no-drop", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLeak, Arches: both, CPUs: 2,
@@ -215,7 +216,7 @@ var Injections = []Injection{
 		What: "do_shoot_lazy_tlb skips current->active_mm = &init_mm"},
 	{Name: "shoot-no-leave", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
 		What: "do_shoot_lazy_tlb skips switch_mm(mm, &init_mm): the lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
-	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectLazyFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
+	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
 		What: "__mmput kicks mm_cpumask after exit_mmap, not before: the freed-tables flush took lazy CPUs out of it (where they keep the root, powerpc's mask still holds them: equivalent there)"},
 	{Name: "loaded-mm-no-ipi", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
 		What: "__mmdrop sends no IPI to mm_cpumask: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},

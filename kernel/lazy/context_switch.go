@@ -148,10 +148,9 @@ func (c *CPU) Exit() {
 	fl := machine.M.IRQSave()
 	exitMM(c.ID, c.r, t, !InjectRefcountExitNoGrab)
 	machine.M.IRQRestore(fl)
-	last := mm.At(h).Users == 1
 	mmput(c.ID, h, ctx)
-	if InjectMMPutTwice && last {
-		mmput(c.ID, h, ctx) // the struct is still alive if anyone holds mm_count: the count goes below zero
+	if InjectMMPutTwice {
+		mmput(c.ID, h, ctx) // another user's reference: __mmput tears the mm down under it
 	}
 	c.r.stats.Exits++
 	c.r.stats.ExitCycles += machine.M.Cycles() - t0

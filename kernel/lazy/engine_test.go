@@ -273,6 +273,7 @@ func exitWhileLazy(w *world) exitObs {
 	w.step(0, func(c *CPU) { c.Switch(t2); w.touch(0, p); c.Exit() })
 	w.step(0, func(c *CPU) { c.Switch(t1); c.Exit() })
 	obs := exitObs{freedAtExit: !p.as.Valid(p.ctx)}
+	w.step(1, func(c *CPU) { c.Switch(c.Idle); c.Switch(k) }) // the kernel thread sleeps and wakes
 	w.endLazy(1, k)
 	return obs
 }

@@ -31,6 +31,9 @@ type Task struct {
 	frame     uint64
 }
 
+// IsKthread says t is a kernel thread (kthread_use_mm may lend it an mm).
+func (t *Task) IsKthread() bool { return t.Flags&taskKthread != 0 }
+
 const (
 	taskMagic   = 0x7461736b2d2d2121 // "task--!!"
 	taskKthread = 1 << 0

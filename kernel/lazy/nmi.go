@@ -154,6 +154,18 @@ func copyFromUserNMI(cpu int, root, ctx uint64) {
 	}
 }
 
+// WalkLoaded walks the root the MMU has loaded for va, as the MMU will, for a kernel thread's user
+// access (copy_from_user under kthread_use_mm would take the fault; this port takes none in kernel
+// code, so it looks first): present says a leaf maps va; level is the level of a freed table met, or
+// -1. With no MMU (the host model) every address is present.
+func WalkLoaded(va uintptr) (present bool, level int) {
+	root := archLoadedRoot()
+	if root == 0 {
+		return true, -1
+	}
+	return walkNMI(root, va)
+}
+
 // walkNMI walks root for va as the MMU will: present says a leaf maps it; level is the level (0: the
 // root) of a freed table the walk met (quarantined, or an entry holding mm.Poison), else -1.
 //

@@ -25,7 +25,7 @@ func mutationRun(t *testing.T) *protocol.Run {
 		"LZ1 begin name=inject/write-after-free scheme=- scenario=- inject=write-after-free expect=fail catch=poison",
 		`LZ1 fail name=inject/write-after-free check=poison cpu=0 loc=a detail="frame 0x12 written while quarantined"`,
 		"LZ1 end name=inject/write-after-free outcome=fail ms=5",
-		"LZ1 begin name=inject/mmput-twice scheme=refcount scenario=exit-while-lazy inject=mmput-twice expect=fail catch=refcount",
+		"LZ1 begin name=inject/mmput-twice scheme=refcount scenario=kthread-use-mm inject=mmput-twice expect=fail catch=user-fault",
 		`LZ1 fail name=inject/mmput-twice check=freed-mm cpu=0 loc=a detail="mm 5 freed"`,
 		"LZ1 end name=inject/mmput-twice outcome=fail ms=5",
 		"LZ1 begin name=inject/membarrier-no-ipi scheme=refcount scenario=membarrier inject=membarrier-no-ipi expect=fail catch=membarrier",
@@ -68,7 +68,7 @@ func TestMutationOutputs(t *testing.T) {
 	var b bytes.Buffer
 	printTable(&b, c, res, nil)
 	for _, want := range []string{"caught by cr3-audit (machine): CPU 1: CR3 root", "caught by poison (memory): frame 0x12",
-		"caught by freed-mm (memory) only, not by refcount", "survived: no check reported it"} {
+		"caught by freed-mm (memory) only, not by user-fault", "survived: no check reported it"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, b.String())
 		}

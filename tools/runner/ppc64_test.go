@@ -141,7 +141,7 @@ func ppc64OutcomeCases() []struct {
 		{"injected crash", cat("LZ1 boot arch=ppc64 cpus=1 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/fault scheme=- scenario=- inject=fault expect=fail\n"+crash, 0),
 			[]string{"-inject", "fault"}, 0, []string{"inject/fault", "as expected"}, []string{"UNEXPECTED"}},
 		// an injected bug whose test skips (no address spaces yet) is not as expected, and says why
-		{"injected skip", cat("LZ1 boot arch=ppc64 cpus=2 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/mmput-twice scheme=- scenario=- inject=mmput-twice expect=fail catch=refcount\n"+
+		{"injected skip", cat("LZ1 boot arch=ppc64 cpus=2 mem_mb=512 go=go1.26 cmdline=-\nLZ1 begin name=inject/mmput-twice scheme=- scenario=- inject=mmput-twice expect=fail catch=user-fault\n"+
 			"LZ1 end name=inject/mmput-twice outcome=skip ms=1 reason=\"no address spaces on ppc64 yet\"\nLZ1 summary tests=1 passed=0 failed=1", 0),
 			[]string{"-inject", "mmput-twice", "-cpus", "2"}, 1, []string{"inject/mmput-twice: expected to fail, but was skipped: no address spaces on ppc64 yet"}, []string{"but passed"}},
 		// a QEMU that refuses the machine: its error, not its warnings, in the detail

@@ -176,8 +176,12 @@ func (e *env) userRun(c *lazy.CPU) bool {
 
 // touch reads every token page of p through the MMU: the current task must be p's.
 func (e *env) touch(c *lazy.CPU, p *proc) {
+	kthread := c.Curr().MM != 0 && c.Curr().IsKthread()
 	for i := 0; i < p.pages; i++ {
 		w := (*[2]uint64)(unsafe.Add(nil, mm.UserBase()+uintptr(i)*mm.PageSize))
+		if kthread && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w))) {
+			return
+		}
 		e.reads.Add(1)
 		if atomic.LoadUint64(&w[0]) != tokenMagic || atomic.LoadUint64(&w[1]) != p.ctx<<16|uint64(i) {
 			if e.stale.Add(1) <= 4 {
@@ -185,6 +189,20 @@ func (e *env) touch(c *lazy.CPU, p *proc) {
 			}
 		}
 	}
+}
+
+// uaccessOK is the fault copy_from_user would take in a kernel thread using p's mm, found by walking
+// the loaded root first (machine state): a page of a live mm that does not translate, or a walk
+// through a freed table, means the address space was torn down under its user.
+func (e *env) uaccessOK(c *lazy.CPU, p *proc, i int, va uintptr) bool {
+	present, level := lazy.WalkLoaded(va)
+	switch {
+	case level >= 0:
+		e.fail("poison-walk|CPU %d: kthread_use_mm's access to page %d of mm ctx %d walked a freed table at level %d", c.ID, i, p.ctx, level)
+	case !present:
+		e.fail("user-fault|CPU %d: kthread_use_mm's access to page %d of mm ctx %d faulted: it no longer translates", c.ID, i, p.ctx)
+	}
+	return present && level < 0
 }
 
 // nmiAll sends an NMI to every other CPU.

@@ -92,6 +92,10 @@ func exitUnderLazy(e *env, c *lazy.CPU, p *proc, k *lazy.Task, nmis bool) {
 			e.nmiAll(c)
 		}
 		spin(200)
+		if i%5 == 4 { // the kernel thread sleeps and wakes: active_mm is handed to idle and back
+			c.Switch(c.Idle)
+			c.Switch(k)
+		}
 	}
 	e.bar.wait()
 	for i := 1; i <= e.n; i++ {
