@@ -346,6 +346,7 @@ func freeTables(a *Allocator, pa uint64, out *FrameList, leak int, deferTables b
 //go:nosplit
 func acquire(l *uint32) {
 	for !atomic.CompareAndSwapUint32(l, 0, 1) {
+		Relax()
 	}
 }
 

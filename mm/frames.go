@@ -257,6 +257,7 @@ func (a *Allocator) Count(k Kind) uint64 { return atomic.LoadUint64(&a.counts[k]
 //go:nosplit
 func (a *Allocator) acquire() {
 	for !atomic.CompareAndSwapUint32(&a.lock, 0, 1) {
+		Relax()
 	}
 }
 

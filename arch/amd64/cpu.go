@@ -162,7 +162,6 @@ func ltr(sel uint16)
 func fxsave(p uintptr)
 func stihlt()
 func cli()
-func pause()
 func rdrand() (uint64, bool)
 func vectorsBase() uintptr
 func syscallEntryAddr() uintptr

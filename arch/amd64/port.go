@@ -21,7 +21,7 @@ func archPutc(c byte) { putc(c) }
 
 //go:linkname archPause lazymm/kernel/shim.archPause
 //go:nosplit
-func archPause() { pause() }
+func archPause() { mm.Relax() }
 
 //go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit

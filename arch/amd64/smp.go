@@ -8,6 +8,7 @@ import (
 
 	"github.com/usbarmory/tamago/amd64/lapic"
 	"lazymm/kernel/shim"
+	"lazymm/mm"
 )
 
 // SMP bring-up, as Linux's do_boot_cpu: find the CPUs in the ACPI MADT, then start every AP with
@@ -248,7 +249,7 @@ func startAPs() {
 	}
 	deadline := machine.ReadCycles() + apWaitSeconds*tscHz
 	for atomic.LoadUint32(&apOnline) < want && machine.ReadCycles() < deadline {
-		pause()
+		mm.Relax()
 	}
 	n := 1
 	for n < firmwareCPUs && atomic.LoadUint32(&cpus[n].arrived) != 0 {
@@ -264,7 +265,7 @@ const apWaitSeconds = 10
 //go:nosplit
 func delayTSC(d uint64) {
 	for end := machine.ReadCycles() + d; machine.ReadCycles() < end; {
-		pause()
+		mm.Relax()
 	}
 }
 
@@ -275,7 +276,7 @@ func icrSend(apicID uint32, low uint32) {
 	lapicWrite(lapic.LAPIC_ICRH, apicID<<24)
 	lapicWrite(lapic.LAPIC_ICRL, low)
 	for i := 0; i < 1<<20 && lapicRead(lapic.LAPIC_ICRL)&(1<<lapic.ICR_DLV_STATUS) != 0; i++ {
-		pause()
+		mm.Relax()
 	}
 }
 
@@ -290,7 +291,7 @@ func apMain(idx int) {
 	atomic.StoreUint32(&c.arrived, 1)
 	atomic.AddUint32(&apOnline, 1)
 	for atomic.LoadUint32(&smpReady) == 0 {
-		pause()
+		mm.Relax()
 	}
 	if idx >= shim.OnlineCPUs {
 		haltForever()

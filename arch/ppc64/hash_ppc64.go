@@ -95,6 +95,7 @@ func avpnOf(vsid uint64, ea uintptr) uint64 {
 func hashLockTake() uint64 {
 	fl := irqSave()
 	for !atomic.CompareAndSwapUint32(&hashLock, 0, 1) {
+		mm.Relax()
 	}
 	return fl
 }

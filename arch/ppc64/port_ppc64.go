@@ -6,6 +6,7 @@ import (
 	"unsafe" // also for go:linkname
 
 	"lazymm/kernel/shim"
+	"lazymm/mm"
 )
 
 // The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
@@ -43,7 +44,7 @@ func archCPUID() int { return int(thisCPU().id) }
 
 //go:linkname archPause lazymm/kernel/shim.archPause
 //go:nosplit
-func archPause() {}
+func archPause() { mm.Relax() }
 
 //go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit

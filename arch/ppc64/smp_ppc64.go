@@ -9,6 +9,7 @@ import (
 	"lazymm/kernel/lazy"
 	"lazymm/kernel/paging"
 	"lazymm/kernel/shim"
+	"lazymm/mm"
 )
 
 // SMP on pseries: the CPUs are the device tree's /cpus nodes (read through VOF at boot); each is
@@ -134,6 +135,7 @@ func apMain(idx int) {
 	hcall(hCPPR, 0xff, 0, 0, 0)
 	atomic.StoreUint32(&arrived[idx], 1)
 	for atomic.LoadUint32(&smpReady) == 0 {
+		mm.Relax()
 	}
 	if idx >= shim.OnlineCPUs {
 		for { // beyond a CPU that never came up: never online

@@ -235,6 +235,7 @@ func TakeNMIFindings(n int) []string {
 func ResetNMI(n int) {
 	for c := 0; c < n; c++ {
 		nmiState[c] = nmiCPU{}
+		atomic.StoreUint64(&pokesDone[c], 0)
 	}
 }
 
@@ -246,6 +247,7 @@ func ResetNMI(n int) {
 func (c *CPU) PokeFromUser(tmp *mm.AddrSpace, hold int) uint64 {
 	fl := machine.M.IRQSave()
 	v := pokeHold(c.ID, tmp, hold)
+	atomic.AddUint64(&pokesDone[c.ID], 1) // after every poke, even one refused
 	machine.M.IRQRestore(fl)
 	return v
 }
@@ -269,8 +271,15 @@ func pokeHold(cpu int, tmp *mm.AddrSpace, hold int) uint64 {
 	return v
 }
 
-// pokeHeld says a CPU is inside PokeFromUser with the poking mm loaded.
-var pokeHeld [mm.MaxCPUs]uint32
+// pokeHeld says a CPU is inside PokeFromUser with the poking mm loaded; pokesDone counts the pokes
+// it has finished (a sender waits for the poke of its round to end, not for a guessed time).
+var (
+	pokeHeld  [mm.MaxCPUs]uint32
+	pokesDone [mm.MaxCPUs]uint64
+)
+
+// PokesDone is how many PokeFromUser calls cpu has finished since ResetNMI.
+func PokesDone(cpu int) uint64 { return atomic.LoadUint64(&pokesDone[cpu]) }
 
 // PokeHeld reports whether cpu is inside PokeFromUser now, with the poking mm loaded.
 func PokeHeld(cpu int) bool { return atomic.LoadUint32(&pokeHeld[cpu]) != 0 }

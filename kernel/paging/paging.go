@@ -64,6 +64,7 @@ func Lock() uint64 {
 	fl := shim.IRQSave()
 	for !atomic.CompareAndSwapUint32(&mmLock, 0, 1) {
 		shim.RunCrossCalls() // a CPU waiting here must still answer flush IPIs
+		mm.Relax()
 	}
 	return fl
 }

@@ -94,11 +94,12 @@ func nmiSample(e *env, c *lazy.CPU) {
 			}
 			e.nmiAll(c)
 		} else {
-			for i := 0; i < 2000 && !lazy.PokeHeld(poker); i++ {
-				spin(20)
-			}
-			for lazy.PokeHeld(poker) {
-				machine.M.SendNMI(poker)
+			// until the poker's poke of this round is over (its count passes the round's), NMIs
+			// while it holds the poking mm: a slow host delays the NMI, never skips it
+			for want := uint64(round/e.n + 1); lazy.PokesDone(poker) < want; {
+				if lazy.PokeHeld(poker) {
+					machine.M.SendNMI(poker)
+				}
 				spin(200)
 			}
 		}
