@@ -3,7 +3,7 @@ package amd64
 import (
 	"lazymm/kernel/machine"
 
-	_ "unsafe" // for go:linkname
+	"unsafe"
 
 	"lazymm/kernel/shim"
 	"lazymm/mm"
@@ -26,6 +26,15 @@ func archPause() { mm.Relax() }
 //go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit
 func archIdle() { stihlt() }
+
+//go:linkname archMayHalt lazymm/kernel/shim.archMayHalt
+//go:nosplit
+func archMayHalt() bool {
+	var here byte
+	sp := uintptr(unsafe.Pointer(&here))
+	base := uintptr(unsafe.Pointer(&ist[thisCPU().id][0][0]))
+	return sp-base >= istSize // interrupts (IST 1) restart their stack from its top
+}
 
 //go:linkname archCycles lazymm/kernel/shim.archCycles
 //go:nosplit

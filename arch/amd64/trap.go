@@ -45,6 +45,9 @@ func trap(f *Frame) {
 			return
 		}
 	}
+	if shim.Waiting() {
+		return // it ended a halt in a wait for another CPU: nothing is scheduled inside one
+	}
 	if !shim.LockKernelFrom() {
 		crash(f) // a fault inside the kernel itself: nothing to recover
 	}

@@ -50,10 +50,22 @@ func archPause() { mm.Relax() }
 //go:nosplit
 func archIdle() {
 	c := thisCPU()
-	c.idling = true
-	idleWait()
-	c.idling = false
+	// Soft-masked (a wait in thread context), MSR.EE is on: an interrupt may already have come and
+	// been deferred (the wake-up the caller waits for). Hard-disabled, one arriving now stays pending
+	// for H_CEDE. EE goes back as it was: soft-masked code runs with it on.
+	hard := irqSave()
+	if c.happened == 0 { // as Linux's power idle checks irq_happened before it cedes
+		was := c.idling // a wait's halt may nest in an interrupt that ended the idle loop's
+		c.idling = true
+		idleWait()
+		c.idling = was
+	}
+	irqRestore(hard)
 }
+
+//go:linkname archMayHalt lazymm/kernel/shim.archMayHalt
+//go:nosplit
+func archMayHalt() bool { return true } // trap entries nest on the current stack (the idle wait's rule)
 
 //go:linkname archCycles lazymm/kernel/shim.archCycles
 //go:nosplit

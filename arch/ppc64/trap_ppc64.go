@@ -100,6 +100,9 @@ func trap(f *Frame) {
 			return
 		}
 	}
+	if shim.Waiting() {
+		return // it ended a halt in a wait for another CPU: nothing is scheduled inside one
+	}
 	if !shim.LockKernelFrom() {
 		crash(c, f) // an entry that interrupted the kernel itself
 	}

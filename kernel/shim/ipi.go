@@ -13,7 +13,7 @@ import (
 // without the kernel lock: an NMI can arrive while its CPU holds it, and a cross-call sender may be
 // waiting on a CPU that holds it.
 const (
-	IPIResched = iota // wake an idle CPU
+	IPIResched = iota // wake an idle CPU, or one halted in a wait (wait.go)
 	IPICall           // run the cross-call in the CPU's slot
 	IPITest           // only counted (and bounced back for PingPong)
 	IPINMI
@@ -102,6 +102,7 @@ func runCrossCall(c *CPU) {
 	}
 	archRunOp(int(c.ID), c.callOp, c.callArg)
 	atomic.StoreUint64(&c.callDone, seq)
+	wakeWaiters() // the sender may be halted waiting for this
 }
 
 // PostCall runs op on every CPU in mask (this one included, directly) and, if wait, returns when all
@@ -114,10 +115,12 @@ func PostCall(mask uint64, op uint32, arg uint64, wait bool) {
 	fl := archIRQSave() // stay on this CPU, and poll our own slot while waiting
 	c := thisCPU()
 	me := int(c.ID)
+	var w spinWait
 	for !atomic.CompareAndSwapUint32(&callLock, 0, 1) {
 		runCrossCall(c)
-		archPause()
+		w.pause(c)
 	}
+	w.done(c)
 	for i := 0; i < OnlineCPUs; i++ {
 		if mask&(1<<uint(i)) == 0 || i == me {
 			continue
@@ -125,8 +128,9 @@ func PostCall(mask uint64, op uint32, arg uint64, wait bool) {
 		t := &CPUs[i]
 		for atomic.LoadUint64(&t.callDone) != atomic.LoadUint64(&t.callSeq) { // previous call consumed
 			runCrossCall(c)
-			archPause()
+			w.pause(c)
 		}
+		w.done(c)
 		t.callOp, t.callArg = op, arg
 		atomic.AddUint64(&t.callSeq, 1)
 		SendIPI(i, IPICall)
@@ -135,13 +139,15 @@ func PostCall(mask uint64, op uint32, arg uint64, wait bool) {
 		archRunOp(me, op, arg)
 	}
 	atomic.StoreUint32(&callLock, 0)
+	wakeWaiters()
 	if wait {
 		for i := 0; i < OnlineCPUs; i++ {
 			if mask&(1<<uint(i)) != 0 && i != me {
 				for atomic.LoadUint64(&CPUs[i].callDone) != atomic.LoadUint64(&CPUs[i].callSeq) {
 					runCrossCall(c)
-					archPause()
+					w.pause(c)
 				}
+				w.done(c)
 			}
 		}
 	}

@@ -15,8 +15,13 @@ func archPutc(c byte)
 // archPause is the spin-wait hint.
 func archPause()
 
-// archIdle waits for an interrupt with interrupts enabled and returns with them disabled again.
+// archIdle waits for an interrupt with interrupts enabled, and returns with them as they were on entry
+// (off; on ppc64 hard-off, or soft-masked in thread context).
 func archIdle()
+
+// archMayHalt says a wait may halt here: an interrupt that ends the halt nests safely on this stack
+// (amd64: not on the interrupt stack the interrupt itself would restart; ppc64: always).
+func archMayHalt() bool
 
 // archSendIPI delivers one IPI of kind (ipi.go) to cpu; archSendIPIAllButSelf to every other online
 // CPU (with the machine's broadcast where it has one). The shim counts them.

@@ -17,6 +17,7 @@ type CPU struct {
 	ID      int32
 	Cur     int32  // index into threads of the running thread, -1 when idle
 	Idle    bool   // waiting in the idle loop: interrupts must not switch threads
+	Waiting bool   // halted in a wait for another CPU (wait.go): an interrupt only ends the halt
 	Ticks   uint64 // this CPU's timer ticks
 	SliceAt uint64 // tick at which the current thread's time slice ends
 
@@ -91,10 +92,12 @@ var (
 func LockKernel() {
 	c := thisCPU()
 	me := uint32(c.ID) + 1
+	var w spinWait
 	for !atomic.CompareAndSwapUint32(&bkl, 0, me) {
 		runCrossCall(c) // the holder may be waiting for this CPU to flush its TLB
-		archPause()
+		w.pause(c)
 	}
+	w.done(c)
 }
 
 // LockKernelFrom takes the kernel lock on entry; false when this CPU already holds it, i.e. the entry
@@ -110,7 +113,10 @@ func LockKernelFrom() bool {
 }
 
 //go:nosplit
-func UnlockKernel() { atomic.StoreUint32(&bkl, 0) }
+func UnlockKernel() {
+	atomic.StoreUint32(&bkl, 0)
+	wakeWaiters()
+}
 
 // newThread claims a free slot (state tNew: invisible to the scheduler until the caller is done
 // setting it up); -1 when the table is full.
