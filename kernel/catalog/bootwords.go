@@ -22,6 +22,7 @@ var BootWords = []BootWord{
 	{"tests", anyValue, "run only tests whose names start with one of these comma-separated prefixes"},
 	{"scheme", listOf(Schemes), "run only the lazy-mm matrix, for these schemes (list, or all)"},
 	{"scenario", listOf(Scenarios), "run only these scenarios (list, or all)"},
+	{"parallel", oneOf(func() []string { return []string{"only", "skip"} }), "run only the tests that need real parallelism (only), or all but them (skip): the runner's split between QEMU's TCG modes"},
 	{"seed", uintValue, "the torture scenario's seed"},
 	{"duration", durationValue, "run the torture scenario this long (a Go duration), not 400 steps per CPU"},
 	{"trace", oneOf(func() []string { return []string{"1"} }), "the lazy-mm scenarios dump their event trace (runner -trace)"},

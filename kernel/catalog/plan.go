@@ -15,6 +15,15 @@ var (
 	TLBTests = []string{"mm/" + MunmapShootdown + "/nopcid", "mm/" + MunmapShootdown + "/pcid"}
 )
 
+// ParallelScenarios are the scenarios whose verdicts rely on CPUs really running at once: the
+// store-buffering test of membarrier (a store passing a later load needs two host threads) and
+// torture's random interleavings. Under QEMU they need multi-threaded TCG; the rest are as good
+// with one host thread taking the vCPUs in turn, which costs far less where vCPUs outnumber cores.
+var ParallelScenarios = []string{Membarrier, Torture}
+
+// NeedsParallel says whether a test needs CPUs that really run at once.
+func NeedsParallel(t Test) bool { return slices.Contains(ParallelScenarios, t.Scenario) }
+
 // ReportTest closes a whole suite run with the run's figures.
 const ReportTest = "smoke/report"
 
@@ -37,6 +46,7 @@ type Selection struct {
 	Prefixes  []string // tests=: only tests with these prefixes (nil: all)
 	Schemes   []string // scheme=: only the matrix, for these schemes (nil: not asked)
 	Scenarios []string // scenario=: only these scenarios (nil: not asked)
+	Parallel  string   // parallel=: "only" the tests that need real parallelism, or "skip" them ("": all)
 	BareMetal bool     // false when the kernel runs as a Linux process: the smoke suite only
 	MMU       string   // the MMU mode the boot runs, resolved (decides an injection's detector)
 }
@@ -56,6 +66,9 @@ func Plan(s Selection) []Test {
 	}
 	var out []Test
 	keep := func(t Test) {
+		if s.Parallel != "" && (s.Parallel == "only") != NeedsParallel(t) {
+			return
+		}
 		if s.Prefixes == nil || slices.ContainsFunc(s.Prefixes, func(p string) bool { return strings.HasPrefix(t.Name, p) }) {
 			out = append(out, t)
 		}
@@ -98,6 +111,7 @@ func orAll(v, all []string) []string {
 func SelectionOf(line, arch string, bareMetal bool) Selection {
 	s := Selection{BareMetal: bareMetal}
 	s.Inject, _ = WordValue(line, "inject")
+	s.Parallel, _ = WordValue(line, "parallel")
 	if v, ok := WordValue(line, "tests"); ok {
 		s.Prefixes = strings.Split(v, ",")
 	}

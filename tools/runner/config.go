@@ -42,6 +42,7 @@ type Config struct {
 	Console      string
 	Verbose      io.Writer
 	Parallel     int
+	TCG          string // -tcg: auto, single or multi (tcg.go)
 	Shard        int
 	Shards       int
 	List, TAP    bool
@@ -71,6 +72,7 @@ func buildConfig(f *flags, stderr io.Writer) (*Config, error) {
 	c.checkNumbers(f, add)
 	c.checkSelection(f, add)
 	c.checkModes(f, add)
+	c.checkTCG(f, add)
 	c.checkAppend(add)
 	return c, errs.ErrorOrNil()
 }

@@ -14,15 +14,15 @@ import (
 
 // flags are the command line as given, before any rule is checked (config.go does that).
 type flags struct {
-	arch, machine, mmu, kernel, cdrom, appendWords, qemu, console string
-	cpus, mem, gdb, parallel                                      int
-	timeout, duration                                             time.Duration
-	timeoutScale                                                  float64
-	inject, scheme, scenario, shard                               string
-	seed                                                          uint64
-	matrix, nopcid, kvm, list, tap, verbose                       bool
-	json, junit, trace, report, results                           string
-	set                                                           map[string]bool // flags given on the command line
+	arch, machine, mmu, kernel, cdrom, appendWords, qemu, console, tcg string
+	cpus, mem, gdb, parallel                                           int
+	timeout, duration                                                  time.Duration
+	timeoutScale                                                       float64
+	inject, scheme, scenario, shard                                    string
+	seed                                                               uint64
+	matrix, nopcid, kvm, list, tap, verbose                            bool
+	json, junit, trace, report, results                                string
+	set                                                                map[string]bool // flags given on the command line
 }
 
 // newFlagSet declares every flag; its usage text is the flag reference (-help).
@@ -46,6 +46,7 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs.StringVar(&f.cdrom, "cdrom", "", "boot this GRUB ISO (make iso) instead of -kernel, with the ISO's own command line; -kernel still symbolizes (amd64)")
 	fs.StringVar(&f.appendWords, "append", "", "more kernel command-line words, after the runner's own; each is checked (see Boot words below), and one may not set a word the runner sets (use its flag)")
 	fs.BoolVar(&f.kvm, "kvm", false, "use KVM (a host of the guest's arch, with a usable /dev/kvm)")
+	fs.StringVar(&f.tcg, "tcg", "auto", "QEMU's TCG threading: auto (single-threaded where a boot's vCPUs outnumber the host's cores and none of its tests needs CPUs running at once, else multi-threaded; the suite's parallel tests get a boot of their own), single or multi")
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default: the arch's, from PATH: "+qemuList()+")")
 	fs.StringVar(&f.json, "json", "", "write a JSON report to FILE (docs/PROTOCOL.md)")
 	fs.StringVar(&f.trace, "trace", "", "record the lazy-mm scenarios' per-CPU events (kernel word trace=1) and write them to FILE as a Chrome/Perfetto trace")

@@ -188,7 +188,7 @@ func TestShardAndList(t *testing.T) {
 		t.Errorf("-shard 1/2x: rc %d: %s", rc, errs)
 	}
 	var out bytes.Buffer
-	if rc := run([]string{"-list", "-matrix", "-kernel", os.Args[0], "-qemu", "/bin/true"}, &out, &out); rc != 0 || strings.Count(out.String(), "boot ") != len(all) {
+	if rc := run([]string{"-list", "-matrix", "-cpus", "4", "-kernel", os.Args[0], "-qemu", "/bin/true"}, &out, &out); rc != 0 || strings.Count(out.String(), "boot ") != len(all) {
 		t.Errorf("-list: rc %d, %d boots listed, want %d:\n%s", rc, strings.Count(out.String(), "boot "), len(all), out.String())
 	}
 }

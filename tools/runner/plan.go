@@ -27,6 +27,7 @@ type Boot struct {
 	QEMU     string
 	Console  string
 	KVM      bool
+	TCG      string // QEMU's TCG threading: single or multi ("" with KVM or a board)
 	GDB      int
 	Inject   string
 	Cmdline  string         // the words sent
@@ -62,6 +63,7 @@ func planBoots(c *Config, stderr io.Writer) ([]*Boot, error) {
 		return nil, err
 	}
 	noteRaisedCPUs(c, boots, stderr)
+	boots = c.assignTCG(boots)
 	boots = shard(boots, c.Shard, c.Shards)
 	if len(boots) == 0 {
 		return nil, fmt.Errorf("-shard %d/%d: this shard has no boot", c.Shard, c.Shards)
@@ -281,7 +283,7 @@ func listPlan(w io.Writer, boots []*Boot) {
 		if !b.Sent {
 			words = "(the loader's)"
 		}
-		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v  kernel words: %s\n", i+1, b.Label, b.CPUs, b.Timeout, words)
+		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v -tcg %s  kernel words: %s\n", i+1, b.Label, b.CPUs, b.Timeout, orDash(b.TCG), words)
 		if !b.Sent {
 			continue
 		}

@@ -32,9 +32,9 @@ var qemuArgsCases = []struct {
 	not  []string
 }{
 	// the runner's words first, then -append's
-	{"ppc64", []string{"-arch", "ppc64", "-cpus", "4", "-inject", "fault", "-seed", "7", "-append", "scenario=exit-nmi"},
+	{"ppc64", []string{"-arch", "ppc64", "-cpus", "4", "-tcg", "single", "-inject", "fault", "-seed", "7", "-append", "scenario=exit-nmi"},
 		[]string{"-machine pseries,x-vof=on", "-m 512", "-smp 4", "-nodefaults", "-no-reboot", "-serial stdio",
-			"-kernel K", "-accel tcg -cpu power9", "-append inject=fault seed=7 scenario=exit-nmi"},
+			"-kernel K", "-accel tcg,thread=single -cpu power9", "-append inject=fault seed=7 scenario=exit-nmi"},
 		[]string{"isa-debug-exit", "q35", "-cdrom", "-cpu max", "-S"}},
 	{"ppc64 machine given", []string{"-arch", "ppc64", "-machine", "pseries", "-mem", "256"},
 		[]string{"-machine pseries,x-vof=on", "-m 256", "-smp 1", "-kernel K"}, []string{"-append"}},
@@ -44,9 +44,9 @@ var qemuArgsCases = []struct {
 		[]string{"-append duration=1m0s nopcid tests=smoke/"}, nil},
 	{"ppc64 mmu", []string{"-arch", "ppc64", "-mmu", "hash", "-scheme", "hazard", "-trace", "t.json"},
 		[]string{"-append scheme=hazard trace=1 hash"}, nil},
-	{"amd64", []string{"-cpus", "2", "-inject", "fault"},
+	{"amd64", []string{"-cpus", "2", "-tcg", "multi", "-inject", "fault"},
 		[]string{"-machine q35", "-smp 2,sockets=2,cores=1,threads=1", "-serial stdio", "-device isa-debug-exit,iobase=0xf4,iosize=0x04",
-			"-kernel K", "-accel tcg -cpu max", "-append inject=fault"},
+			"-kernel K", "-accel tcg,thread=multi -cpu max", "-append inject=fault"},
 		[]string{"pseries", "power9"}},
 }
 

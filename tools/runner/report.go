@@ -38,6 +38,7 @@ type jsonTest struct {
 	AsExpected    bool               `json:"as_expected"`
 	Reason        string             `json:"reason,omitempty"` // why a skipped test did not run
 	MS            float64            `json:"ms"`
+	TCG           string             `json:"tcg,omitempty"` // QEMU's TCG threading of the boot it ran in
 	Failures      []jsonFailure      `json:"failures"`
 	Metrics       map[string]float64 `json:"metrics"`
 }
@@ -74,7 +75,7 @@ func makeReport(c *Config, res *Result) jsonReport {
 	}
 	for _, t := range res.Run.Tests {
 		jt := jsonTest{Name: t.Name, Scheme: t.Scheme, Scenario: t.Scenario, Inject: t.Inject, Expected: t.Expect,
-			Catch: t.Catch, AsExpected: t.AsExpected(), Outcome: t.Outcome, Reason: t.Reason, MS: finite(t.MS),
+			Catch: t.Catch, AsExpected: t.AsExpected(), Outcome: t.Outcome, Reason: t.Reason, MS: finite(t.MS), TCG: res.TestTCG[t.Name],
 			Failures: []jsonFailure{}, Metrics: map[string]float64{}}
 		k := killedBy(t)
 		jt.CaughtBy, jt.DetectorClass = k.Detector, string(k.Class)
@@ -121,8 +122,8 @@ func printTable(w io.Writer, c *Config, res *Result, sym *symbolizer) error {
 	} else if res.Boots > 1 {
 		how = fmt.Sprintf("%d boots; the first that was not as expected: %s", res.Boots, how)
 	}
-	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s)\n",
-		c.Arch.Name, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, how)
+	fmt.Fprintf(w, "\nlazymm %s: %d tests, %d as expected, %d skipped, %d unexpected (boot %d ms, wall %d ms, %s%s)\n",
+		c.Arch.Name, len(res.Run.Tests), asExpected, skipped, len(res.Run.Tests)-asExpected-skipped, res.BootMS, res.WallMS, how, tcgSummary(res))
 	if err := all.ErrorOrNil(); err != nil {
 		fmt.Fprintln(w, err)
 		return err
@@ -137,11 +138,11 @@ func printTable(w io.Writer, c *Config, res *Result, sym *symbolizer) error {
 // machine without something) fold into one line after the first.
 func printRows(w io.Writer, res *Result) (asExpected, skipped int, all *multierror.Error) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tFIRST FAILURE")
+	fmt.Fprintln(tw, "TEST\tEXPECT\tOUTCOME\tRESULT\tMS\tTCG\tFIRST FAILURE")
 	folded, lastSkip := 0, ""
 	fold := func() {
 		if folded > 0 {
-			fmt.Fprintf(tw, "  ... %d more\t\tskip\tskipped\t\tthe same reason\n", folded)
+			fmt.Fprintf(tw, "  ... %d more\t\tskip\tskipped\t\t\tthe same reason\n", folded)
 		}
 		folded = 0
 	}
@@ -168,7 +169,7 @@ func printRows(w io.Writer, res *Result) (asExpected, skipped int, all *multierr
 		default:
 			asExpected++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, firstRow(t))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\t%s\n", t.Name, t.Expect, t.Outcome, result, t.MS, orDash(res.TestTCG[t.Name]), firstRow(t))
 	}
 	fold()
 	tw.Flush()

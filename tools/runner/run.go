@@ -24,9 +24,11 @@ type Result struct {
 	WallMS      int64
 	ExitStatus  int // QEMU's; -1 when killed
 	Stderr      string
-	Boots       int   // how many boots were merged into this result (merge)
-	Interrupted bool  // a signal stopped the boot
-	StartErr    error // the boot could not start (QEMU would not run, the console would not open)
+	Boots       int               // how many boots were merged into this result (merge)
+	BootTCG     []string          // each boot's TCG mode, in boot order
+	TestTCG     map[string]string // the TCG mode of the boot each test ran in
+	Interrupted bool              // a signal stopped the boot
+	StartErr    error             // the boot could not start (QEMU would not run, the console would not open)
 }
 
 func newResult(b *Boot) *Result {
@@ -39,12 +41,14 @@ func newResult(b *Boot) *Result {
 func merge(rs []*Result) *Result {
 	if len(rs) == 1 {
 		rs[0].Boots = 1
+		noteTCG(rs[0], rs[0])
 		return rs[0]
 	}
 	m := &Result{Boot: rs[0].Boot, Run: protocol.NewRun(), BootMS: rs[0].BootMS, ExitStatus: rs[0].ExitStatus, Boots: len(rs)}
 	m.Run.Boot = rs[0].Run.Boot
 	picked := false
 	for _, r := range rs {
+		noteTCG(m, r)
 		m.Run.Tests = append(m.Run.Tests, r.Run.Tests...)
 		m.Run.Crashes = append(m.Run.Crashes, r.Run.Crashes...)
 		m.Interrupted = m.Interrupted || r.Interrupted
@@ -53,6 +57,20 @@ func merge(rs []*Result) *Result {
 		}
 	}
 	return m
+}
+
+// noteTCG records in m the TCG mode of r's boot and of each of its tests.
+func noteTCG(m, r *Result) {
+	if r.Boot == nil || r.Boot.TCG == "" {
+		return
+	}
+	if m.TestTCG == nil {
+		m.TestTCG = map[string]string{}
+	}
+	m.BootTCG = append(m.BootTCG, r.Boot.TCG)
+	for _, t := range r.Run.Tests {
+		m.TestTCG[t.Name] = r.Boot.TCG
+	}
 }
 
 // qemuArgs is the boot's QEMU command line: the arch's machine, the console on stdio, the image (or
@@ -79,7 +97,11 @@ func accelArgs(b *Boot) []string {
 	if b.KVM {
 		return []string{"-accel", "kvm", "-cpu", "host"}
 	}
-	return []string{"-accel", "tcg", "-cpu", b.Arch.CPUModel}
+	accel := "tcg"
+	if b.TCG != "" {
+		accel += ",thread=" + b.TCG
+	}
+	return []string{"-accel", accel, "-cpu", b.Arch.CPUModel}
 }
 
 // bootQEMU launches QEMU in its own process group, feeds its console to the parser and kills the

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"lazymm/kernel/catalog"
+)
+
+// QEMU's TCG runs a guest's vCPUs on one host thread in turns (thread=single) or one host thread each
+// (thread=multi). Where the vCPUs outnumber the host's cores, multi-threaded vCPUs that wait for
+// another CPU take a core from the one they wait for, and a boot costs several times the host CPU;
+// single-threaded, a vCPU that pauses or halts hands over at once. But in turns the CPUs never run at
+// the same time: the tests that need that (catalog.NeedsParallel: the store-buffering test, torture)
+// keep multi-threaded TCG. -tcg auto picks per boot, and gives the suite's parallel tests a boot of
+// their own (kernel word parallel=only, the rest parallel=skip).
+
+// tcgModes are -tcg's values.
+var tcgModes = []string{"auto", "single", "multi"}
+
+const (
+	tcgSingle = "single"
+	tcgMulti  = "multi"
+)
+
+// checkTCG checks -tcg: a value of tcgModes, for QEMU's TCG (not KVM, not an attached board).
+func (c *Config) checkTCG(f *flags, add func(error)) {
+	c.TCG = f.tcg
+	if !contains(tcgModes, c.TCG) {
+		add(fmt.Errorf("-tcg %q: want %s", c.TCG, strings.Join(tcgModes, ", ")))
+	}
+	if f.set["tcg"] && (c.KVM || c.Console != "") {
+		add(fmt.Errorf("-tcg chooses how QEMU's TCG runs the vCPUs: not with -kvm or -console"))
+	}
+}
+
+// assignTCG gives each boot its TCG mode, splitting a boot in two where -tcg auto wants single-threaded
+// TCG for some of its tests and multi-threaded for the others.
+func (c *Config) assignTCG(boots []*Boot) []*Boot {
+	var out []*Boot
+	for _, b := range boots {
+		if c.KVM || b.Console != "" {
+			out = append(out, b)
+			continue
+		}
+		if c.TCG != "auto" {
+			b.TCG = c.TCG
+			out = append(out, b)
+			continue
+		}
+		out = append(out, c.autoTCG(b)...)
+	}
+	return out
+}
+
+// autoTCG is -tcg auto for one boot: multi-threaded where the host has a core per vCPU, or where
+// every test needs real parallelism (or the runner cannot split the boot: its command line is not
+// the runner's); single-threaded where none does; else two boots.
+func (c *Config) autoTCG(b *Boot) []*Boot {
+	var par int
+	for _, t := range b.Expected {
+		if catalog.NeedsParallel(t) {
+			par++
+		}
+	}
+	_, appended := catalog.WordValue(c.Append, "parallel")
+	switch {
+	case b.CPUs <= runtime.NumCPU() || par == len(b.Expected) || !b.Sent || appended:
+		b.TCG = tcgMulti
+		return []*Boot{b}
+	case par == 0:
+		b.TCG = tcgSingle
+		return []*Boot{b}
+	}
+	p := *b
+	c.setParallel(b, "skip", tcgSingle)
+	c.setParallel(&p, "only", tcgMulti)
+	p.Label += "-parallel"
+	return []*Boot{b, &p}
+}
+
+// setParallel adds the word parallel=v to b's command line (after the runner's own words) and
+// plans its tests again.
+func (c *Config) setParallel(b *Boot, v, mode string) {
+	b.TCG = mode
+	b.Cmdline = joinWords(append(c.runnerWords(b.Inject), "parallel="+v), c.Append)
+	b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
+}
+
+// tcgSummary counts the boots of each TCG mode, for the table's last line ("" when none ran TCG).
+func tcgSummary(res *Result) string {
+	n := map[string]int{}
+	for _, m := range res.BootTCG {
+		n[m]++
+	}
+	if n[tcgSingle]+n[tcgMulti] == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; TCG: %d single-threaded, %d multi-threaded", n[tcgSingle], n[tcgMulti])
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"lazymm/kernel/catalog"
+)
+
+// -tcg auto splits the suite where its vCPUs outnumber the host's cores: the parallel tests (the
+// store-buffering test, torture) in a multi-threaded boot of their own, the rest single-threaded;
+// together they plan exactly the tests of one unsplit suite boot.
+func TestTCGAutoSplit(t *testing.T) {
+	kernel := testKernel(t)
+	cpus := fmt.Sprint(runtime.NumCPU() + 1)
+	whole := planned(t, "-kernel", kernel, "-cpus", cpus, "-tcg", "multi")
+	split := planned(t, "-kernel", kernel, "-cpus", cpus)
+	if len(whole) != 1 || whole[0].TCG != tcgMulti || len(split) != 2 {
+		t.Fatalf("-tcg multi: %d boots; auto: %d boots, want 1 and 2", len(whole), len(split))
+	}
+	var names []string
+	for i, b := range split {
+		wantMode, wantWord := tcgSingle, "parallel=skip"
+		if i == 1 {
+			wantMode, wantWord = tcgMulti, "parallel=only"
+		}
+		if b.TCG != wantMode || !strings.Contains(b.Cmdline, wantWord) {
+			t.Errorf("boot %s: TCG %q, words %q; want %s with %s", b.Label, b.TCG, b.Cmdline, wantMode, wantWord)
+		}
+		for _, tt := range b.Expected {
+			if catalog.NeedsParallel(tt) != (i == 1) {
+				t.Errorf("boot %s plans %s", b.Label, tt.Name)
+			}
+			names = append(names, tt.Name)
+		}
+	}
+	var want []string
+	for _, tt := range whole[0].Expected {
+		want = append(want, tt.Name)
+	}
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("the split boots plan %d tests, the whole suite %d", len(names), len(want))
+	}
+}
+
+// -tcg auto keeps multi-threaded TCG where the host has a core per vCPU, and a boot whose only test
+// needs parallelism is never split; -tcg takes only its values, and not with -kvm.
+func TestTCGChoices(t *testing.T) {
+	kernel := testKernel(t)
+	if b := planned(t, "-kernel", kernel, "-cpus", "1"); len(b) != 1 || b[0].TCG != tcgMulti {
+		t.Errorf("1 CPU: %d boots, TCG %q; want one, multi", len(b), b[0].TCG)
+	}
+	many := fmt.Sprint(runtime.NumCPU() + 1)
+	if b := planned(t, "-kernel", kernel, "-cpus", many, "-inject", "membarrier-no-ipi"); len(b) != 1 || b[0].TCG != tcgMulti {
+		t.Errorf("membarrier-no-ipi: TCG %q, want multi", b[0].TCG)
+	}
+	if b := planned(t, "-kernel", kernel, "-cpus", many, "-inject", "skip-exit-flush"); len(b) != 1 || b[0].TCG != tcgSingle {
+		t.Errorf("skip-exit-flush at %s CPUs: TCG %q, want single", many, b[0].TCG)
+	}
+	for _, bad := range [][]string{{"-tcg", "both"}, {"-tcg", "single", "-kvm"}} {
+		if rc, _, errs := runOut(append([]string{"-list", "-kernel", kernel, "-qemu", "/bin/true"}, bad...)...); rc != 2 || !strings.Contains(errs, "-tcg") {
+			t.Errorf("%v: rc %d: %s", bad, rc, errs)
+		}
+	}
+}
