@@ -214,6 +214,9 @@ func block(f *Frame, kind uint32, addr uintptr, deadline uint64) {
 	t.waitKind = kind
 	t.waitAddr = addr
 	t.deadline = deadline
+	if deadline != 0 {
+		lowerNextDeadline(deadline)
+	}
 	switchAway(f)
 }
 
@@ -233,9 +236,14 @@ func wake(t *Thread, result int64) {
 //
 //go:nosplit
 func wakeExpired(now uint64) {
+	atomic.StoreUint64(&nextDeadline, ^uint64(0)) // recomputed below, under the kernel lock
 	for i := range threads {
 		t := &threads[i]
-		if t.state != tBlocked || t.deadline == 0 || now < t.deadline {
+		if t.state != tBlocked || t.deadline == 0 {
+			continue
+		}
+		if now < t.deadline {
+			lowerNextDeadline(t.deadline)
 			continue
 		}
 		switch t.waitKind {
@@ -425,24 +433,40 @@ func kickIdle(t *Thread) {
 	}
 }
 
+// nextDeadline is the earliest deadline of a blocked thread (all ones: none), so that every CPU's tick
+// can see without the kernel lock whether a sleeper is due: a sleep shorter than a tick ends at the
+// next tick of any CPU, not of the boot CPU alone.
+var nextDeadline = ^uint64(0)
+
+//go:nosplit
+func lowerNextDeadline(d uint64) {
+	for {
+		old := atomic.LoadUint64(&nextDeadline)
+		if d >= old || atomic.CompareAndSwapUint64(&nextDeadline, old, d) {
+			return
+		}
+	}
+}
+
 // Tick counts a timer tick without the kernel lock and says whether TimerInterrupt, which needs it,
-// has work: on the boot CPU, which wakes the sleepers whose deadline passed, and on a CPU whose running
-// thread's slice is over while other threads wait. An idle CPU's tick costs no lock.
+// has work: a sleeper whose deadline passed, or a running thread whose slice is over while other
+// threads wait. A tick with neither costs no lock.
 //
 //go:nosplit
 func Tick() bool {
 	c := thisCPU()
 	c.Ticks++
-	return c.ID == 0 || c.Cur >= 0 && !c.Idle && c.Ticks >= c.SliceAt && atomic.LoadInt32(&nRunnable) > 0
+	return archCycles() >= atomic.LoadUint64(&nextDeadline) ||
+		c.Cur >= 0 && !c.Idle && c.Ticks >= c.SliceAt && atomic.LoadInt32(&nRunnable) > 0
 }
 
-// TimerInterrupt is the locked part of the tick: wake sleepers (boot CPU) and preempt.
+// TimerInterrupt is the locked part of the tick: wake the sleepers that are due, and preempt.
 //
 //go:nosplit
 func TimerInterrupt(f *Frame) {
 	c := thisCPU()
-	if c.ID == 0 {
-		wakeExpired(archCycles())
+	if now := archCycles(); now >= atomic.LoadUint64(&nextDeadline) {
+		wakeExpired(now)
 	}
 	if !c.Idle && c.Cur >= 0 && c.Ticks >= c.SliceAt {
 		yieldCPU(f)

@@ -160,6 +160,7 @@ func timers(t *ktest.T) {
 	t.Metric("sleep_ms", ktest.Ms(slept))
 	t.Metric("sleep_late_ms", ktest.Ms(max(slept-50*time.Millisecond, 0)))
 	t.Check("sleep", slept >= 50*time.Millisecond, "50 ms sleep ended early, after %v", slept)
+	t.Metric("sleep_100us_ms", ktest.Ms(shortSleep()))
 
 	// the runtime's clock (vDSO on bare metal) and the clock_gettime system call must agree: the
 	// system call's time lies between two reads of the runtime's, give or take the 50 ms allowed
@@ -338,4 +339,17 @@ func stdlib(t *ktest.T) {
 	if got := hex.EncodeToString([]byte("lazymm")); got != "6c617a796d6d" {
 		t.Errorf("hex = %s", got)
 	}
+}
+
+// shortSleep is the median of 21 sleeps of 100 µs, each measured whole: shorter than a tick, it ends
+// at the next tick that sees it due (any CPU's), so it shows the tick's granularity.
+func shortSleep() time.Duration {
+	d := make([]time.Duration, 21)
+	for i := range d {
+		start := time.Now()
+		time.Sleep(100 * time.Microsecond)
+		d[i] = time.Since(start)
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
