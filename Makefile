@@ -74,8 +74,12 @@ else
 	done; exit $$worst
 endif
 
-# make bench: docs/BENCHMARKS.md and its charts (scheme cost vs CPUs, suite speed), ~10 min.
+# make bench: docs/BENCHMARKS.md and its charts: the suite's speed (with KUT=<built kvm-unit-tests
+# tree> [KUT_PPC64=<ppc64 tree>], boot beside kvm-unit-tests: tools/bench/kut.sh), then scheme cost
+# vs CPUs; about 20 min.
 bench: setup kernel runner
+	$(MAKE) kernel ARCH=ppc64
+	KUT=$(KUT) KUT_PPC64=$(KUT_PPC64) go run ./tools/bench/speed -runs 3
 	go run ./tools/bench/schemes -runs $(RUNS) -cpus 1,2,4,8
 
 # make soak DURATION=10m: torture under every scheme, DURATION each, then every injected bug.
