@@ -205,7 +205,7 @@ func identityMap(pa uintptr) {
 	}
 }
 
-// startAPs sends INIT to every AP, then two SIPIs, all in parallel (one 10 ms INIT delay in total),
+// startAPs sends INIT to every AP, then two SIPIs, all in parallel (one INIT delay in total: initDelay),
 // and waits for them to check in: until all have, or apWaitSeconds passed. The bound is Linux's
 // (do_boot_cpu gives an AP 10 s to come alive), not what a fast host needs: a virtual CPU is a host
 // thread that may not run for a long while when the host is oversubscribed, and an AP that misses
@@ -234,7 +234,7 @@ func startAPs() {
 			icrSend(apicIDs[i], lapic.ICR_DLV_INIT|1<<lapic.ICR_INIT)
 		}
 	}
-	delayTSC(tscHz / 100)
+	delayTSC(initDelay())
 	for round := 0; round < 2; round++ {
 		for i := 1; i < firmwareCPUs; i++ {
 			if i != skipAP {
@@ -257,6 +257,26 @@ func startAPs() {
 	}
 	shim.OnlineCPUs = n
 	atomic.StoreUint32(&smpReady, 1)
+}
+
+// initDelay is the wait between INIT and the SIPIs, as Linux's smp_quirk_init_udelay: the MP
+// specification's 10 ms, except on the families that do not need it (Intel family 6 and later, AMD
+// 0xF and later), where Linux waits none.
+//
+//go:nosplit
+func initDelay() uint64 {
+	_, b, c, d := cpuid(0, 0)
+	a, _, _, _ := cpuid(1, 0)
+	family := a >> 8 & 0xf
+	if family == 0xf {
+		family += a >> 20 & 0xff
+	}
+	intel := b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e // "GenuineIntel"
+	amd := b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163   // "AuthenticAMD"
+	if intel && family >= 6 || amd && family >= 0xf {
+		return 0
+	}
+	return tscHz / 100
 }
 
 // apWaitSeconds bounds the wait for the APs to check in.
