@@ -19,10 +19,6 @@ func archCPUID() int { return int(thisCPU().id) }
 //go:nosplit
 func archPutc(c byte) { putc(c) }
 
-//go:linkname archPause lazymm/kernel/shim.archPause
-//go:nosplit
-func archPause() { mm.Relax() }
-
 //go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit
 func archIdle() { stihlt() }

@@ -6,7 +6,6 @@ import (
 	"unsafe" // also for go:linkname
 
 	"lazymm/kernel/shim"
-	"lazymm/mm"
 )
 
 // The shim's port (shim/port.go): the functions the shim calls in trap context, linked by name.
@@ -41,10 +40,6 @@ func consoleFlush() {
 //go:linkname archCPUID lazymm/kernel/shim.archCPUID
 //go:nosplit
 func archCPUID() int { return int(thisCPU().id) }
-
-//go:linkname archPause lazymm/kernel/shim.archPause
-//go:nosplit
-func archPause() { mm.Relax() }
 
 //go:linkname archIdle lazymm/kernel/shim.archIdle
 //go:nosplit

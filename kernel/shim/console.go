@@ -1,6 +1,10 @@
 package shim
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"lazymm/mm"
+)
 
 // The kernel's console output: one spinlock so lines from different CPUs never interleave, and
 // formatting that builds nothing on the heap. The bytes go out through the arch's archPutc (a 16550
@@ -10,7 +14,7 @@ var consoleLock uint32
 //go:nosplit
 func ConsoleLock() {
 	for !atomic.CompareAndSwapUint32(&consoleLock, 0, 1) {
-		archPause()
+		mm.Relax()
 	}
 }
 
@@ -23,7 +27,7 @@ func ConsoleLockForce() {
 		if atomic.CompareAndSwapUint32(&consoleLock, 0, 1) {
 			return
 		}
-		archPause()
+		mm.Relax()
 	}
 	atomic.StoreUint32(&consoleLock, 1)
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"lazymm/kernel/machine"
+	"lazymm/mm"
 )
 
 // Inter-processor interrupts and cross-calls (smp_call_function_many): the kinds, their counts, the
@@ -176,7 +177,7 @@ func PingPong(to, rounds int, hz uint64) ([]uint64, error) {
 			if archCycles()-t0 > pingPongWait*hz {
 				return rtt, fmt.Errorf("round %d: no answer from cpu %d within %d s", r, to, pingPongWait)
 			}
-			archPause()
+			mm.Relax()
 		}
 		rtt = append(rtt, archCycles()-t0)
 		if archCPUID() != me {

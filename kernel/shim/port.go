@@ -12,9 +12,6 @@ func archCPUID() int
 // archPutc writes one byte to the console; the caller holds the console lock.
 func archPutc(c byte)
 
-// archPause is the spin-wait hint.
-func archPause()
-
 // archIdle waits for an interrupt with interrupts enabled, and returns with them as they were on entry
 // (off; on ppc64 hard-off, or soft-masked in thread context).
 func archIdle()

@@ -1,10 +1,14 @@
 package shim
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"lazymm/mm"
+)
 
 // Waiting that gives the CPU back. Every wait for another CPU in the shim (the kernel lock, the
 // cross-call lock and acknowledgements) polls its own cross-call slot, spins a while with the pause
-// hint, then announces itself in haltWaiters and halts until an interrupt (archIdle: HLT, H_CEDE),
+// hint (mm.Relax), then announces itself in haltWaiters and halts until an interrupt (archIdle: HLT, H_CEDE),
 // with the flag CPU.Waiting telling the trap handler that the interrupt must neither schedule nor take
 // the kernel lock. Whoever ends a wait (a cross-call done, a lock released) sends the announced CPUs a
 // wake-up IPI. Under QEMU a halted vCPU costs the host nothing, where a spinning one keeps a host core
@@ -36,9 +40,9 @@ func (w *spinWait) pause(c *CPU) {
 	switch {
 	case w.spins < spinBudget:
 		w.spins++
-		archPause()
+		mm.Relax()
 	case !archMayHalt(): // an interrupt handler's own stack: a nested one would restart it
-		archPause()
+		mm.Relax()
 	case !w.announced:
 		atomic.OrUint64(&haltWaiters, 1<<uint(c.ID))
 		w.announced = true

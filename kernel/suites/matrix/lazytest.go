@@ -176,7 +176,8 @@ func (e *env) userRun(c *lazy.CPU) bool {
 
 // touch reads every token page of p through the MMU: the current task must be p's.
 func (e *env) touch(c *lazy.CPU, p *proc) {
-	kthread := c.Curr().MM != 0 && c.Curr().IsKthread()
+	t := c.Curr()
+	kthread := t.MM != 0 && t.IsKthread()
 	for i := 0; i < p.pages; i++ {
 		w := (*[2]uint64)(unsafe.Add(nil, mm.UserBase()+uintptr(i)*mm.PageSize))
 		if kthread && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w))) {
