@@ -6,13 +6,14 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-multierror"
 
 	"lazymm/kernel/protocol"
+
+	"lazymm/tools/internal/stats"
 )
 
 // JSON report shapes (documented in docs/PROTOCOL.md's runner section).
@@ -312,7 +313,7 @@ func (c *costs) value(scheme, metric string, sum bool) float64 {
 	if sum {
 		return c.sums[scheme][metric]
 	}
-	return medianOf(c.meds[scheme][metric])
+	return stats.Median(c.meds[scheme][metric])
 }
 
 // printCosts prints, when lazy-mm scenarios ran and passed, what each scheme cost over them: totals of
@@ -337,13 +338,4 @@ func printCosts(w io.Writer, res *Result) {
 		fmt.Fprintln(tw, row+"\t")
 	}
 	tw.Flush()
-}
-
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

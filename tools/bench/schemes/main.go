@@ -8,8 +8,6 @@
 package main
 
 import (
-	"lazymm/kernel/catalog"
-
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,9 +16,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+
+	"lazymm/kernel/catalog"
+	"lazymm/tools/internal/stats"
 )
 
 var schemes = catalog.Schemes
@@ -191,7 +191,7 @@ func (c *config) measureSchemes(log io.Writer) (map[string]map[string][]float64,
 		}
 		for _, fg := range figures {
 			for _, s := range schemes {
-				vals[fg.key][s][ci] = median(samples[fg.key][s])
+				vals[fg.key][s][ci] = stats.Median(samples[fg.key][s])
 			}
 		}
 	}
@@ -291,15 +291,6 @@ func writeHostBenchmarks(md *strings.Builder, log io.Writer) error {
 	}
 	md.WriteString("```\n")
 	return nil
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func num(v float64) string {

@@ -5,10 +5,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"lazymm/kernel/catalog"
+	"lazymm/tools/internal/stats"
 )
 
 // markdown is the Suite speed section: wall times, the TCG modes' ratio, fork-exit-storm's scaling.
@@ -17,7 +17,7 @@ func (s *samples) markdown(runs int) string {
 	fmt.Fprintf(&b, "## Suite speed\n\nMade by `go run ./tools/bench/speed -runs %d` (part of `make bench`): medians of %d rounds, the commands interleaved (the order reverses every other round), on this machine's cores. Runner wall time, from start to exit.\n\n", runs, runs)
 	b.WriteString("| run | median | TCG boots |\n|---|---|---|\n")
 	row := func(what, key string) {
-		fmt.Fprintf(&b, "| %s | %.1f s | %s |\n", what, median(s.wall[key])/1000, s.tcg[key])
+		fmt.Fprintf(&b, "| %s | %.1f s | %s |\n", what, stats.Median(s.wall[key])/1000, s.tcg[key])
 	}
 	row("`runner -cpus 4 -matrix` (`make run ARCH=amd64`)", "amd64/4/auto")
 	row("`runner -cpus 4 -matrix -tcg multi`", "amd64/4/multi")
@@ -26,7 +26,7 @@ func (s *samples) markdown(runs int) string {
 	var ppc float64
 	for _, m := range a.MMUs {
 		row("`runner -arch ppc64 -mmu "+m+" -cpus 4 -matrix`", "ppc64/"+m)
-		ppc += median(s.wall["ppc64/"+m])
+		ppc += stats.Median(s.wall["ppc64/"+m])
 	}
 	fmt.Fprintf(&b, "| `make run ARCH=ppc64` (the %d modes above, one after another) | %.1f s | |\n\n", len(a.MMUs), ppc/1000)
 	fmt.Fprintf(&b, "-tcg auto against multi-threaded TCG at 4 CPUs: %.2f× the wall time (median of the per-round ratios).\n\n",
@@ -34,7 +34,7 @@ func (s *samples) markdown(runs int) string {
 	b.WriteString("fork-exit-storm's mean exit (exit_mm + mmput, TSC cycles, `-scheme all -scenario fork-exit-storm`) at 4 CPUs against 1:\n\n| scheme | 1 CPU | 4 CPUs | ratio |\n|---|---|---|---|\n")
 	for _, sch := range catalog.Schemes {
 		one, four := s.exit["fes/1/"+sch], s.exit["fes/4/"+sch]
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f× |\n", sch, median(one), median(four), median(four)/max(median(one), 1))
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f× |\n", sch, stats.Median(one), stats.Median(four), stats.Median(four)/max(stats.Median(one), 1))
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -73,18 +73,10 @@ func replaceSection(path, section string) error {
 	return os.WriteFile(path, []byte(doc[:start]+section+doc[start+3+end+1:]), 0o644)
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	return s[len(s)/2]
-}
-
 func medianRatio(a, b []float64) float64 {
 	var r []float64
 	for i := range min(len(a), len(b)) {
 		r = append(r, a[i]/max(b[i], 1))
 	}
-	return median(r)
+	return stats.Median(r)
 }
