@@ -155,11 +155,12 @@ var (
 
 // exitMovesLazy are the modes whose exit_mmap flush moves lazy CPUs off the mm (x86's rule; hash,
 // whose context is recycled; radix-exitleave): the bugs whose harm is what that move leaves behind
-// apply there. keepRootAudit: where a lazy CPU keeps the root until its scheme moves it off (Linux's
+// apply there. keepsRoot: where a lazy CPU keeps the root until its scheme moves it off (Linux's
 // radix), a scheme that fails to is caught on the machine, by the root audit reading PIDR's entry.
 var (
 	exitMovesLazy = []string{"", "hash", "radix-exitleave"}
-	keepRootAudit = map[string]string{"radix": DetectCR3Audit, "radix-tlbie": DetectCR3Audit}
+	keepsRoot     = []string{"radix", "radix-tlbie"}
+	keepRootAudit = map[string]string{keepsRoot[0]: DetectCR3Audit, keepsRoot[1]: DetectCR3Audit}
 )
 
 // Injections lists every injection: the harness controls, then the bugs, in the order of reports.
@@ -214,11 +215,11 @@ var Injections = []Injection{
 		What: "cleanup_lazy_tlbs IPIs mm_cpumask (powerpc's target), not every CPU: the freed-tables flush took lazy CPUs out of it (under radix's kept root the mask is a superset: equivalent there)"},
 	{Name: "shoot-keep-active", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "do_shoot_lazy_tlb skips current->active_mm = &init_mm"},
-	{Name: "shoot-no-leave", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+	{Name: "shoot-no-leave", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: keepsRoot, CPUs: 2,
 		What: "do_shoot_lazy_tlb skips switch_mm(mm, &init_mm): the lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
 	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
 		What: "__mmput kicks mm_cpumask after exit_mmap, not before: the freed-tables flush took lazy CPUs out of it (where they keep the root, powerpc's mask still holds them: equivalent there)"},
-	{Name: "loaded-mm-no-ipi", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+	{Name: "loaded-mm-no-ipi", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: keepsRoot, CPUs: 2,
 		What: "__mmdrop sends no IPI to mm_cpumask: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
 	{Name: "hazard-no-publish", Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "enter_lazy_tlb does not publish the mm in the CPU's hazard slot"},
@@ -228,7 +229,7 @@ var Injections = []Injection{
 	{Name: "exit-flush-no-backstop", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Arches: both, CPUs: 2,
 		What:       "__mmdrop skips the backstop shootdown to mm_cpumask after exit_flush_lazy_tlbs",
 		Equivalent: "exit_mmap's unlazying flush reaches every lazy CPU (mm_cpumask holds them all then), so the backstop finds nothing"},
-	{Name: "no-active-mm-no-scan", Scheme: NoActiveMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
+	{Name: "no-active-mm-no-scan", Scheme: NoActiveMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: keepsRoot, CPUs: 2,
 		What: "__mmdrop does not scan the CPUs' loaded_mm: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
 	{Name: "temporary-mm-no-leave", Scheme: Shootdown, Scenario: TemporaryMM, Arches: both, CPUs: 2,
 		What:       "use_temporary_mm does not leave_mm a lazy mm first: unuse_temporary_mm switches back to it, not lazy",
