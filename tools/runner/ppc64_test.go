@@ -94,29 +94,24 @@ lazymm: ppc64 idleWait: 5 ticks in 5650 us, 5 H_CEDE calls`
 const pseriesWarnings = `echo 'qemu-system-ppc64: warning: spapr: kernel_addr changed from 0x400000 to 0x40f000' >&2
 echo "qemu-system-ppc64: warning: TCG doesn't support requested feature, cap-cfpc=workaround" >&2`
 
-// ppc64OutcomeCases are fake pseries consoles and statuses, the runner's flags, the exit status and
+// ppc64OutcomeCase is a fake pseries console and status, the runner's flags, the exit status and
 // what the output must (want) and must not (not) say.
-func ppc64OutcomeCases() []struct {
+type ppc64OutcomeCase struct {
 	name   string
 	script string
 	args   []string
 	rc     int
 	want   []string
 	not    []string
-} {
+}
+
+func ppc64OutcomeCases() []ppc64OutcomeCase {
 	ppcGood := strings.Replace(goodConsole, "arch=amd64", "arch=ppc64", 1)
 	crash := fmt.Sprintf(ppc64Crash, strings.Repeat("0", 512))
 	cat := func(console string, status int) string {
 		return pseriesWarnings + "\ncat <<'X'\n" + console + "\nX\nexit " + fmt.Sprint(status)
 	}
-	return []struct {
-		name   string
-		script string
-		args   []string
-		rc     int
-		want   []string
-		not    []string
-	}{
+	return []ppc64OutcomeCase{
 		// RTAS power-off: QEMU exits 0, the summary passes
 		{"pass", cat(ppcGood, 0), nil, 0, []string{"1 as expected", "the machine powered off"}, nil},
 		// a passing console with a status power-off cannot give: QEMU itself failed
