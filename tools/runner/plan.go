@@ -49,6 +49,7 @@ func planBoots(c *Config, stderr io.Writer) ([]*Boot, error) {
 	for _, in := range c.Injects {
 		boots = append(boots, c.newBoot(in))
 	}
+	boots = c.assignTCG(boots) // before the checks: a split boot's command line is checked too
 	var errs *multierror.Error
 	seen := map[string]bool{}
 	for _, b := range boots {
@@ -63,7 +64,6 @@ func planBoots(c *Config, stderr io.Writer) ([]*Boot, error) {
 		return nil, err
 	}
 	noteRaisedCPUs(c, boots, stderr)
-	boots = c.assignTCG(boots)
 	boots = shard(boots, c.Shard, c.Shards)
 	if len(boots) == 0 {
 		return nil, fmt.Errorf("-shard %d/%d: this shard has no boot", c.Shard, c.Shards)
