@@ -265,6 +265,9 @@ func pokeHold(cpu int, tmp *mm.AddrSpace, hold int) uint64 {
 	atomic.StoreUint32(&pokeHeld[cpu], 1)
 	for i := 0; i < hold && atomic.LoadUint64(&rqs[cpu].stats.NMIs) == n0; i++ {
 		atomic.AddUint64(&delaySink, 1)
+		if i%64 == 63 {
+			mm.Relax() // under one-threaded TCG, the NMI's sender gets its turn
+		}
 	}
 	atomic.StoreUint32(&pokeHeld[cpu], 0)
 	machine.M.SwitchMM(prev)

@@ -14,6 +14,7 @@ import (
 
 	"lazymm/kernel/ktest"
 	"lazymm/kernel/machine"
+	"lazymm/mm"
 )
 
 // Waits on other CPUs are bounded in seconds (hostWait), as Linux bounds them, and return as soon as
@@ -279,6 +280,7 @@ func Shootdown(t *ktest.T) {
 				}
 				filled.Store(true)
 				for !dropped.Load() {
+					mm.Relax() // PAUSE evicts no translation; under one-threaded TCG it yields the host core
 				}
 				for p := 0; p < pages; p++ {
 					if word(mem, p).Load() != 0 {
@@ -290,6 +292,7 @@ func Shootdown(t *ktest.T) {
 		go func() {
 			errc <- machine.RunPinned(0, func() {
 				for !filled.Load() {
+					mm.Relax()
 				}
 				if err := syscall.Madvise(mem, syscall.MADV_DONTNEED); err != nil {
 					t.Errorf("madvise: %v", err)

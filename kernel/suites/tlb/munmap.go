@@ -68,6 +68,7 @@ func (b *barrier) wait() {
 		return
 	}
 	for i := 0; atomic.LoadInt32(&b.phase) == ph; i++ {
+		mm.Relax() // PAUSE: under single-threaded TCG it also hands the host core to the next vCPU
 		if i%1024 == 1023 {
 			runtime.Gosched() // let a stop-the-world in
 		}
