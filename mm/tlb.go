@@ -58,6 +58,7 @@ type TLBStats struct {
 	Trimmed                 uint64 // PowerCPUMask: this CPU's bit cleared from an mm's mask by a trim
 	TrimIPIs                uint64 // PowerCPUMask with broadcast flushes: IPIs sent only to trim masks
 	HPTERemoves             uint64 // HPTEs removed by flushes (POWER's hash MMU: H_REMOVE)
+	AuditCycles             uint64 // spent in the lab's CR3 audits, which Linux has not: costs exclude them
 }
 
 // Add accumulates o into s.
@@ -76,6 +77,7 @@ func (s *TLBStats) Add(o *TLBStats) {
 	s.LeftLazy += o.LeftLazy
 	s.Trimmed += o.Trimmed
 	s.TrimIPIs += o.TrimIPIs
+	s.AuditCycles += o.AuditCycles
 }
 
 // Sub takes o from s (for the counts of an interval: the end's totals minus the start's).
@@ -94,6 +96,7 @@ func (s *TLBStats) Sub(o *TLBStats) {
 	s.Trimmed -= o.Trimmed
 	s.TrimIPIs -= o.TrimIPIs
 	s.HPTERemoves -= o.HPTERemoves
+	s.AuditCycles -= o.AuditCycles
 }
 
 // TLB is every CPU's state, indexed by CPU.

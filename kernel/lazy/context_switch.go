@@ -142,7 +142,7 @@ func (c *CPU) Exit() {
 	if t.MM == 0 {
 		panic(fmt.Sprintf("CPU %d: Exit of task %d, which has no mm", c.ID, t.ID))
 	}
-	t0 := machine.M.Cycles()
+	t0, a0 := machine.M.Cycles(), auditCycles(c.ID)
 	h, ctx := t.MM, t.MMCtx
 	record(c.ID, EvExit, t.ID, ctx, 0)
 	fl := machine.M.IRQSave()
@@ -153,7 +153,7 @@ func (c *CPU) Exit() {
 		mmput(c.ID, h, ctx) // another user's reference: __mmput tears the mm down under it
 	}
 	c.r.stats.Exits++
-	c.r.stats.ExitCycles += machine.M.Cycles() - t0
+	c.r.stats.ExitCycles += machine.M.Cycles() - t0 - (auditCycles(c.ID) - a0)
 	t.Flags |= taskDead
 	c.Switch(c.Idle)
 }

@@ -73,7 +73,8 @@ type SchedStats struct {
 	ShootUnneeded            uint64 // received where this CPU held nothing of the mm
 	NMIs, NMIDerefs          uint64
 	Exits                    uint64
-	ExitCycles               uint64 // sum over exits of the exiting task's exit_mm
+	ExitCycles               uint64 // sum over exits of the exiting task's exit_mm and mmput, audits left out
+	AuditCycles              uint64 // spent in the lazy audit's cross-calls (auditCycles)
 	MembarrierIPIs, Barriers uint64
 }
 
@@ -225,6 +226,7 @@ func EngineStats(n int) SchedStats {
 		s.NMIDerefs += x.NMIDerefs
 		s.Exits += x.Exits
 		s.ExitCycles += x.ExitCycles
+		s.AuditCycles += x.AuditCycles
 		s.MembarrierIPIs += x.MembarrierIPIs
 		s.Barriers += x.Barriers
 	}

@@ -67,7 +67,15 @@ func mmdropFinal(cpu int, as *mm.AddrSpace) {
 	record(cpu, EvFree, as.CtxID, 0, 0)
 	scheme.MMDrop(cpu, as)
 	machine.M.FreePGD(as)
+	t0 := machine.M.Cycles()
 	machine.M.CrossCall(onlineMask(), machine.CallAuditLazy, uint64(h), true)
+	rqs[cpu].stats.AuditCycles += machine.M.Cycles() - t0
+}
+
+// auditCycles is what cpu has spent so far in the lab's audits (the arch's CR3 audit and the lazy
+// audit): Linux has neither, so the exit cost leaves them out.
+func auditCycles(cpu int) uint64 {
+	return rqs[cpu].stats.AuditCycles + machine.M.TLBStats(cpu).AuditCycles
 }
 
 // mmget takes an mm_users reference (a new thread, kthread_use_mm's caller).

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"lazymm/kernel/machine"
 	"lazymm/kernel/shim"
 	"lazymm/mm"
 )
@@ -96,8 +97,9 @@ func (Core) FreeMM(as *mm.AddrSpace) {
 	if mm.LazyKeepsRoot {
 		flushMMRange(as, &mm.Gather{Start: 0, End: mm.FlushAll, Unlazy: true})
 	}
-	freePGD(as)
+	mm.Retire(as)
 	Unlock(fl)
+	freePGD(as)
 }
 
 func (Core) ExitMMap(as *mm.AddrSpace, unlazy bool) {
@@ -110,8 +112,9 @@ func (Core) ExitMMap(as *mm.AddrSpace, unlazy bool) {
 
 func (Core) FreePGD(as *mm.AddrSpace) {
 	fl := Lock()
-	freePGD(as)
+	mm.Retire(as)
 	Unlock(fl)
+	freePGD(as)
 }
 
 // exitMMap is exit_mmap: unhook and collect the user range's pages and tables, flush with freed
@@ -132,16 +135,26 @@ func exitMMap(as *mm.AddrSpace) {
 	zapped.FreeAll(&mm.Frames)
 }
 
-// freePGD is __mmdrop's end (mm_free_pgd, free_mm): take the mm out of the live table, audit every
-// CPU (none may have its root in CR3 any more: the on-demand half of the freed-page-table detector),
-// then free the root and the struct, poisoned.
-//
-//go:nosplit
+// freePGD is __mmdrop's end (mm_free_pgd, free_mm) for a retired mm: audit every CPU, then free the
+// root and the struct, poisoned.
 func freePGD(as *mm.AddrSpace) {
-	mm.Retire(as)
-	shim.PostCall(1<<uint(shim.OnlineCPUs)-1, CallAudit, 0, true)
+	auditCR3()
+	fl := Lock()
 	mm.FreeAddrSpace(&mm.Frames, as, &zapped, 0)
 	zapped.FreeAll(&mm.Frames)
+	Unlock(fl)
+}
+
+// auditCR3 has every CPU check that no retired root is in its CR3 (the on-demand half of the
+// freed-page-table detector). It waits for every CPU, so it runs without the paging lock, which
+// would otherwise make the lab's audit every other CPU's page-table cost; the wait is counted as
+// the audit's (AuditCycles), not the caller's.
+func auditCR3() {
+	fl := shim.IRQSave() // the wait is this CPU's
+	t0 := machine.ReadCycles()
+	shim.PostCall(1<<uint(shim.OnlineCPUs)-1, CallAudit, 0, true)
+	mm.TLB[shim.CPUID()].Stats.AuditCycles += machine.ReadCycles() - t0
+	shim.IRQRestore(fl)
 }
 
 func (Core) AllocFrames(n int, k mm.Kind) ([]uint64, error) {

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// qemuHasFile says whether QEMU's data directory has name: <its binary's directory>/../share/qemu,
+// the first place QEMU looks for -bios (qemu -L help lists it). Found without running QEMU, which
+// may be a test's stand-in.
+func qemuHasFile(qemu, name string) bool {
+	bin, err := exec.LookPath(qemu)
+	if err != nil {
+		return false
+	}
+	if bin, err = filepath.EvalSymlinks(bin); err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(filepath.Dir(bin), "..", "share", "qemu", name))
+	return err == nil
+}
