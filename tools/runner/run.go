@@ -86,9 +86,7 @@ func qemuArgs(b *Boot) []string {
 	if b.CDROM != "" {
 		return append(append(args, "-cdrom", b.CDROM), accelArgs(b)...)
 	}
-	if bios := a.KernelBIOS; bios != "" && qemuHasFile(b.QEMU, bios) {
-		args = append(args, "-bios", bios)
-	}
+	args = append(args, kernelFirmware(b)...)
 	args = append(append(args, "-kernel", b.Kernel), accelArgs(b)...)
 	if b.Cmdline != "" {
 		args = append(args, "-append", b.Cmdline)
