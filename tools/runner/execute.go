@@ -62,30 +62,68 @@ func (e signalError) Error() string {
 
 // runBoots runs the boots, parallel at a time, keeping each console under dir (if set), and returns
 // their results in plan order: nil for a boot an interrupt kept from starting. A boot that cannot
-// start or whose log cannot be written fails alone.
+// start or whose log cannot be written fails alone. The boots that must run alone go first, each
+// holding every slot.
 func runBoots(ctx context.Context, boots []*Boot, parallel int, dir string, progress io.Writer) []*Result {
 	results := make([]*Result, len(boots))
-	sem := make(chan struct{}, max(parallel, 1))
+	slots := max(parallel, 1)
+	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
 	p := &progressLine{w: progress, total: len(boots), start: time.Now()}
-	for i, b := range boots {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	for _, i := range aloneFirst(boots) {
+		b, n := boots[i], 1
+		if b.Alone {
+			n = slots
 		}
-		if ctx.Err() != nil {
+		if !acquire(ctx, sem, n) {
 			break // an interrupt: the boots not started are not run
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer release(sem, n)
 			results[i] = runOne(ctx, b, dir)
 			p.done(b, results[i])
 		}()
 	}
 	wg.Wait()
 	return results
+}
+
+// aloneFirst is the order boots start in: those that run alone, then the others, each in plan order.
+func aloneFirst(boots []*Boot) []int {
+	var first, rest []int
+	for i, b := range boots {
+		if b.Alone {
+			first = append(first, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return append(first, rest...)
+}
+
+// acquire takes n slots of sem, false (and none held) if ctx ends first.
+func acquire(ctx context.Context, sem chan struct{}, n int) bool {
+	for k := 0; k < n; k++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			release(sem, k)
+			return false
+		}
+	}
+	if ctx.Err() != nil { // both were ready: the interrupt wins
+		release(sem, n)
+		return false
+	}
+	return true
+}
+
+func release(sem chan struct{}, n int) {
+	for k := 0; k < n; k++ {
+		<-sem
+	}
 }
 
 // runOne boots b (or attaches to its console), its console kept under dir.

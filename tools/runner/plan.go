@@ -28,6 +28,7 @@ type Boot struct {
 	Console  string
 	KVM      bool
 	TCG      string // QEMU's TCG threading: single or multi ("" with KVM or a board)
+	Alone    bool   // runs with no other boot beside it (Config.autoTCG says when)
 	GDB      int
 	Inject   string
 	Cmdline  string         // the words sent
@@ -69,7 +70,11 @@ func planBoots(c *Config, stderr io.Writer) ([]*Boot, error) {
 		return nil, fmt.Errorf("-shard %d/%d: this shard has no boot", c.Shard, c.Shards)
 	}
 	for _, b := range boots {
-		b.Timeout = c.timeoutFor(b, min(c.Parallel, len(boots)))
+		concurrent := min(c.Parallel, len(boots))
+		if b.Alone {
+			concurrent = 1
+		}
+		b.Timeout = c.timeoutFor(b, concurrent)
 	}
 	return boots, nil
 }
@@ -283,7 +288,11 @@ func listPlan(w io.Writer, boots []*Boot) {
 		if !b.Sent {
 			words = "(the loader's)"
 		}
-		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v -tcg %s  kernel words: %s\n", i+1, b.Label, b.CPUs, b.Timeout, orDash(b.TCG), words)
+		alone := ""
+		if b.Alone {
+			alone = " (alone)"
+		}
+		fmt.Fprintf(w, "boot %d: %-32s -cpus %d -timeout %v -tcg %s%s  kernel words: %s\n", i+1, b.Label, b.CPUs, b.Timeout, orDash(b.TCG), alone, words)
 		if !b.Sent {
 			continue
 		}

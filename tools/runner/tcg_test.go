@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -27,8 +28,9 @@ func TestTCGAutoSplit(t *testing.T) {
 		if i == 1 {
 			wantMode, wantWord = tcgMulti, "parallel=only"
 		}
-		if b.TCG != wantMode || !strings.Contains(b.Cmdline, wantWord) {
-			t.Errorf("boot %s: TCG %q, words %q; want %s with %s", b.Label, b.TCG, b.Cmdline, wantMode, wantWord)
+		if b.TCG != wantMode || !strings.Contains(b.Cmdline, wantWord) || b.Alone != (i == 1) {
+			t.Errorf("boot %s: TCG %q, words %q, alone %v; want %s with %s, alone only for the parallel tests",
+				b.Label, b.TCG, b.Cmdline, b.Alone, wantMode, wantWord)
 		}
 		for _, tt := range b.Expected {
 			if catalog.NeedsParallel(tt) != (i == 1) {
@@ -66,5 +68,23 @@ func TestTCGChoices(t *testing.T) {
 		if rc, _, errs := runOut(append([]string{"-list", "-kernel", kernel, "-qemu", "/bin/true"}, bad...)...); rc != 2 || !strings.Contains(errs, "-tcg") {
 			t.Errorf("%v: rc %d: %s", bad, rc, errs)
 		}
+	}
+}
+
+// The boots that run alone start first, each holding every slot: no other boot runs beside one.
+func TestRunAlone(t *testing.T) {
+	boots := []*Boot{{Label: "a"}, {Label: "b", Alone: true}, {Label: "c"}, {Label: "d", Alone: true}}
+	if got := aloneFirst(boots); !slices.Equal(got, []int{1, 3, 0, 2}) {
+		t.Errorf("start order %v, want [1 3 0 2]", got)
+	}
+	sem := make(chan struct{}, 2)
+	if !acquire(context.Background(), sem, 2) || len(sem) != 2 {
+		t.Fatalf("acquire 2 of 2 slots: %d held", len(sem))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	release(sem, 1)
+	if acquire(ctx, sem, 2) || len(sem) != 1 {
+		t.Errorf("an interrupted acquire must hold nothing: %d held, want the 1 held before", len(sem))
 	}
 }
