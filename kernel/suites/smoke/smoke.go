@@ -211,8 +211,8 @@ func timers(t *ktest.T) {
 	}
 	// a ticker delivers ticks no faster than its period (its tick values are not checked: each is
 	// stamped when the runtime gets to it, which under a loaded emulator may lag by more than a period)
+	tickStart := time.Now() // before the ticker: read after it, a host stall between the two shortens d
 	tk := time.NewTicker(5 * time.Millisecond)
-	tickStart := time.Now()
 	for i := 0; i < 5; i++ {
 		<-tk.C
 	}
