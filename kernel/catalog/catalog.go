@@ -55,6 +55,7 @@ const (
 	ExitNMI         = "exit-nmi"
 	KthreadUseMM    = "kthread-use-mm"
 	TemporaryMM     = "temporary-mm"
+	Exec            = "exec"
 	ForkExitStorm   = "fork-exit-storm"
 	Membarrier      = "membarrier"
 	Torture         = "torture"
@@ -62,7 +63,7 @@ const (
 )
 
 // Scenarios lists them in report order.
-var Scenarios = []string{SwitchStorm, ExitWhileLazy, ExitNMI, KthreadUseMM, TemporaryMM, ForkExitStorm,
+var Scenarios = []string{SwitchStorm, ExitWhileLazy, ExitNMI, KthreadUseMM, TemporaryMM, Exec, ForkExitStorm,
 	Membarrier, Torture, MunmapShootdown}
 
 // Class says what a detector reads.
@@ -207,6 +208,10 @@ var Injections = []Injection{
 		What: "the expedited membarrier sends no IPIs"},
 	{Name: "mmput-twice", Scheme: Refcount, Scenario: KthreadUseMM, Catch: DetectUserFault, Arches: both, CPUs: 2,
 		What: "the owner's exit drops its mm_users reference twice: __mmput tears the mm down under kthread_use_mm's user"},
+	{Name: "exec-keep-active", Scheme: Refcount, Scenario: Exec, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "exec_mmap sets tsk->mm but leaves tsk->active_mm on the old mm: the next kernel thread borrows it, and its lazy reference is dropped from the wrong mm"},
+	{Name: "exec-no-activate", Scheme: Refcount, Scenario: Exec, Catch: DetectUserFault, Arches: both, CPUs: 2,
+		What: "exec_mmap skips activate_mm: the new program runs on the old mm's tables, which its mmput tears down"},
 	{Name: "refcount-exit-no-grab", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "exit_mm skips mmgrab_lazy_tlb: the exiting task's lazy reference is dropped without being taken"},
 	{Name: "refcount-no-drop", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLeak, Arches: both, CPUs: 2,

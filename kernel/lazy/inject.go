@@ -13,6 +13,8 @@ var injections = map[string]*bool{
 	"exit-flush-no-unlazy":    &InjectExitFlushNoUnlazy,
 	"membarrier-no-ipi":       &InjectMembarrierNoIPI,
 	"mmput-twice":             &InjectMMPutTwice,
+	"exec-keep-active":        &InjectExecKeepActive,
+	"exec-no-activate":        &InjectExecNoActivate,
 
 	"refcount-exit-no-grab":  &InjectRefcountExitNoGrab,
 	"refcount-no-drop":       &InjectRefcountNoDrop,

@@ -33,6 +33,7 @@ var Scenarios = []Scenario{
 	{catalog.ExitNMI, "NMIs on every CPU dereference the CPU's mm during and after the exit", exitNMI, true},
 	{catalog.KthreadUseMM, "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM, false},
 	{catalog.TemporaryMM, "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM, false},
+	{catalog.Exec, "a process execs while the other CPUs are lazy on its mm; a lazy kernel thread execs", execScenario, false},
 	{catalog.ForkExitStorm, "many short-lived processes on every CPU", forkExitStorm, false},
 	{catalog.Membarrier, "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario, false},
 	{catalog.Torture, "a seeded random mix of all of the above, with NMIs and random delays", torture, true},
@@ -180,7 +181,7 @@ func (e *env) touch(c *lazy.CPU, p *proc) {
 	kthread := t.MM != 0 && t.IsKthread()
 	for i := 0; i < p.pages; i++ {
 		w := (*[2]uint64)(unsafe.Add(nil, mm.UserBase()+uintptr(i)*mm.PageSize))
-		if kthread && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w))) {
+		if kthread && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w)), "kthread_use_mm's access") {
 			return
 		}
 		e.reads.Add(1)
@@ -195,15 +196,26 @@ func (e *env) touch(c *lazy.CPU, p *proc) {
 // uaccessOK is the fault copy_from_user would take in a kernel thread using p's mm, found by walking
 // the loaded root first (machine state): a page of a live mm that does not translate, or a walk
 // through a freed table, means the address space was torn down under its user.
-func (e *env) uaccessOK(c *lazy.CPU, p *proc, i int, va uintptr) bool {
+func (e *env) uaccessOK(c *lazy.CPU, p *proc, i int, va uintptr, who string) bool {
 	present, level := lazy.WalkLoaded(va)
 	switch {
 	case level >= 0:
-		e.fail("poison-walk|CPU %d: kthread_use_mm's access to page %d of mm ctx %d walked a freed table at level %d", c.ID, i, p.ctx, level)
+		e.fail("poison-walk|CPU %d: %s to page %d of mm ctx %d walked a freed table at level %d", c.ID, who, i, p.ctx, level)
 	case !present:
-		e.fail("user-fault|CPU %d: kthread_use_mm's access to page %d of mm ctx %d faulted: it no longer translates", c.ID, i, p.ctx)
+		e.fail("user-fault|CPU %d: %s to page %d of mm ctx %d faulted: it does not translate", c.ID, who, i, p.ctx)
 	}
 	return present && level < 0
+}
+
+// touchWalked is touch with every page's walk through the loaded root checked first (uaccessOK):
+// for a task whose mm was just loaded, where a read would fault rather than find a stale token.
+func (e *env) touchWalked(c *lazy.CPU, p *proc, who string) {
+	for i := 0; i < p.pages; i++ {
+		if !e.uaccessOK(c, p, i, mm.UserBase()+uintptr(i)*mm.PageSize, who) {
+			return
+		}
+	}
+	e.touch(c, p)
 }
 
 // nmiAll sends an NMI to every other CPU.

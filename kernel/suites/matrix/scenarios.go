@@ -54,18 +54,23 @@ func switchStorm(e *env, c *lazy.CPU) {
 // while the other CPUs are still lazy on it; then the lazy CPUs work on and finally run a user task of
 // a new process, which ends their lazy use.
 func exitWhileLazy(e *env, c *lazy.CPU) {
+	if p, k, ok := e.lazyOnShared(c, 8); ok {
+		exitUnderLazy(e, c, p, k, false)
+	}
+}
+
+// lazyOnShared is the opening exit-while-lazy and exec share: every CPU runs its thread of a shared
+// process of so many pages, then the CPUs but 0 switch to a kernel thread, lazy on its mm.
+func (e *env) lazyOnShared(c *lazy.CPU, pages int) (*proc, *lazy.Task, bool) {
 	if c.ID == 0 {
-		e.shareProc(c, 8)
+		e.shareProc(c, pages)
 	}
 	e.bar.wait()
 	p, k, ok := e.runFirstProc(c)
-	if !ok {
-		return
-	}
-	if c.ID != 0 {
+	if ok && c.ID != 0 {
 		c.Switch(k) // lazy on p
 	}
-	exitUnderLazy(e, c, p, k, false)
+	return p, k, ok
 }
 
 // exitUnderLazy is the part exit-while-lazy and exit-nmi share, the other CPUs lazy on p: CPU 0 exits
@@ -303,4 +308,71 @@ func (e *env) runFirstProc(c *lazy.CPU) (*proc, *lazy.Task, bool) {
 		return nil, nil, false
 	}
 	return p, k, true
+}
+
+// execScenario: every CPU runs a thread of one process; the others go lazy on it (a kernel thread
+// each); CPU 0 runs de_thread's part, the other threads exiting here, then its own thread execs
+// (exec_mmap): its mmput is the last, and __mmput tears the old mm down while the other CPUs are lazy
+// on it. Then CPU 1's kernel thread, a user-mode helper lazy on the dead mm, execs too and drops its
+// borrow (CPU 0 plays it when alone). Each new program reads its mm, passes it to a kernel thread and
+// back (the active_mm hand-off), and exits.
+func execScenario(e *env, c *lazy.CPU) {
+	_, k, ok := e.lazyOnShared(c, 4)
+	if !ok {
+		return
+	}
+	e.bar.wait()
+	if c.ID == 0 {
+		for i := 1; i < e.n; i++ { // de_thread: the other threads die first
+			c.Switch(e.tasks[i])
+			c.Exit()
+		}
+		c.Switch(e.tasks[0])
+		e.execInto(c, "exec_mmap's task")
+		e.flag.Store(true)
+	} else {
+		for !e.flag.Load() {
+			pause(100 * time.Microsecond)
+		}
+	}
+	e.bar.wait()
+	if c.ID == 1%e.n {
+		c.Switch(k)
+		e.execInto(c, "the user-mode helper's exec") // its active_mm, borrowed: mmdrop_lazy_tlb
+		k = nil
+	}
+	e.bar.wait()
+	if k == nil {
+		k, _ = lazy.NewTask(nil)
+	}
+	if k != nil {
+		c.Switch(k)
+		spin(100)
+		c.ExitKthread()
+	}
+}
+
+// execInto execs the current task into a new two-page program, which reads its pages (checking the
+// walk first: after exec the MMU must have the new mm), hands its mm to a kernel thread and back
+// (whose active_mm must be the new mm), and exits.
+func (e *env) execInto(c *lazy.CPU, who string) {
+	q, tmp := e.newProc(2)
+	if q == nil {
+		return
+	}
+	lazy.DropTask(tmp) // exec takes over bprm->mm's user reference: the placeholder task goes
+	c.Exec(q.as)
+	t := c.Curr()
+	e.touchWalked(c, q, who)
+	k, err := lazy.NewTask(nil)
+	if err != nil {
+		e.fail("exec: %v", err)
+		return
+	}
+	c.Switch(k)
+	spin(100)
+	c.Switch(t)
+	c.Exit()
+	c.Switch(k)
+	c.ExitKthread()
 }

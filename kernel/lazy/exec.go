@@ -1,0 +1,71 @@
+package lazy
+
+import (
+	"sync/atomic"
+
+	"lazymm/kernel/machine"
+	"lazymm/mm"
+)
+
+// Injected bugs of exec_mmap (the exec scenario).
+var (
+	InjectExecKeepActive bool // exec_mmap sets tsk->mm but leaves tsk->active_mm on the old mm
+	InjectExecNoActivate bool // exec_mmap skips activate_mm: the MMU keeps the old mm loaded
+)
+
+// Exec is exec_mmap (fs/exec.c, Linux 6.1) on the current task, which takes as (a new mm whose
+// mm_users reference it owns, as bprm->mm's): with interrupts off (x86 and powerpc select
+// ARCH_WANT_IRQS_OFF_ACTIVATE_MM), tsk->active_mm and tsk->mm become as and activate_mm loads it;
+// then the old mm goes: a user task's with mmput (its last user, de_thread having killed the other
+// threads: __mmput runs here while other CPUs may be lazy on it), a task without one (a user-mode
+// helper started as a kernel thread, lazy on a borrowed active_mm) drops that with mmdrop_lazy_tlb.
+// It differs from Linux in leaving out what is not the mm's: the exec_update_lock, mmap_lock,
+// membarrier_exec_mmap (no expedited membarrier registration here) and the RSS high-water mark.
+func (c *CPU) Exec(as *mm.AddrSpace) {
+	t := c.Curr()
+	old, oldCtx := t.MM, t.MMCtx
+	fl := machine.M.IRQSave()
+	active, activeCtx := execMMap(c.ID, c.r, t, as)
+	machine.M.IRQRestore(fl)
+	if old != 0 {
+		mmput(c.ID, old, oldCtx)
+		return
+	}
+	dropLazy(c.ID, active, activeCtx)
+}
+
+// DropTask frees a task that never ran; its mm_users reference passes to the caller (exec's new mm is
+// made as a process's, then exec_mmap takes it over).
+func DropTask(t *Task) { freeTask(t) }
+
+// execMMap is exec_mmap's interrupts-off part; it returns the active_mm the task had.
+//
+//go:nosplit
+func execMMap(cpu int, r *runq, t *Task, as *mm.AddrSpace) (uintptr, uint64) {
+	active, activeCtx := t.ActiveMM, t.ActiveCtx
+	if !InjectExecKeepActive {
+		t.ActiveMM, t.ActiveCtx = as.Handle(), as.CtxID
+	}
+	t.MMCtx = as.CtxID
+	atomic.StoreUintptr(&t.MM, as.Handle())
+	t.Flags &^= taskKthread
+	if !InjectExecNoActivate && checkMM(cpu, t.MM, t.MMCtx, atSwitch) {
+		machine.M.SwitchMM(as) // activate_mm
+	}
+	if cfg.Hazard {
+		atomic.StoreUintptr(&r.hazard, 0) // the MMU no longer uses the lazy mm
+	}
+	return active, activeCtx
+}
+
+// dropLazy is mmdrop_lazy_tlb: the lazy reference where the scheme counts them, else the full
+// barrier membarrier needs between a kernel thread's user-space return and its lazy mm's end.
+func dropLazy(cpu int, h uintptr, ctx uint64) {
+	switch {
+	case h == 0 || h == initH:
+	case cfg.LazyRefcount:
+		mmdrop(cpu, h, ctx, atDrop)
+	default:
+		smpMB(cpu)
+	}
+}
