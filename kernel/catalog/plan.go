@@ -24,6 +24,14 @@ var ParallelScenarios = []string{Membarrier, Torture}
 // NeedsParallel says whether a test needs CPUs that really run at once.
 func NeedsParallel(t Test) bool { return slices.Contains(ParallelScenarios, t.Scenario) }
 
+// SoloScenarios are the parallel scenarios that need the host's cores to themselves: the two sides
+// of membarrier's store-buffering test must run at the same moment, which another QEMU beside them
+// prevents for a host timeslice at a time. Torture's interleavings need threads, not the whole host.
+var SoloScenarios = []string{Membarrier}
+
+// NeedsSolo says whether a test needs the host's cores to itself.
+func NeedsSolo(t Test) bool { return slices.Contains(SoloScenarios, t.Scenario) }
+
 // ReportTest closes a whole suite run with the run's figures.
 const ReportTest = "smoke/report"
 

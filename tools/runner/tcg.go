@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"lazymm/kernel/catalog"
@@ -59,7 +60,8 @@ func (c *Config) assignTCG(boots []*Boot) []*Boot {
 
 // autoTCG is -tcg auto for one boot: multi-threaded where the host has a core per vCPU, or where
 // every test needs real parallelism (or the runner cannot split the boot: its command line is not
-// the runner's); single-threaded where none does; else two boots.
+// the runner's); single-threaded where none does; else split: the single-threaded rest, and the
+// parallel tests (soloSplit).
 func (c *Config) autoTCG(b *Boot) []*Boot {
 	var par int
 	for _, t := range b.Expected {
@@ -72,31 +74,52 @@ func (c *Config) autoTCG(b *Boot) []*Boot {
 	switch {
 	case !crowded || par == len(b.Expected) || !b.Sent || appended:
 		b.TCG = tcgMulti
-		b.Alone = crowded && par > 0 && soloHelps(b)
+		b.Alone = crowded && soloHelps(b) && slices.ContainsFunc(b.Expected, catalog.NeedsSolo)
 		return []*Boot{b}
 	case par == 0:
 		b.TCG = tcgSingle
 		return []*Boot{b}
 	}
 	p := *b
-	c.setParallel(b, "skip", tcgSingle)
-	c.setParallel(&p, "only", tcgMulti)
+	c.setParallel(b, "skip", tcgSingle, "")
+	c.setParallel(&p, "only", tcgMulti, "")
 	p.Label += "-parallel"
-	p.Alone = soloHelps(&p)
-	return []*Boot{b, &p}
+	return append([]*Boot{b}, c.soloSplit(&p)...)
 }
 
-// soloHelps says whether running a multi-threaded boot alone gives its CPUs the host's cores: up to
-// two vCPUs a core. Beyond, torture keeps every vCPU busy and oversubscribes the host alone as well,
-// and alone it would hold the whole run back (8 CPUs on 2 cores: the parallel boot takes 20 s alone,
-// the whole -matrix 30.5 s, against 16-21 s beside the other boots).
-func soloHelps(b *Boot) bool { return b.CPUs <= 2*runtime.NumCPU() }
+// soloSplit gives the parallel tests that need the host's cores to themselves (catalog.NeedsSolo) a
+// boot that runs alone, where that helps (soloHelps), and the others a multi-threaded boot beside
+// the rest of the run; one boot when -scenario chose the scenarios or only one kind is there.
+func (c *Config) soloSplit(p *Boot) []*Boot {
+	solo := slices.ContainsFunc(p.Expected, catalog.NeedsSolo)
+	if !solo || !soloHelps(p) || c.Scenario != "" || !slices.ContainsFunc(p.Expected, notSolo) {
+		p.Alone = solo && soloHelps(p)
+		return []*Boot{p}
+	}
+	q := *p
+	var rest []string
+	for _, s := range catalog.ParallelScenarios {
+		if !slices.Contains(catalog.SoloScenarios, s) {
+			rest = append(rest, s)
+		}
+	}
+	c.setParallel(p, "only", tcgMulti, strings.Join(catalog.SoloScenarios, ","))
+	c.setParallel(&q, "only", tcgMulti, strings.Join(rest, ","))
+	p.Alone, q.Label = true, q.Label+"-beside"
+	return []*Boot{p, &q}
+}
 
-// setParallel adds the word parallel=v to b's command line (after the runner's own words) and
-// plans its tests again.
-func (c *Config) setParallel(b *Boot, v, mode string) {
+func notSolo(t catalog.Test) bool { return !catalog.NeedsSolo(t) }
+
+// setParallel adds the word parallel=v, and scenario=scenarios if set, to b's command line (after the
+// runner's own words) and plans its tests again.
+func (c *Config) setParallel(b *Boot, v, mode, scenarios string) {
 	b.TCG = mode
-	b.Cmdline = joinWords(append(c.runnerWords(b.Inject), "parallel="+v), c.Append)
+	w := append(c.runnerWords(b.Inject), "parallel="+v)
+	if scenarios != "" {
+		w = append(w, "scenario="+scenarios)
+	}
+	b.Cmdline = joinWords(w, c.Append)
 	b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
 }
 
@@ -111,3 +134,9 @@ func tcgSummary(res *Result) string {
 	}
 	return fmt.Sprintf("; TCG: %d single-threaded, %d multi-threaded", n[tcgSingle], n[tcgMulti])
 }
+
+// soloHelps says whether running a multi-threaded boot alone gives its CPUs the host's cores: up to
+// two vCPUs a core. Beyond, its vCPUs oversubscribe the host alone as well, and alone it would hold
+// the whole run back (8 CPUs on 2 cores: the parallel boot took 20 s alone, the whole -matrix 30.5 s,
+// against 22.7-26.6 s beside the other boots).
+func soloHelps(b *Boot) bool { return b.CPUs <= 2*runtime.NumCPU() }

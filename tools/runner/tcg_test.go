@@ -19,34 +19,39 @@ func TestTCGAutoSplit(t *testing.T) {
 	cpus := fmt.Sprint(runtime.NumCPU() + 1)
 	whole := planned(t, "-kernel", kernel, "-cpus", cpus, "-tcg", "multi")
 	split := planned(t, "-kernel", kernel, "-cpus", cpus)
-	if len(whole) != 1 || whole[0].TCG != tcgMulti || len(split) != 2 {
-		t.Fatalf("-tcg multi: %d boots; auto: %d boots, want 1 and 2", len(whole), len(split))
+	if len(whole) != 1 || whole[0].TCG != tcgMulti || len(split) != 3 {
+		t.Fatalf("-tcg multi: %d boots; auto: %d boots, want 1 and 3", len(whole), len(split))
+	}
+	want := []struct {
+		mode, word string
+		alone      bool
+		plans      func(catalog.Test) bool
+	}{
+		{tcgSingle, "parallel=skip", false, func(tt catalog.Test) bool { return !catalog.NeedsParallel(tt) }},
+		{tcgMulti, "parallel=only scenario=membarrier", true, catalog.NeedsSolo},
+		{tcgMulti, "parallel=only scenario=torture", false, func(tt catalog.Test) bool { return catalog.NeedsParallel(tt) && !catalog.NeedsSolo(tt) }},
 	}
 	var names []string
 	for i, b := range split {
-		wantMode, wantWord := tcgSingle, "parallel=skip"
-		if i == 1 {
-			wantMode, wantWord = tcgMulti, "parallel=only"
-		}
-		if b.TCG != wantMode || !strings.Contains(b.Cmdline, wantWord) || b.Alone != (i == 1) {
-			t.Errorf("boot %s: TCG %q, words %q, alone %v; want %s with %s, alone only for the parallel tests",
-				b.Label, b.TCG, b.Cmdline, b.Alone, wantMode, wantWord)
+		w := want[i]
+		if b.TCG != w.mode || !strings.Contains(b.Cmdline, w.word) || b.Alone != w.alone {
+			t.Errorf("boot %s: TCG %q, words %q, alone %v; want %s with %s, alone %v", b.Label, b.TCG, b.Cmdline, b.Alone, w.mode, w.word, w.alone)
 		}
 		for _, tt := range b.Expected {
-			if catalog.NeedsParallel(tt) != (i == 1) {
+			if !w.plans(tt) {
 				t.Errorf("boot %s plans %s", b.Label, tt.Name)
 			}
 			names = append(names, tt.Name)
 		}
 	}
-	var want []string
+	var all []string
 	for _, tt := range whole[0].Expected {
-		want = append(want, tt.Name)
+		all = append(all, tt.Name)
 	}
 	slices.Sort(names)
-	slices.Sort(want)
-	if !slices.Equal(names, want) {
-		t.Errorf("the split boots plan %d tests, the whole suite %d", len(names), len(want))
+	slices.Sort(all)
+	if !slices.Equal(names, all) {
+		t.Errorf("the split boots plan %d tests, the whole suite %d", len(names), len(all))
 	}
 }
 
