@@ -207,7 +207,7 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"exit-flush-no-unlazy":    {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"membarrier-no-ipi":       {check: "membarrier", detail: []string{"executed no barrier"}},
 	"mmput-twice":             {check: "user-fault", detail: []string{"kthread_use_mm's access to page", "faulted"}},
-	"exec-keep-active":        {check: "freed-mm", detail: []string{"active_mm dereferenced mm"}},
+	"exec-keep-active":        {check: "freed-mm", detail: []string{"dereferenced mm"}},
 	"exec-no-activate":        {check: "user-fault", detail: []string{"exec_mmap's task to page", "faulted"}},
 	"skip-tlbie":              {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
 	"skip-hpte-remove":        {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},

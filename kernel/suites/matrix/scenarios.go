@@ -314,61 +314,64 @@ func (e *env) runFirstProc(c *lazy.CPU) (*proc, *lazy.Task, bool) {
 // each); CPU 0 runs de_thread's part, the other threads exiting here, then its own thread execs
 // (exec_mmap): its mmput is the last, and __mmput tears the old mm down while the other CPUs are lazy
 // on it. Then CPU 1's kernel thread, a user-mode helper lazy on the dead mm, execs too and drops its
-// borrow (CPU 0 plays it when alone). Each new program reads its mm, passes it to a kernel thread and
-// back (the active_mm hand-off), and exits.
+// borrow (CPU 0 plays it when alone), and the other lazy CPUs come back to a user task: the old mm is
+// gone. Only then does each new program hand its mm to a kernel thread and back (the active_mm
+// hand-off, where an active_mm left on the old mm is caught) and exit.
 func execScenario(e *env, c *lazy.CPU) {
 	_, k, ok := e.lazyOnShared(c, 4)
 	if !ok {
 		return
 	}
 	e.bar.wait()
+	var progs []*lazy.Task
 	if c.ID == 0 {
 		for i := 1; i < e.n; i++ { // de_thread: the other threads die first
 			c.Switch(e.tasks[i])
 			c.Exit()
 		}
 		c.Switch(e.tasks[0])
-		e.execInto(c, "exec_mmap's task")
-		e.flag.Store(true)
-	} else {
-		for !e.flag.Load() {
-			pause(100 * time.Microsecond)
-		}
+		progs = append(progs, e.exec(c, "exec_mmap's task"))
 	}
 	e.bar.wait()
-	if c.ID == 1%e.n {
+	switch {
+	case c.ID == 1%e.n:
 		c.Switch(k)
-		e.execInto(c, "the user-mode helper's exec") // its active_mm, borrowed: mmdrop_lazy_tlb
+		progs = append(progs, e.exec(c, "the user-mode helper's exec")) // its borrow: mmdrop_lazy_tlb
 		k = nil
+	case c.ID != 0:
+		e.userRun(c) // ends the lazy use of the old mm
 	}
 	e.bar.wait()
-	if k == nil {
-		k, _ = lazy.NewTask(nil)
+	for _, t := range progs {
+		e.handOffAndExit(c, t)
 	}
 	if k != nil {
 		c.Switch(k)
-		spin(100)
 		c.ExitKthread()
 	}
 }
 
-// execInto execs the current task into a new two-page program, which reads its pages (checking the
-// walk first: after exec the MMU must have the new mm), hands its mm to a kernel thread and back
-// (whose active_mm must be the new mm), and exits.
-func (e *env) execInto(c *lazy.CPU, who string) {
+// exec execs the current task into a new two-page program, which reads its pages, checking each
+// walk first (after exec the MMU must have the new mm); nil when the program could not be made.
+func (e *env) exec(c *lazy.CPU, who string) *lazy.Task {
 	q, tmp := e.newProc(2)
 	if q == nil {
-		return
+		return nil
 	}
 	lazy.DropTask(tmp) // exec takes over bprm->mm's user reference: the placeholder task goes
 	c.Exec(q.as)
-	t := c.Curr()
 	e.touchWalked(c, q, who)
+	return c.Curr()
+}
+
+// handOffAndExit runs t, hands its mm to a new kernel thread and back, and lets it exit.
+func (e *env) handOffAndExit(c *lazy.CPU, t *lazy.Task) {
 	k, err := lazy.NewTask(nil)
-	if err != nil {
-		e.fail("exec: %v", err)
+	if t == nil || err != nil {
+		e.fail("exec: the program's kernel thread: %v", err)
 		return
 	}
+	c.Switch(t)
 	c.Switch(k)
 	spin(100)
 	c.Switch(t)
