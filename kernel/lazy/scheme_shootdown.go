@@ -11,11 +11,13 @@ import (
 // final __mmdrop calls cleanup_lazy_tlbs, whose IPIs (do_shoot_lazy_tlb) move every CPU still using the
 // mm lazily to init_mm before the mm is freed.
 //
-// Where it differs: powerpc sends them to mm_cpumask, which it keeps as a superset of lazy users. On
-// x86 a flush of freed tables moves a lazy CPU's CR3 to init_mm and clears its mm_cpumask bit while
-// its kernel thread's active_mm still names the mm, so the mask is not a superset here. This port
-// therefore IPIs every online CPU, Linux's fallback, and the IPIs that find nothing are counted as
-// unneeded.
+// cleanup_lazy_tlbs IPIs mm_cpumask, which the arch must keep a superset of lazy users. Where lazy
+// CPUs keep the root through exit_mmap (mm.LazyKeepsRoot: powerpc radix) it is one, and this port
+// IPIs the mask, as Linux does. Where the exit flush moves a lazy CPU's root to init_mm and clears its
+// mask bit while its kernel thread's active_mm still names the mm (x86, and the hash and
+// radix-exitleave modes here), the mask is not a superset: there the port IPIs every online CPU, the
+// default of Lutomirski's 2022 series rather than anything merged, and the IPIs that find nothing are
+// counted as unneeded. shootdown-cpumask is the mask where it is not a superset.
 type shootdown struct{}
 
 func (shootdown) Name() string { return catalog.Shootdown }
@@ -28,7 +30,7 @@ func (shootdown) MMDrop(cpu int, as *mm.AddrSpace) {
 	if InjectShootdownNoIPI {
 		return
 	}
-	if InjectShootdownCPUMask { // powerpc's target: on x86 the mask is no superset of lazy users
+	if mm.LazyKeepsRoot || InjectShootdownCPUMask {
 		shoot(cpu, atomic.LoadUint64(&as.CPUMask), as)
 		return
 	}
