@@ -14,19 +14,27 @@ var (
 )
 
 // Exec is exec_mmap (fs/exec.c, Linux 6.1) on the current task, which takes as (a new mm whose
-// mm_users reference it owns, as bprm->mm's): with interrupts off (x86 and powerpc select
-// ARCH_WANT_IRQS_OFF_ACTIVATE_MM), tsk->active_mm and tsk->mm become as and activate_mm loads it;
-// then the old mm goes: a user task's with mmput (its last user, de_thread having killed the other
-// threads: __mmput runs here while other CPUs may be lazy on it), a task without one (a user-mode
-// helper started as a kernel thread, lazy on a borrowed active_mm) drops that with mmdrop_lazy_tlb.
-// It differs from Linux in leaving out what is not the mm's: the exec_update_lock, mmap_lock,
-// membarrier_exec_mmap (no expedited membarrier registration here) and the RSS high-water mark.
+// mm_users reference it owns, as bprm->mm's): with interrupts off, tsk->active_mm and tsk->mm become
+// as; activate_mm loads it, still with interrupts off where the arch selects
+// ARCH_WANT_IRQS_OFF_ACTIVATE_MM (powerpc), after enabling them elsewhere (x86, whose switch_mm
+// disables them itself). Then the old mm goes: a user task's with mmput (its last user, de_thread
+// having killed the other threads: __mmput runs here while other CPUs may be lazy on it); a task
+// without one (a user-mode helper started as a kernel thread, lazy on a borrowed active_mm) drops
+// that: mmdrop in 6.1, mmdrop_lazy_tlb since 6.2 (dropLazy). It leaves out what is not the mm's: the
+// exec_update_lock, mmap_lock, membarrier_exec_mmap and the RSS high-water mark.
 func (c *CPU) Exec(as *mm.AddrSpace) {
 	t := c.Curr()
 	old, oldCtx := t.MM, t.MMCtx
+	irqsOff := machine.M.Arch() == "ppc64"
 	fl := machine.M.IRQSave()
-	active, activeCtx := execMMap(c.ID, c.r, t, as)
-	machine.M.IRQRestore(fl)
+	active, activeCtx := execMMap(t, as)
+	if !irqsOff {
+		machine.M.IRQRestore(fl)
+	}
+	activateMM(c.ID, c.r, t, as)
+	if irqsOff {
+		machine.M.IRQRestore(fl)
+	}
 	if old != 0 {
 		mmput(c.ID, old, oldCtx)
 		return
@@ -38,10 +46,11 @@ func (c *CPU) Exec(as *mm.AddrSpace) {
 // made as a process's, then exec_mmap takes it over).
 func DropTask(t *Task) { freeTask(t) }
 
-// execMMap is exec_mmap's interrupts-off part; it returns the active_mm the task had.
+// execMMap is exec_mmap's part with interrupts off: the task's mm and active_mm become as; it returns
+// the active_mm the task had.
 //
 //go:nosplit
-func execMMap(cpu int, r *runq, t *Task, as *mm.AddrSpace) (uintptr, uint64) {
+func execMMap(t *Task, as *mm.AddrSpace) (uintptr, uint64) {
 	active, activeCtx := t.ActiveMM, t.ActiveCtx
 	if !InjectExecKeepActive {
 		t.ActiveMM, t.ActiveCtx = as.Handle(), as.CtxID
@@ -49,13 +58,19 @@ func execMMap(cpu int, r *runq, t *Task, as *mm.AddrSpace) (uintptr, uint64) {
 	t.MMCtx = as.CtxID
 	atomic.StoreUintptr(&t.MM, as.Handle())
 	t.Flags &^= taskKthread
+	return active, activeCtx
+}
+
+// activateMM is activate_mm: switch_mm to the task's new mm, interrupts off for the switch itself.
+func activateMM(cpu int, r *runq, t *Task, as *mm.AddrSpace) {
+	fl := machine.M.IRQSave()
 	if !InjectExecNoActivate && checkMM(cpu, t.MM, t.MMCtx, atSwitch) {
-		machine.M.SwitchMM(as) // activate_mm
+		machine.M.SwitchMM(as)
 	}
 	if cfg.Hazard {
 		atomic.StoreUintptr(&r.hazard, 0) // the MMU no longer uses the lazy mm
 	}
-	return active, activeCtx
+	machine.M.IRQRestore(fl)
 }
 
 // dropLazy is mmdrop_lazy_tlb: the lazy reference where the scheme counts them, else the full
