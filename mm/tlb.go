@@ -325,6 +325,26 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 	return mask &^ lazy, lazy
 }
 
+// SelfFlush is whether the initiator flushes itself, as flush_tlb_mm_range (6.1) decides. With other
+// CPUs in mm_cpumask, flush_tlb_multi treats it as one of them: it flushes when it is in the mask and
+// not lazy, or page tables were freed (on_each_cpu_cond_mask's tlb_is_not_lazy; a lazy CPU's flush is
+// the move to init_mm). Alone in the mask, it flushes when it has the mm loaded. POWER: whenever it
+// has the mm loaded or its bit set (it may keep entries of an mm it left: on_each_cpu_mask).
+//
+//go:nosplit
+func SelfFlush(f *FlushInfo, self int) bool {
+	as := asAt(f.MM)
+	mask := atomic.LoadUint64(&as.CPUMask)
+	in, loaded := mask&(1<<uint(self)) != 0, TLB[self].Loaded() == as
+	switch {
+	case PowerCPUMask:
+		return loaded || in
+	case mask&^(1<<uint(self)) != 0:
+		return in && (f.FreedTables || atomic.LoadUint32(&TLB[self].Lazy) == 0)
+	}
+	return loaded
+}
+
 // LazyIn is the CPUs of mask that are lazy.
 //
 //go:nosplit

@@ -716,6 +716,44 @@ func TestIPITargets(t *testing.T) {
 	}
 }
 
+// The initiator's own flush follows flush_tlb_mm_range (6.1): with others in the mask, as one of
+// them (skipped when lazy, unless tables were freed); alone, when it has the mm loaded.
+func TestSelfFlush(t *testing.T) {
+	cases := []struct {
+		name                string
+		mask                uint64
+		loaded, lazy, freed bool
+		want                bool
+	}{
+		{"running, others in the mask", 0b0011, true, false, false, true},
+		{"lazy, others in the mask", 0b0011, true, true, false, false},
+		{"lazy, others in the mask, tables freed", 0b0011, true, true, true, true},
+		{"lazy, alone", 0b0001, true, true, false, true},
+		{"running, alone", 0b0001, true, false, false, true},
+		{"not in the mask, others in it", 0b0010, false, false, false, false},
+		{"not loaded, alone", 0b0000, false, false, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := setupMM(t, 64)
+			as := newAS(t, a)
+			as.CPUMask = c.mask
+			TLB[0].LoadedMM = uintptr(unsafe.Pointer(&InitMM))
+			if c.loaded {
+				TLB[0].LoadedMM = uintptr(unsafe.Pointer(as))
+			}
+			TLB[0].Lazy = 0
+			if c.lazy {
+				TLB[0].Lazy = 1
+			}
+			f := NewFlush(as, UserBase(), UserBase()+PageSize, c.freed, 0)
+			if got := SelfFlush(&f, 0); got != c.want {
+				t.Errorf("SelfFlush = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestFlushFunc(t *testing.T) {
 	const asid = 2
 	cases := []struct {

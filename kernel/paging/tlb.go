@@ -109,6 +109,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	f.Unlazy = g.Unlazy
 	f.Trim = mm.PowerCPUMask && trimNeeded(as, me)
 	targets, lazy := mm.IPITargets(f, me, shim.OnlineCPUs)
+	self := mm.SelfFlush(f, me) // decided on the mask as the flush found it, as flush_tlb_multi does
 	if mm.PowerCPUMask && SkipLazyCatchup {
 		lazy = mm.LazyIn(targets) // the injected bug: x86's lazy skip, without x86's catch-up
 		targets &^= lazy
@@ -137,8 +138,8 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		s.Stats.IPIsSent += uint64(bits.OnesCount64(targets))
 		shim.PostCall(targets, CallFlushMM, uint64(uintptr(unsafe.Pointer(f))), true)
 	}
-	if s.Loaded() == as || mm.PowerCPUMask && atomic.LoadUint64(&as.CPUMask)&(1<<uint(me)) != 0 {
-		flushFunc(me, f) // powerpc: this CPU may keep entries of an mm it left (on_each_cpu_mask)
+	if self {
+		flushFunc(me, f)
 	}
 	shim.IRQRestore(fl)
 }
