@@ -58,7 +58,7 @@ type TLBStats struct {
 	Trimmed                 uint64 // PowerCPUMask: this CPU's bit cleared from an mm's mask by a trim
 	TrimIPIs                uint64 // PowerCPUMask with broadcast flushes: IPIs sent only to trim masks
 	HPTERemoves             uint64 // HPTEs removed by flushes (POWER's hash MMU: H_REMOVE)
-	AuditCycles             uint64 // spent in the lab's CR3 audits, which Linux has not: costs exclude them
+	AuditCycles             uint64 // spent in the lab's CR3 and lazy audits, which Linux has not: costs exclude them
 }
 
 // Add accumulates o into s.

@@ -14,6 +14,10 @@ var errNoPCID = errors.New("the CPU has no PCID (CPUID.01H:ECX.PCID=0; QEMU's TC
 
 func (board) PCID() (bool, bool) { return hasPCID, paging.PCIDOn }
 
+// IRQsOffActivateMM: x86 does not select ARCH_WANT_IRQS_OFF_ACTIVATE_MM (6.1); its switch_mm
+// disables interrupts itself.
+func (board) IRQsOffActivateMM() bool { return false }
+
 func (board) SetPCID(on bool) error {
 	if on && !hasPCID {
 		return errNoPCID

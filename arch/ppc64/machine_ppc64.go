@@ -35,6 +35,9 @@ func (board) NMIAnywhere() error {
 
 func (board) PCID() (bool, bool) { return false, false }
 
+// IRQsOffActivateMM: powerpc selects ARCH_WANT_IRQS_OFF_ACTIVATE_MM (arch/powerpc/Kconfig, 6.1).
+func (board) IRQsOffActivateMM() bool { return true }
+
 func (board) SetPCID(on bool) error {
 	if on {
 		return errNoPCID

@@ -123,10 +123,8 @@ func finishTaskSwitch(cpu int, r *runq, prev *Task) {
 	if pm := r.prevMM; pm != 0 {
 		ctx := r.prevCtx
 		r.prevMM = 0
-		if cfg.LazyRefcount && pm != initH && !InjectRefcountNoDrop {
-			mmdrop(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched: its atomic is a full barrier
-		} else if !cfg.LazyRefcount && !InjectMembarrierLazyNoMB {
-			smpMB(cpu) // mmdrop_lazy_tlb without refcounting: smp_mb(), for membarrier
+		if !(cfg.LazyRefcount && InjectRefcountNoDrop) {
+			dropLazy(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched
 		}
 	}
 	if prev.Flags&taskDead != 0 {

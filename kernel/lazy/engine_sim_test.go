@@ -197,17 +197,18 @@ func (s *simMachine) takeAudits() []string {
 
 // --- machine.Machine ---
 
-func (s *simMachine) BareMetal() bool        { return true }
-func (s *simMachine) CPUs() int              { return s.n }
-func (s *simMachine) FirmwareCPUs() int      { return s.n }
-func (s *simMachine) CPUOnline(cpu int) bool { return cpu < s.n }
-func (s *simMachine) CPUSource() string      { return "host-model" }
-func (s *simMachine) NMIAnywhere() error     { return nil }
-func (s *simMachine) CPU() int               { return s.cur }
-func (s *simMachine) Cycles() uint64         { s.cycles++; return s.cycles }
-func (s *simMachine) IRQSave() uint64        { return 0 }
-func (s *simMachine) IRQRestore(uint64)      {}
-func (s *simMachine) PCID() (bool, bool)     { return false, false }
+func (s *simMachine) BareMetal() bool         { return true }
+func (s *simMachine) CPUs() int               { return s.n }
+func (s *simMachine) FirmwareCPUs() int       { return s.n }
+func (s *simMachine) CPUOnline(cpu int) bool  { return cpu < s.n }
+func (s *simMachine) CPUSource() string       { return "host-model" }
+func (s *simMachine) NMIAnywhere() error      { return nil }
+func (s *simMachine) CPU() int                { return s.cur }
+func (s *simMachine) Cycles() uint64          { s.cycles++; return s.cycles }
+func (s *simMachine) IRQSave() uint64         { return 0 }
+func (s *simMachine) IRQRestore(uint64)       {}
+func (s *simMachine) PCID() (bool, bool)      { return false, false }
+func (s *simMachine) IRQsOffActivateMM() bool { return false }
 func (s *simMachine) SetPCID(on bool) error {
 	if on {
 		return errors.New("no PCIDs in the model")

@@ -25,7 +25,7 @@ var (
 func (c *CPU) Exec(as *mm.AddrSpace) {
 	t := c.Curr()
 	old, oldCtx := t.MM, t.MMCtx
-	irqsOff := machine.M.Arch() == "ppc64"
+	irqsOff := machine.M.IRQsOffActivateMM()
 	fl := machine.M.IRQSave()
 	active, activeCtx := execMMap(t, as)
 	if !irqsOff {
@@ -39,7 +39,7 @@ func (c *CPU) Exec(as *mm.AddrSpace) {
 		mmput(c.ID, old, oldCtx)
 		return
 	}
-	dropLazy(c.ID, active, activeCtx)
+	dropLazy(c.ID, active, activeCtx, atDrop)
 }
 
 // DropTask frees a task that never ran; its mm_users reference passes to the caller (exec's new mm is
@@ -73,14 +73,17 @@ func activateMM(cpu int, r *runq, t *Task, as *mm.AddrSpace) {
 	machine.M.IRQRestore(fl)
 }
 
-// dropLazy is mmdrop_lazy_tlb: the lazy reference where the scheme counts them, else the full
-// barrier membarrier needs between a kernel thread's user-space return and its lazy mm's end.
-func dropLazy(cpu int, h uintptr, ctx uint64) {
+// dropLazy is mmdrop_lazy_tlb: the lazy reference where the scheme counts them (the atomic is a full
+// barrier), else smp_mb(), which membarrier needs between a kernel thread's lazy mm and the next
+// user task (membarrier-lazy-no-mb leaves it out).
+func dropLazy(cpu int, h uintptr, ctx uint64, where uint8) {
 	switch {
-	case h == 0 || h == initH:
+	case h == 0:
 	case cfg.LazyRefcount:
-		mmdrop(cpu, h, ctx, atDrop)
-	default:
+		if h != initH {
+			mmdrop(cpu, h, ctx, where)
+		}
+	case !InjectMembarrierLazyNoMB:
 		smpMB(cpu)
 	}
 }

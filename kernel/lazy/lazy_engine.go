@@ -74,7 +74,6 @@ type SchedStats struct {
 	NMIs, NMIDerefs          uint64
 	Exits                    uint64
 	ExitCycles               uint64 // sum over exits of the exiting task's exit_mm and mmput, audits left out
-	AuditCycles              uint64 // spent in the lazy audit's cross-calls (auditCycles)
 	MembarrierIPIs, Barriers uint64
 }
 
@@ -226,7 +225,6 @@ func EngineStats(n int) SchedStats {
 		s.NMIDerefs += x.NMIDerefs
 		s.Exits += x.Exits
 		s.ExitCycles += x.ExitCycles
-		s.AuditCycles += x.AuditCycles
 		s.MembarrierIPIs += x.MembarrierIPIs
 		s.Barriers += x.Barriers
 	}

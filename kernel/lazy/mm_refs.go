@@ -69,14 +69,12 @@ func mmdropFinal(cpu int, as *mm.AddrSpace) {
 	machine.M.FreePGD(as)
 	t0 := machine.M.Cycles()
 	machine.M.CrossCall(onlineMask(), machine.CallAuditLazy, uint64(h), true)
-	rqs[cpu].stats.AuditCycles += machine.M.Cycles() - t0
+	mm.TLB[cpu].Stats.AuditCycles += machine.M.Cycles() - t0 // beside the arch's CR3 audit's
 }
 
 // auditCycles is what cpu has spent so far in the lab's audits (the arch's CR3 audit and the lazy
 // audit): Linux has neither, so the exit cost leaves them out.
-func auditCycles(cpu int) uint64 {
-	return rqs[cpu].stats.AuditCycles + machine.M.TLBStats(cpu).AuditCycles
-}
+func auditCycles(cpu int) uint64 { return mm.TLB[cpu].Stats.AuditCycles }
 
 // mmget takes an mm_users reference (a new thread, kthread_use_mm's caller).
 func mmget(cpu int, h uintptr, ctx uint64) { addRef(cpu, h, ctx, atGet, true, 1) }

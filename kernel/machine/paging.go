@@ -35,7 +35,10 @@ type Paging interface {
 	// Protect changes write permission on [start, end), flushing like Unmap; it returns the entries changed.
 	Protect(as *mm.AddrSpace, start, end uintptr, write bool) int
 	SwitchMM(as *mm.AddrSpace) // switch_mm_irqs_off; nil is InitMM
-	EnterLazy()                // enter_lazy_tlb
+	// IRQsOffActivateMM is the arch's ARCH_WANT_IRQS_OFF_ACTIVATE_MM: exec's activate_mm runs with
+	// interrupts off (powerpc), not after they are enabled again (x86).
+	IRQsOffActivateMM() bool
+	EnterLazy() // enter_lazy_tlb
 	// AuditCR3 runs the freed-page-table detector on every CPU now (a cross-call) and returns what it
 	// and the periodic (timer) audits found since the last call, with how many audits ran.
 	AuditCR3() (findings []string, runs uint64)
@@ -60,6 +63,7 @@ type NoPaging struct{ Reason error }
 
 func (p NoPaging) AddressSpaces() error                            { return p.Reason }
 func (NoPaging) PCID() (bool, bool)                                { return false, false }
+func (NoPaging) IRQsOffActivateMM() bool                           { return false }
 func (p NoPaging) SetPCID(bool) error                              { return p.Reason }
 func (p NoPaging) NewMM() (*mm.AddrSpace, error)                   { return nil, p.Reason }
 func (NoPaging) FreeMM(*mm.AddrSpace)                              {}

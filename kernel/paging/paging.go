@@ -97,7 +97,6 @@ func (Core) FreeMM(as *mm.AddrSpace) {
 	if mm.LazyKeepsRoot {
 		flushMMRange(as, &mm.Gather{Start: 0, End: mm.FlushAll, Unlazy: true})
 	}
-	mm.Retire(as)
 	Unlock(fl)
 	freePGD(as)
 }
@@ -110,12 +109,7 @@ func (Core) ExitMMap(as *mm.AddrSpace, unlazy bool) {
 	Unlock(fl)
 }
 
-func (Core) FreePGD(as *mm.AddrSpace) {
-	fl := Lock()
-	mm.Retire(as)
-	Unlock(fl)
-	freePGD(as)
-}
+func (Core) FreePGD(as *mm.AddrSpace) { freePGD(as) }
 
 // exitMMap is exit_mmap: unhook and collect the user range's pages and tables, flush with freed
 // tables (x86 then interrupts lazy CPUs too, which leave for InitMM: flush_tlb_func's is_lazy case),
@@ -135,11 +129,14 @@ func exitMMap(as *mm.AddrSpace) {
 	zapped.FreeAll(&mm.Frames)
 }
 
-// freePGD is __mmdrop's end (mm_free_pgd, free_mm) for a retired mm: audit every CPU, then free the
-// root and the struct, poisoned.
+// freePGD is __mmdrop's end (mm_free_pgd, free_mm): take the mm out of the live table, audit every
+// CPU, then free the root and the struct, poisoned.
 func freePGD(as *mm.AddrSpace) {
-	auditCR3()
 	fl := Lock()
+	mm.Retire(as)
+	Unlock(fl)
+	auditCR3()
+	fl = Lock()
 	mm.FreeAddrSpace(&mm.Frames, as, &zapped, 0)
 	zapped.FreeAll(&mm.Frames)
 	Unlock(fl)

@@ -16,7 +16,7 @@ import (
 // the same time: the tests that need that (catalog.NeedsParallel: the store-buffering test, torture)
 // keep multi-threaded TCG. -tcg auto picks per boot, and gives the suite's parallel tests a boot of
 // their own (kernel word parallel=only, the rest parallel=skip). Such a boot, whose vCPUs outnumber
-// the host's cores (by up to twice: soloHelps), also runs alone: beside another QEMU, one side of the
+// the host's cores (by up to twice: runsAlone), also runs alone: beside another QEMU, one side of the
 // store-buffering test waits a host timeslice for the other to run at all (its control took 1.4 s
 // instead of 0.01-0.1 s).
 
@@ -74,7 +74,7 @@ func (c *Config) autoTCG(b *Boot) []*Boot {
 	switch {
 	case !crowded || par == len(b.Expected) || !b.Sent || appended:
 		b.TCG = tcgMulti
-		b.Alone = crowded && soloHelps(b) && slices.ContainsFunc(b.Expected, catalog.NeedsSolo)
+		b.Alone = runsAlone(b)
 		return []*Boot{b}
 	case par == 0:
 		b.TCG = tcgSingle
@@ -88,12 +88,11 @@ func (c *Config) autoTCG(b *Boot) []*Boot {
 }
 
 // soloSplit gives the parallel tests that need the host's cores to themselves (catalog.NeedsSolo) a
-// boot that runs alone, where that helps (soloHelps), and the others a multi-threaded boot beside
+// boot that runs alone, where that helps (runsAlone), and the others a multi-threaded boot beside
 // the rest of the run; one boot when -scenario chose the scenarios or only one kind is there.
 func (c *Config) soloSplit(p *Boot) []*Boot {
-	solo := slices.ContainsFunc(p.Expected, catalog.NeedsSolo)
-	if !solo || !soloHelps(p) || c.Scenario != "" || !slices.ContainsFunc(p.Expected, notSolo) {
-		p.Alone = solo && soloHelps(p)
+	p.Alone = runsAlone(p)
+	if !p.Alone || c.Scenario != "" || !slices.ContainsFunc(p.Expected, notSolo) {
 		return []*Boot{p}
 	}
 	q := *p
@@ -105,7 +104,7 @@ func (c *Config) soloSplit(p *Boot) []*Boot {
 	}
 	c.setParallel(p, "only", tcgMulti, strings.Join(catalog.SoloScenarios, ","))
 	c.setParallel(&q, "only", tcgMulti, strings.Join(rest, ","))
-	p.Alone, q.Label = true, q.Label+"-beside"
+	q.Alone, q.Label = false, q.Label+"-beside"
 	return []*Boot{p, &q}
 }
 
@@ -135,8 +134,12 @@ func tcgSummary(res *Result) string {
 	return fmt.Sprintf("; TCG: %d single-threaded, %d multi-threaded", n[tcgSingle], n[tcgMulti])
 }
 
-// soloHelps says whether running a multi-threaded boot alone gives its CPUs the host's cores: up to
-// two vCPUs a core. Beyond, its vCPUs oversubscribe the host alone as well, and alone it would hold
-// the whole run back (8 CPUs on 2 cores: the parallel boot took 20 s alone, the whole -matrix 30.5 s,
-// against 22.7-26.6 s beside the other boots).
-func soloHelps(b *Boot) bool { return b.CPUs <= 2*runtime.NumCPU() }
+// runsAlone says whether a multi-threaded boot runs with no other beside it: it has a test that
+// needs the host's cores to itself (catalog.NeedsSolo), and alone it gets them: more vCPUs than
+// cores, but at most two a core. Beyond, its vCPUs oversubscribe the host alone as well, and alone
+// it would hold the whole run back (8 CPUs on 2 cores: the parallel boot took 20 s alone, the whole
+// -matrix 30.5 s, against 22.7-26.6 s beside the other boots).
+func runsAlone(b *Boot) bool {
+	cores := runtime.NumCPU()
+	return b.CPUs > cores && b.CPUs <= 2*cores && slices.ContainsFunc(b.Expected, catalog.NeedsSolo)
+}

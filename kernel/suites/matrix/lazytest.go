@@ -175,13 +175,23 @@ func (e *env) userRun(c *lazy.CPU) bool {
 	return true
 }
 
-// touch reads every token page of p through the MMU: the current task must be p's.
+// touch reads every token page of p through the MMU: the current task must be p's. A kernel thread
+// using p's mm checks each walk first (uaccessOK), as copy_from_user would fault.
 func (e *env) touch(c *lazy.CPU, p *proc) {
-	t := c.Curr()
-	kthread := t.MM != 0 && t.IsKthread()
+	who := ""
+	if t := c.Curr(); t.MM != 0 && t.IsKthread() {
+		who = "kthread_use_mm's access"
+	}
+	e.touchWalked(c, p, who)
+}
+
+// touchWalked is touch with each page's walk through the loaded root checked first where who names
+// the access (uaccessOK): for a task whose mm was just loaded, a read would fault rather than find a
+// stale token.
+func (e *env) touchWalked(c *lazy.CPU, p *proc, who string) {
 	for i := 0; i < p.pages; i++ {
 		w := (*[2]uint64)(unsafe.Add(nil, mm.UserBase()+uintptr(i)*mm.PageSize))
-		if kthread && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w)), "kthread_use_mm's access") {
+		if who != "" && !e.uaccessOK(c, p, i, uintptr(unsafe.Pointer(w)), who) {
 			return
 		}
 		e.reads.Add(1)
@@ -205,17 +215,6 @@ func (e *env) uaccessOK(c *lazy.CPU, p *proc, i int, va uintptr, who string) boo
 		e.fail("user-fault|CPU %d: %s to page %d of mm ctx %d faulted: it does not translate", c.ID, who, i, p.ctx)
 	}
 	return present && level < 0
-}
-
-// touchWalked is touch with every page's walk through the loaded root checked first (uaccessOK):
-// for a task whose mm was just loaded, where a read would fault rather than find a stale token.
-func (e *env) touchWalked(c *lazy.CPU, p *proc, who string) {
-	for i := 0; i < p.pages; i++ {
-		if !e.uaccessOK(c, p, i, mm.UserBase()+uintptr(i)*mm.PageSize, who) {
-			return
-		}
-	}
-	e.touch(c, p)
 }
 
 // nmiAll sends an NMI to every other CPU.

@@ -364,10 +364,14 @@ func (e *env) exec(c *lazy.CPU, who string) *lazy.Task {
 	return c.Curr()
 }
 
-// handOffAndExit runs t, hands its mm to a new kernel thread and back, and lets it exit.
+// handOffAndExit runs t, hands its mm to a new kernel thread and back, and lets it exit (nil: the
+// exec failed, and said so).
 func (e *env) handOffAndExit(c *lazy.CPU, t *lazy.Task) {
+	if t == nil {
+		return
+	}
 	k, err := lazy.NewTask(nil)
-	if t == nil || err != nil {
+	if err != nil {
 		e.fail("exec: the program's kernel thread: %v", err)
 		return
 	}
