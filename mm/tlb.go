@@ -119,6 +119,13 @@ var PowerCPUMask bool
 // frees the root. Off, a lazy CPU leaves at that flush as on x86 (ppc64's radix-exitleave mode).
 var LazyKeepsRoot bool
 
+// MaskHoldsLazy says whether mm_cpumask is a superset of the CPUs using an mm lazily, what
+// MMU_LAZY_TLB_SHOOTDOWN's cleanup_lazy_tlbs needs to IPI the mask alone: true where a lazy CPU keeps
+// the root, and its bit, until its scheme moves it off (powerpc radix).
+//
+//go:nosplit
+func MaskHoldsLazy() bool { return LazyKeepsRoot }
+
 // TrimEvery is tlb_mm_cpumask_trim_timer: a CPU's every TrimEvery-th flush trims the mask.
 const TrimEvery = 1073
 

@@ -30,7 +30,7 @@ func (shootdown) MMDrop(cpu int, as *mm.AddrSpace) {
 	if InjectShootdownNoIPI {
 		return
 	}
-	if mm.LazyKeepsRoot || InjectShootdownCPUMask {
+	if mm.MaskHoldsLazy() || InjectShootdownCPUMask {
 		shoot(cpu, atomic.LoadUint64(&as.CPUMask), as)
 		return
 	}
