@@ -23,7 +23,9 @@ type AddrSpace struct {
 	Writer  int64  // the CPU that last wrote Users or Count: a write from another CPU moves the cache line
 	Pages   uint64 // user pages mapped now
 	Tables  uint64 // page-table pages of the user range, the root included
-	slot    uint64 // index in the live table
+	// NextTrim is mainline x86's next_trim_cpumask, in cycles: a flush after it trims the mask.
+	NextTrim uint64
+	slot     uint64 // index in the live table
 }
 
 const asMagic = 0x6c617a796d6d2121 // "lazymm!!"
@@ -100,6 +102,9 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	dst[PT.UserSlot] = 0
 	nextCtx++
 	*as = AddrSpace{Magic: asMagic, Root: rf << PageShift, CtxID: nextCtx, Users: 1, Count: 1, Tables: 1, slot: uint64(slot)}
+	if TrimClock != nil { // init_new_context: next_trim_cpumask = jiffies + HZ
+		as.NextTrim = TrimClock() + TrimPeriod
+	}
 	live[slot] = uintptr(unsafe.Pointer(as))
 	nLive++
 	release(&liveLock)

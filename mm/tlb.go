@@ -124,7 +124,28 @@ var LazyKeepsRoot bool
 // the root, and its bit, until its scheme moves it off (powerpc radix).
 //
 //go:nosplit
-func MaskHoldsLazy() bool { return LazyKeepsRoot }
+func MaskHoldsLazy() bool { return LazyKeepsRoot || !PowerCPUMask && X86Mainline }
+
+// X86Mainline selects mainline's x86 rules over Linux 6.1's (the amd64 port sets it from the boot
+// word tlb=, mainline by default), after Rik van Riel's "x86,tlb: update mm_cpumask lazily" (6.13)
+// and its follow-ups:
+//   - switch_mm_irqs_off marks LOADED_MM_SWITCHING before it reads the mask and tlb_gen, keeps the
+//     CPU's bit in prev's mask, and sets next's only if it is clear;
+//   - flush_tlb_func, remote or local, on a CPU that does not run the mm clears its bit instead
+//     (TLB_REMOTE_WRONG_CPU);
+//   - should_flush_tlb IPIs a CPU of the mask that does not run the mm only when the flush trims,
+//     about once a second per mm (should_trim_cpumask);
+//   - unuse_temporary_mm clears its own bit of the temporary mm.
+//
+// Left out: global ASIDs and INVLPGB (the CPUs QEMU emulates have neither).
+var X86Mainline bool
+
+// TrimClock and TrimPeriod are mainline x86's jiffies and HZ for should_trim_cpumask: the cycle
+// counter and a second of it (the amd64 port sets them; nil: masks are never trimmed by time).
+var (
+	TrimClock  func() uint64
+	TrimPeriod uint64
+)
 
 // TrimEvery is tlb_mm_cpumask_trim_timer: a CPU's every TrimEvery-th flush trims the mask.
 const TrimEvery = 1073
@@ -233,10 +254,12 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 		asid, flush = s.LoadedASID, true
 	} else {
 		bit := uint64(1) << uint(cpu)
-		if prev != nil && prev != &InitMM {
+		if X86Mainline { // the window flushes and nmi_uaccess_okay must see, before the mask
+			atomic.StoreUintptr(&s.LoadedMM, Switching)
+		} else if prev != nil && prev != &InitMM {
 			atomic.AndUint64(&prev.CPUMask, ^bit) // stop remote flushes for prev
 		}
-		if next != &InitMM {
+		if next != &InitMM && (!X86Mainline || atomic.LoadUint64(&next.CPUMask)&bit == 0) {
 			atomic.OrUint64(&next.CPUMask, bit) // start remote flushes, then read tlb_gen
 		}
 		gen = atomic.LoadUint64(&next.TLBGen)
@@ -252,6 +275,14 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 	return Switch{Load: true, Flush: flush, ASID: asid}
 }
 
+// cpu is the index of s in TLB (a CPU's own state; the flush paths pass no more than it, for their
+// nosplit budget).
+//
+//go:nosplit
+func (s *TLBState) cpu() int {
+	return int((uintptr(unsafe.Pointer(s)) - uintptr(unsafe.Pointer(&TLB[0]))) / unsafe.Sizeof(TLB[0]))
+}
+
 // Trim is the mask half of exit_lazy_flush_tlb on CPU cpu, which does not run as: its bit is cleared
 // (the caller flushes as's PID, which is why the bit may go).
 //
@@ -260,6 +291,16 @@ func (s *TLBState) Trim(cpu int, as *AddrSpace) {
 	if bit := uint64(1) << uint(cpu); atomic.LoadUint64(&as.CPUMask)&bit != 0 {
 		atomic.AndUint64(&as.CPUMask, ^bit)
 		s.Stats.Trimmed++
+	}
+}
+
+// UnuseTemporary is mainline x86's unuse_temporary_mm after its switch back: the CPU clears its own
+// bit of the temporary mm (text_poke's poking_mm), "to indicate no TLB flushing is needed anywhere".
+//
+//go:nosplit
+func UnuseTemporary(cpu int, tmp *AddrSpace) {
+	if X86Mainline && !PowerCPUMask {
+		atomic.AndUint64(&tmp.CPUMask, ^(uint64(1) << uint(cpu)))
 	}
 }
 
@@ -287,7 +328,7 @@ type FlushInfo struct {
 	NewGen      uint64  // the mm's tlb_gen this request brought it to
 	FreedTables bool    // page tables were freed: lazy CPUs must be interrupted too
 	Unlazy      bool    // the lazy CPUs it reaches also drop the mm as active_mm (exit-flush-unlazy)
-	Trim        bool    // PowerCPUMask: CPUs it reaches that do not run the mm leave its mask
+	Trim        bool    // CPUs it reaches that do not run the mm leave its mask (POWER, mainline x86)
 	Initiator   int
 }
 
@@ -326,10 +367,32 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 	if PowerCPUMask {
 		return mask, 0 // lazy CPUs too: they catch up by nothing else
 	}
-	if !f.FreedTables {
-		lazy = LazyIn(mask)
+	if f.FreedTables {
+		return mask, 0
+	}
+	lazy = LazyIn(mask)
+	if X86Mainline {
+		return mask &^ lazy &^ notRunning(f, mask&^lazy), lazy
 	}
 	return mask &^ lazy, lazy
+}
+
+// notRunning is mainline's should_flush_tlb for the CPUs of mask that are not lazy: those that have
+// neither f's mm loaded nor a switch under way, unless the flush trims the mask (they clear their
+// bits then). Linux 6.1.192 has the same test, but its switch clears the bit, so it rarely matters.
+//
+//go:nosplit
+func notRunning(f *FlushInfo, mask uint64) (out uint64) {
+	if f.Trim {
+		return 0
+	}
+	for m := mask; m != 0; m &= m - 1 {
+		cpu := bits.TrailingZeros64(m)
+		if p := atomic.LoadUintptr(&TLB[cpu].LoadedMM); p != f.MM && p != Switching {
+			out |= 1 << uint(cpu)
+		}
+	}
+	return out
 }
 
 // SelfFlush is whether the initiator flushes itself, as flush_tlb_mm_range (6.1) decides. With other
@@ -346,6 +409,8 @@ func SelfFlush(f *FlushInfo, self int) bool {
 	switch {
 	case PowerCPUMask:
 		return loaded || in
+	case mask&^(1<<uint(self)) != 0 && X86Mainline:
+		return in && (f.FreedTables || atomic.LoadUint32(&TLB[self].Lazy) == 0 && (loaded || f.Trim))
 	case mask&^(1<<uint(self)) != 0:
 		return in && (f.FreedTables || atomic.LoadUint32(&TLB[self].Lazy) == 0)
 	}
@@ -378,7 +443,8 @@ const (
 
 // FlushFunc is flush_tlb_func on this CPU, interrupts off: from the flush IPI, or locally by the
 // initiator. It brings the loaded ASID's tlb_gen up to the mm's, by a range flush when f is the only
-// request this CPU missed, else by a full flush.
+// request this CPU missed, else by a full flush. Under mainline's rules a CPU that does not run f's
+// mm clears its bit of the mm's mask instead ("the CPU was left in the mm_cpumask of the target mm").
 //
 //go:nosplit
 func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
@@ -386,6 +452,10 @@ func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
 		return s.flushPower(f)
 	}
 	p := atomic.LoadUintptr(&s.LoadedMM)
+	if X86Mainline && f.MM != 0 && f.MM != p {
+		s.Trim(s.cpu(), asAt(f.MM))
+		return FlushNone
+	}
 	if p == Switching || p == uintptr(unsafe.Pointer(&InitMM)) || (f.MM != 0 && f.MM != p) {
 		return FlushNone // nothing of f's mm is loaded here (any more)
 	}

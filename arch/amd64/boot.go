@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"lazymm/kernel/ktest"
+	"lazymm/kernel/machine"
 	"lazymm/kernel/paging"
 	"lazymm/kernel/shim"
 	"lazymm/mm"
@@ -52,6 +53,7 @@ func bootMain(magic, info uintptr) uintptr {
 	if shim.CmdlineHas("nopcid") { // as Linux's nopcid: run the same without PCIDs
 		hasPCID = false
 	}
+	mm.X86Mainline = !shim.CmdlineHas("tlb=6.1")
 	buildPageTables()
 	setupIDT()
 	setupCPU(0)
@@ -59,6 +61,7 @@ func bootMain(magic, info uintptr) uintptr {
 	_, _, ecx, _ := cpuid(1, 0)
 	hasRDRAND = ecx&(1<<30) != 0
 	timeInit()
+	mm.TrimClock, mm.TrimPeriod = machine.ReadCycles, tscHz // should_trim_cpumask's jiffies and HZ
 	// The runtime's main thread, before the APs exist: they must find it running here. Its FS base is
 	// the one boot64 loaded: the runtime's arch_prctl replaces it, but if this thread is switched out
 	// before that (another CPU may steal it), the switch must not load a zero FS base, or the next

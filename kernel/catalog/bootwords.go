@@ -29,6 +29,7 @@ var BootWords = []BootWord{
 	{"vdso", oneOf(func() []string { return []string{"off"} }), "no vDSO: the clock by system call"},
 	{"acpi", oneOf(func() []string { return []string{"off"} }), "CPUs from the MP table, not the ACPI MADT (amd64)"},
 	{"nopcid", nil, "no PCIDs even where the CPU has them (amd64)"},
+	{"tlb", oneOf(func() []string { return []string{Mainline, Linux61} }), "x86's TLB rules: mainline's (the default) or Linux 6.1's (runner -tlb)"},
 	{"tlbie", nil, "POWER radix flushes by broadcast tlbie, not IPIs (runner -mmu radix-tlbie)"},
 	{"hash", nil, "POWER's hashed page table (runner -mmu hash)"},
 	{"exitleave", nil, "POWER radix: lazy CPUs leave an mm at exit_mmap, as on x86 (runner -mmu radix-exitleave)"},
@@ -38,7 +39,7 @@ var BootWords = []BootWord{
 }
 
 // MMUWords are the boot words that select an MMU mode, by precedence (none: the arch's default).
-var MMUWords = []struct{ Mode, Word string }{{"hash", "hash"}, {"radix-tlbie", "tlbie"}, {"radix-exitleave", "exitleave"}}
+var MMUWords = []struct{ Mode, Word string }{{"hash", "hash"}, {"radix-tlbie", "tlbie"}, {"radix-exitleave", "exitleave"}, {Linux61, "tlb=" + Linux61}}
 
 // MaxCmdline is the longest command line both arches' kernels take whole (the runner refuses longer).
 const MaxCmdline = 4096

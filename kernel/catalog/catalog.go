@@ -13,16 +13,24 @@ import (
 // Arch is an architecture the kernel boots on, and how QEMU runs it.
 type Arch struct {
 	Name     string
-	MMUs     []string // MMU modes (runner -mmu); the first is the default; "" where there is one
+	MMUs     []string // modes: MMU modes, or TLB rule sets (ModeFlag); the first is the default
+	ModeFlag string   // the runner flag that picks a mode: mmu, or tlb where the modes are x86's TLB rules
 	Machines []string // QEMU machines; the first is the default
 	MaxCPUs  int      // the kernel's limit (mm.MaxCPUs)
 }
 
 // Arches are the supported architectures.
 var Arches = []Arch{
-	{Name: "amd64", MMUs: []string{""}, Machines: []string{"q35"}, MaxCPUs: 32},
-	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"}, Machines: []string{"pseries"}, MaxCPUs: 32},
+	{Name: "amd64", MMUs: []string{Mainline, Linux61}, ModeFlag: "tlb", Machines: []string{"q35"}, MaxCPUs: 32},
+	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"}, ModeFlag: "mmu", Machines: []string{"pseries"}, MaxCPUs: 32},
 }
+
+// x86's TLB rule sets (mm.X86Mainline): mainline's, after the lazily updated mm_cpumask (6.13), and
+// Linux 6.1's (as Debian's 6.1.192 has them).
+const (
+	Mainline = "mainline"
+	Linux61  = "6.1"
+)
 
 // ArchByName finds an arch.
 func ArchByName(name string) (Arch, bool) {
@@ -151,7 +159,7 @@ var both = []string{"amd64", "ppc64"}
 // are left with nothing to carry but trims: the modes where they carry flushes are flushIPIModes.
 var (
 	powerBroadcast = map[string]string{"hash": DetectCR3Audit}
-	flushIPIModes  = []string{"", "radix", "hash", "radix-exitleave"}
+	flushIPIModes  = []string{Mainline, Linux61, "radix", "hash", "radix-exitleave"}
 )
 
 // exitMovesLazy are the modes whose exit_mmap flush moves lazy CPUs off the mm (x86's rule; hash,
@@ -159,7 +167,12 @@ var (
 // apply there. keepsRoot: where a lazy CPU keeps the root until its scheme moves it off (Linux's
 // radix), a scheme that fails to is caught on the machine, by the root audit reading PIDR's entry.
 var (
-	exitMovesLazy = []string{"", "hash", "radix-exitleave"}
+	exitMovesLazy = []string{Mainline, Linux61, "hash", "radix-exitleave"}
+	// maskDropsLazy are the modes whose exit flush also takes lazy CPUs out of mm_cpumask: mainline
+	// x86 leaves their bits (switch_mm_irqs_off no longer clears prev's), so there, as under radix's
+	// kept root, the mask still holds every lazy CPU at __mmput and __mmdrop (mm.MaskHoldsLazy), and
+	// the bugs that rely on the mask missing them are equivalent.
+	maskDropsLazy = []string{Linux61, "hash", "radix-exitleave"}
 	keepsRoot     = []string{"radix", "radix-tlbie"}
 	keepRootAudit = map[string]string{keepsRoot[0]: DetectCR3Audit, keepsRoot[1]: DetectCR3Audit}
 )
@@ -198,12 +211,12 @@ var Injections = []Injection{
 		What: "mm_cpumask cleared on going lazy, before the CPU really switched"},
 	{Name: "hazard-no-scan", CatchOn: keepRootAudit, Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "the freeing side ignores the hazard slots"},
-	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
-		What: "the NMI handler dereferences active_mm without the scheme's check"},
+	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, CatchOn: map[string]string{Mainline: DetectNMIUaccess}, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
+		What: "the NMI handler dereferences active_mm without the scheme's check (mainline x86: __mmdrop's IPIs to the mask, which still holds the lazy CPUs, leave no kernel thread naming the freed mm; the unchecked handler then reads user memory through a root that is not active_mm's)"},
 	{Name: "temporary-mm-no-restore", Scheme: Refcount, Scenario: TemporaryMM, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
 		What: "unuse_temporary_mm does not switch back"},
-	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
-		What: "exit_mmap's flush moves lazy CPUs' root but leaves their active_mm"},
+	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: maskDropsLazy, CPUs: 2,
+		What: "exit_mmap's flush moves lazy CPUs' root but leaves their active_mm (where the mask keeps them, mainline x86, the backstop shootdown to mm_cpumask catches them: equivalent there)"},
 	{Name: "membarrier-no-ipi", Scheme: Refcount, Scenario: Membarrier, Catch: DetectMembarrier, Arches: both, CPUs: 2,
 		What: "the expedited membarrier sends no IPIs"},
 	{Name: "mmput-twice", Scheme: Refcount, Scenario: KthreadUseMM, Catch: DetectUserFault, Arches: both, CPUs: 2,
@@ -216,14 +229,14 @@ var Injections = []Injection{
 		What: "exit_mm skips mmgrab_lazy_tlb: the exiting task's lazy reference is dropped without being taken"},
 	{Name: "refcount-no-drop", Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectLeak, Arches: both, CPUs: 2,
 		What: "finish_task_switch skips mmdrop_lazy_tlb_sched(rq->prev_mm): the mm never dies"},
-	{Name: "shootdown-cpumask", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
-		What: "cleanup_lazy_tlbs IPIs mm_cpumask (powerpc's target), not every CPU: the freed-tables flush took lazy CPUs out of it (under radix's kept root the mask is a superset: equivalent there)"},
+	{Name: "shootdown-cpumask", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: maskDropsLazy, CPUs: 2,
+		What: "cleanup_lazy_tlbs IPIs mm_cpumask (powerpc's target), not every CPU: the freed-tables flush took lazy CPUs out of it (under radix's kept root and mainline x86's lazily trimmed mask the mask is a superset: equivalent there)"},
 	{Name: "shoot-keep-active", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "do_shoot_lazy_tlb skips current->active_mm = &init_mm"},
 	{Name: "shoot-no-leave", Scheme: Shootdown, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: keepsRoot, CPUs: 2,
 		What: "do_shoot_lazy_tlb skips switch_mm(mm, &init_mm): the lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
-	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
-		What: "__mmput kicks mm_cpumask after exit_mmap, not before: the freed-tables flush took lazy CPUs out of it (where they keep the root, powerpc's mask still holds them: equivalent there)"},
+	{Name: "mmput-unlazy-late", Scheme: MMPutUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: maskDropsLazy, CPUs: 2,
+		What: "__mmput kicks mm_cpumask after exit_mmap, not before: the freed-tables flush took lazy CPUs out of it (where they keep the root, powerpc's mask still holds them, and mainline x86's keeps their bits: equivalent there)"},
 	{Name: "loaded-mm-no-ipi", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectCR3Audit, Arches: both, MMUs: keepsRoot, CPUs: 2,
 		What: "__mmdrop sends no IPI to mm_cpumask: a lazy CPU keeps the mm's PID (where the exit flush moved it, equivalent)"},
 	{Name: "hazard-no-publish", Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,

@@ -250,6 +250,7 @@ func textPoke(cpu int, tmp *mm.AddrSpace) uint64 {
 	}
 	if !InjectTempMMNoRestore && prev != nil {
 		machine.M.SwitchMM(prev)
+		mm.UnuseTemporary(cpu, tmp)
 	}
 	return v
 }

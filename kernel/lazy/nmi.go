@@ -271,6 +271,7 @@ func pokeHold(cpu int, tmp *mm.AddrSpace, hold int) uint64 {
 	}
 	atomic.StoreUint32(&pokeHeld[cpu], 0)
 	machine.M.SwitchMM(prev)
+	mm.UnuseTemporary(cpu, tmp)
 	return v
 }
 

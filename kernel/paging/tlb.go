@@ -107,7 +107,7 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 	f := &flushInfos[me]
 	*f = mm.NewFlush(as, g.Start, g.End, g.FreedTables, me)
 	f.Unlazy = g.Unlazy
-	f.Trim = mm.PowerCPUMask && trimNeeded(as, me)
+	f.Trim = mm.PowerCPUMask && trimNeeded(as, me) || mm.X86Mainline && !mm.PowerCPUMask && shouldTrim(as)
 	targets, lazy := mm.IPITargets(f, me, shim.OnlineCPUs)
 	self := mm.SelfFlush(f, me) // decided on the mask as the flush found it, as flush_tlb_multi does
 	if mm.PowerCPUMask && SkipLazyCatchup {
@@ -142,6 +142,20 @@ func flushMMRange(as *mm.AddrSpace, g *mm.Gather) {
 		flushFunc(me, f)
 	}
 	shim.IRQRestore(fl)
+}
+
+// shouldTrim is mainline x86's should_trim_cpumask: a flush trims when the mm's next_trim_cpumask
+// (set at its creation, mm.NewAddrSpace's init_new_context) has passed, and sets it a second on.
+// Linux reads jiffies; this reads the cycle counter.
+//
+//go:nosplit
+func shouldTrim(as *mm.AddrSpace) bool {
+	now := machine.ReadCycles()
+	if mm.TrimClock == nil || now <= atomic.LoadUint64(&as.NextTrim) {
+		return false
+	}
+	atomic.StoreUint64(&as.NextTrim, now+mm.TrimPeriod)
+	return true
 }
 
 // trimClock is each CPU's mm_cpumask_trim_clock.

@@ -64,6 +64,9 @@ func buildConfig(f *flags, stderr io.Writer) (*Config, error) {
 	}
 	var errs *multierror.Error
 	add := func(err error) { errs = multierror.Append(errs, err) }
+	if f.set["tlb"] {
+		c.MMU, c.MMUSet = f.tlb, true
+	}
 	if c.Arch = archNamed(f.arch); c.Arch == nil {
 		add(fmt.Errorf("unknown -arch %q (want %s)", f.arch, strings.Join(archNames(), " or ")))
 	} else {
@@ -89,14 +92,7 @@ func (c *Config) checkArch(f *flags, add func(error)) {
 	} else if !contains(a.Machines, c.Machine) {
 		add(fmt.Errorf("-machine %q: %s boots on %s", c.Machine, a.Name, strings.Join(a.Machines, ", ")))
 	}
-	switch {
-	case c.MMU == "":
-		c.MMU = a.DefaultMMU()
-	case len(a.MMUs) < 2:
-		add(fmt.Errorf("-mmu %s: %s has one MMU mode (-mmu is %s)", c.MMU, a.Name, mmuList()))
-	case !contains(a.MMUs, c.MMU):
-		add(fmt.Errorf("-mmu %q: want %s", c.MMU, strings.Join(a.MMUs, ", ")))
-	}
+	c.checkMode(f, add)
 	if c.CPUs < 1 || c.CPUs > a.MaxCPUs {
 		add(fmt.Errorf("-cpus %d out of range 1..%d (the %s kernel's limit)", c.CPUs, a.MaxCPUs, a.Name))
 	}
@@ -217,15 +213,33 @@ func (c *Config) checkSelection(f *flags, add func(error)) {
 	}
 }
 
+// checkMode checks the mode flag: -mmu where the arch's modes are MMU modes, -tlb where they are x86's
+// TLB rule sets.
+func (c *Config) checkMode(f *flags, add func(error)) {
+	a := c.Arch
+	for _, flag := range []string{"mmu", "tlb"} {
+		if f.set[flag] && a.ModeFlag != flag {
+			add(fmt.Errorf("-%s: %s's modes are -%s %s", flag, a.Name, a.ModeFlag, strings.Join(a.MMUs, ", ")))
+			return
+		}
+	}
+	switch {
+	case c.MMU == "":
+		c.MMU = a.DefaultMMU()
+	case !contains(a.MMUs, c.MMU):
+		add(fmt.Errorf("-%s %q: want %s", a.ModeFlag, c.MMU, strings.Join(a.MMUs, ", ")))
+	}
+}
+
 // checkModes checks the flags that change how the run boots: -cdrom, -console, -gdb.
 func (c *Config) checkModes(f *flags, add func(error)) {
 	words := f.inject != "" || f.matrix || c.Append != "" || c.Scenario != "" || c.Scheme != "" || c.NoPCID ||
-		c.Seed != 0 || c.Duration != 0 || c.TracePath != "" || f.set["mmu"]
+		c.Seed != 0 || c.Duration != 0 || c.TracePath != "" || f.set["mmu"] || f.set["tlb"]
 	if c.CDROM != "" && words {
-		add(fmt.Errorf("-cdrom boots with the ISO's own command line: -inject, -matrix, -scheme, -scenario, -append, -nopcid, -mmu, -trace and the torture flags do not apply"))
+		add(fmt.Errorf("-cdrom boots with the ISO's own command line: -inject, -matrix, -scheme, -scenario, -append, -nopcid, -mmu, -tlb, -trace and the torture flags do not apply"))
 	}
 	if c.Console != "" && (words || c.GDB != 0 || c.CDROM != "" || c.KVM) {
-		add(fmt.Errorf("-console reads a board booted by its own loader: its command line is the loader's, so -inject, -matrix, -scheme, -scenario, -append, -mmu, -nopcid, -trace, -gdb, -cdrom, -kvm and the torture flags do not apply"))
+		add(fmt.Errorf("-console reads a board booted by its own loader: its command line is the loader's, so -inject, -matrix, -scheme, -scenario, -append, -mmu, -tlb, -nopcid, -trace, -gdb, -cdrom, -kvm and the torture flags do not apply"))
 	}
 	if c.GDB != 0 && (len(c.Injects) > 1 || len(c.Injects) > 0 && c.Suite) {
 		add(fmt.Errorf("-gdb debugs one boot: give no -inject list or -matrix"))

@@ -14,15 +14,15 @@ import (
 
 // flags are the command line as given, before any rule is checked (config.go does that).
 type flags struct {
-	arch, machine, mmu, kernel, cdrom, appendWords, qemu, console, tcg string
-	cpus, mem, gdb, parallel                                           int
-	timeout, duration                                                  time.Duration
-	timeoutScale                                                       float64
-	inject, scheme, scenario, shard                                    string
-	seed                                                               uint64
-	matrix, nopcid, kvm, list, tap, verbose                            bool
-	json, junit, trace, report, results                                string
-	set                                                                map[string]bool // flags given on the command line
+	arch, machine, mmu, tlb, kernel, cdrom, appendWords, qemu, console, tcg string
+	cpus, mem, gdb, parallel                                                int
+	timeout, duration                                                       time.Duration
+	timeoutScale                                                            float64
+	inject, scheme, scenario, shard                                         string
+	seed                                                                    uint64
+	matrix, nopcid, kvm, list, tap, verbose                                 bool
+	json, junit, trace, report, results                                     string
+	set                                                                     map[string]bool // flags given on the command line
 }
 
 // newFlagSet declares every flag; its usage text is the flag reference (-help).
@@ -30,7 +30,8 @@ func newFlagSet(f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet("runner", flag.ContinueOnError)
 	fs.StringVar(&f.arch, "arch", "amd64", "architecture: "+strings.Join(archNames(), " or "))
 	fs.StringVar(&f.machine, "machine", "", "QEMU machine (default: the arch's first: "+machineList()+")")
-	fs.StringVar(&f.mmu, "mmu", "", "the MMU mode, where an arch has several (default: its first): "+mmuList())
+	fs.StringVar(&f.mmu, "mmu", "", "the MMU mode, where an arch has several (default: its first): "+modeList("mmu"))
+	fs.StringVar(&f.tlb, "tlb", "", "x86's TLB rules, amd64's modes (default: the first): "+modeList("tlb")+"; docs/MM.md says what differs")
 	fs.IntVar(&f.cpus, "cpus", 1, "CPUs (1 to the arch's limit: "+cpuLimits()+"); fewer online than asked is a cpus failure. -inject all and -matrix raise it for the boots whose bug needs more")
 	fs.IntVar(&f.mem, "mem", 512, "RAM in MiB (64..3072; pseries wants a multiple of 256)")
 	fs.StringVar(&f.kernel, "kernel", "", "kernel image (default build/<arch>/lazymm.elf)")
@@ -92,10 +93,10 @@ func machineList() string {
 	return strings.Join(out, "; ")
 }
 
-func mmuList() string {
+func modeList(flag string) string {
 	var out []string
 	for _, a := range arches {
-		if len(a.MMUs) > 1 {
+		if len(a.MMUs) > 1 && a.ModeFlag == flag {
 			out = append(out, a.Name+": "+strings.Join(a.MMUs, ", "))
 		}
 	}

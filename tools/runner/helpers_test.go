@@ -46,7 +46,8 @@ cpus=$(printf '%s\n' "$@" | grep -A1 -x -- -smp | tail -1 | cut -d, -f1)
 func injectConsole(luck map[string]string) string {
 	var cases strings.Builder
 	for _, in := range catalog.Injections {
-		catch, check, sum := in.Detector(""), in.Detector(""), "passed=1 failed=0"
+		amd64 := catalog.Arches[0].MMUs[0] // the fake boots amd64 in its default mode
+		catch, check, sum := in.Detector(amd64), in.Detector(amd64), "passed=1 failed=0"
 		if check == "" {
 			check = "crash"
 		}

@@ -138,7 +138,11 @@ func joinWords(runner []string, appended string) string {
 var flagOwned = func() map[string]string {
 	m := map[string]string{"inject": "-inject"}
 	for _, w := range catalog.MMUWords {
-		m[w.Word] = "-mmu " + w.Mode
+		flag := "-mmu "
+		if wordKey(w.Word) == "tlb" {
+			flag = "-tlb "
+		}
+		m[wordKey(w.Word)] = flag + w.Mode
 	}
 	return m
 }()
@@ -190,9 +194,9 @@ func (c *Config) checkInjection(b *Boot) []error {
 	if !in.AppliesTo(c.Arch.Name, c.MMU) && (c.MMUSet || !in.AppliesTo(c.Arch.Name, b.MMU)) {
 		where := strings.Join(in.Arches, ", ")
 		if modes := namedModes(in.MMUs); len(modes) > 0 {
-			where += " with -mmu " + strings.Join(modes, " or ")
+			where += " with -" + c.Arch.ModeFlag + " " + strings.Join(modes, " or ")
 		}
-		errs = append(errs, fmt.Errorf("-inject %s does not apply to %s -mmu %s: it runs on %s", b.Inject, c.Arch.Name, orDash(c.MMU), where))
+		errs = append(errs, fmt.Errorf("-inject %s does not apply to %s -%s %s: it runs on %s", b.Inject, c.Arch.Name, c.Arch.ModeFlag, orDash(c.MMU), where))
 	}
 	if b.CPUs < in.CPUs {
 		errs = append(errs, fmt.Errorf("-inject %s needs at least %d CPUs to show its bug: give -cpus %d or more", b.Inject, in.CPUs, in.CPUs))
