@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"lazymm/kernel/catalog"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -125,8 +127,8 @@ func runAll(ctx context.Context, o *options, cols []column, stderr io.Writer) (f
 	for _, c := range cols {
 		file := filepath.Join(dir, strings.ReplaceAll(c.Name(), "/", "-")+".json")
 		args := []string{"-arch", c.Arch}
-		if c.MMU != "" {
-			args = append(args, "-mmu", c.MMU)
+		if a, _ := catalog.ArchByName(c.Arch); c.MMU != "" {
+			args = append(args, "-"+a.ModeFlag, c.MMU) // -mmu, or -tlb for x86's rule sets
 		}
 		args = append(args, "-cpus", fmt.Sprint(o.cpus), "-inject", "all", "-parallel", fmt.Sprint(o.parallel))
 		if o.timeoutScale != 1 {
