@@ -25,7 +25,10 @@ type AddrSpace struct {
 	Tables  uint64 // page-table pages of the user range, the root included
 	// NextTrim is mainline x86's next_trim_cpumask, in cycles: a flush after it trims the mask.
 	NextTrim uint64
-	slot     uint64 // index in the live table
+	// globalASID and asidTransition are mainline x86's context.global_asid and asid_transition
+	// (tlb_global.go).
+	globalASID, asidTransition uint32
+	slot                       uint64 // index in the live table
 }
 
 const asMagic = 0x6c617a796d6d2121 // "lazymm!!"
@@ -264,6 +267,7 @@ func Retire(as *AddrSpace) {
 	nLive--
 	release(&liveLock)
 	atomic.StoreUint64(&as.Magic, 0)
+	FreeGlobalASID(as) // destroy_context
 }
 
 // FreeAddrSpace frees as: the frames still mapped in its user range (onto out, for the caller to free

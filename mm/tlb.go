@@ -182,6 +182,9 @@ func (s *TLBState) chooseASID(next *AddrSpace, gen uint64, pcid bool) (asid uint
 	if !pcid {
 		return 0, true
 	}
+	if g := next.GlobalASID(); g != 0 { // kept current by INVLPGB
+		return g, false
+	}
 	for i := range s.Ctxs {
 		if s.Ctxs[i].CtxID == next.CtxID {
 			return uint16(i), s.Ctxs[i].TLBGen < gen
@@ -241,8 +244,13 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 	var asid uint16
 	var flush bool
 	var gen uint64
+	if prev == next && needsGlobalReload(next, s.LoadedASID) { // moving to its global ASID
+		atomic.StoreUintptr(&s.LoadedMM, Switching)
+		s.Stats.CR3NoFlush++
+		return Switch{Load: true, ASID: next.GlobalASID()}
+	}
 	if prev == next {
-		if !wasLazy || skipCatchup {
+		if !wasLazy || skipCatchup || IsGlobalASID(s.LoadedASID) {
 			return Switch{}
 		}
 		// Lazy CPUs get no flush IPIs: check whether flushes happened meanwhile.
@@ -367,7 +375,7 @@ func IPITargets(f *FlushInfo, self, online int) (targets, lazy uint64) {
 	if PowerCPUMask {
 		return mask, 0 // lazy CPUs too: they catch up by nothing else
 	}
-	if f.FreedTables {
+	if f.FreedTables || as.InASIDTransition() {
 		return mask, 0
 	}
 	lazy = LazyIn(mask)
@@ -458,6 +466,9 @@ func (s *TLBState) FlushFunc(f *FlushInfo) FlushKind {
 	}
 	if p == Switching || p == uintptr(unsafe.Pointer(&InitMM)) || (f.MM != 0 && f.MM != p) {
 		return FlushNone // nothing of f's mm is loaded here (any more)
+	}
+	if IsGlobalASID(s.LoadedASID) {
+		return FlushNone // "Broadcast ASIDs are always kept up to date with INVLPGB"
 	}
 	if atomic.LoadUint32(&s.Lazy) != 0 {
 		s.Stats.LeftLazy++
