@@ -29,6 +29,7 @@ type AddrSpace struct {
 	// (tlb_global.go).
 	globalASID, asidTransition uint32
 	slot                       uint64 // index in the live table
+	vmas                       MMVMAs // the areas of the user range: Map makes them, Unmap removes them
 }
 
 const asMagic = 0x6c617a796d6d2121 // "lazymm!!"
@@ -104,7 +105,9 @@ func NewAddrSpace(a *Allocator) (*AddrSpace, bool) {
 	}
 	dst[PT.UserSlot] = 0
 	nextCtx++
-	*as = AddrSpace{Magic: asMagic, Root: rf << PageShift, CtxID: nextCtx, Users: 1, Count: 1, Tables: 1, slot: uint64(slot)}
+	// the frame is zeroed: field by field, as a literal of this size would be built on the stack
+	as.Magic, as.Root, as.CtxID, as.slot = asMagic, rf<<PageShift, nextCtx, uint64(slot)
+	as.Users, as.Count, as.Tables = 1, 1, 1
 	if TrimClock != nil { // init_new_context: next_trim_cpumask = jiffies + HZ
 		as.NextTrim = TrimClock() + TrimPeriod
 	}
@@ -182,13 +185,22 @@ func SyncKernelEntry(va uintptr) {
 	release(&liveLock)
 }
 
-// Map maps one page at va (in the user range) to frame. It reports false when va is outside the user
-// range, already mapped, or memory for a page table is exhausted. No flush is needed: the entry was
-// not present, and x86 and POWER radix cache no non-present entries.
+// Map maps one page at va (in the user range) to frame: mmap(MAP_FIXED) of that page, populated. Its
+// VMA is made (merged with neighbours of the same protection, as vma_merge does). It reports false
+// when va is outside the user range, already mapped, or memory for a page table or a VMA is
+// exhausted. No flush is needed: the entry was not present, and x86 and POWER radix cache no
+// non-present entries.
 //
 //go:nosplit
 func (as *AddrSpace) Map(a *Allocator, va uintptr, frame uint64, write bool) bool {
 	if !InUserRange(va, va+PageSize) || va&(PageSize-1) != 0 {
+		return false
+	}
+	prot := uint32(ProtRead)
+	if write {
+		prot |= ProtWrite
+	}
+	if v, ok := as.vmas.Find(va); (!ok || v.Prot != prot) && !as.vmas.Set(va, va+PageSize, prot) {
 		return false
 	}
 	before := a.Count(MMTable)
@@ -206,35 +218,25 @@ func (as *AddrSpace) Map(a *Allocator, va uintptr, frame uint64, write bool) boo
 	return true
 }
 
-// Unmap clears the user pages in [start, end) and puts their frames on out. The caller must flush
-// (FlushRange) before the frames are freed or reused. It returns how many pages it cleared.
-//
-//go:nosplit
-func (as *AddrSpace) Unmap(a *Allocator, start, end uintptr, out *FrameList) uint64 {
-	if !InUserRange(start, end) {
-		return 0
-	}
-	n := ClearRange(a, as.Root, start, end, out)
-	as.Pages -= n
-	return n
-}
-
-// Protect sets or clears write permission on the mapped pages of [start, end) and returns how many
-// entries it changed (each needs a flush: a writable translation may be cached).
+// Protect is mprotect on [start, end): the VMAs there lose or gain PROT_WRITE (split where cut), and
+// so do their mapped pages, but for a page shared since fork, which stays read-only (a write breaks
+// the sharing first: can_change_pte_writable). It returns how many entries it changed (each needs a
+// flush: a writable translation may be cached).
 //
 //go:nosplit
 func (as *AddrSpace) Protect(start, end uintptr, write bool) (changed uint64) {
 	if !InUserRange(start, end) {
 		return 0
 	}
+	as.protectVMAs(start, end, write)
 	for va := start; va < end; {
 		p, step := probe(as.Root, va)
 		if p != nil && *p&PT.Present != 0 {
 			old := *p
-			if write {
-				*p |= PT.Write
-			} else {
+			if !write {
 				*p &^= PT.Write
+			} else if !FrameShared((old & PT.AddrMask) >> PageShift) {
+				*p |= PT.Write
 			}
 			if *p != old {
 				changed++
@@ -247,6 +249,28 @@ func (as *AddrSpace) Protect(start, end uintptr, write bool) (changed uint64) {
 		va = next
 	}
 	return changed
+}
+
+// protectVMAs is mprotect_fixup on each VMA piece in [start, end).
+//
+//go:nosplit
+func (as *AddrSpace) protectVMAs(start, end uintptr, write bool) {
+	for at := start; at < end; {
+		lo, hi, ok := as.vmas.Span(at, end)
+		if !ok {
+			return
+		}
+		v, _ := as.vmas.Find(lo)
+		hi = min(hi, v.End)
+		prot := v.Prot &^ ProtWrite
+		if write {
+			prot |= ProtWrite
+		}
+		if !as.vmas.Set(lo, hi, prot) {
+			return
+		}
+		at = hi
+	}
 }
 
 // Translate returns the physical address va maps to in as.
@@ -295,23 +319,6 @@ func freeRoot(a *Allocator, root uint64) {
 	}
 }
 
-// ExitTables is exit_mmap's free_pgtables: it unhooks the user range from the root and puts every
-// table under it, and every frame still mapped there, onto out; the caller flushes (freed tables)
-// before freeing them. The root and the struct stay until FreeAddrSpace (__mmdrop's mm_free_pgd).
-// leakTables is the injected leak, as for FreeAddrSpace.
-//
-//go:nosplit
-func (as *AddrSpace) ExitTables(a *Allocator, out *FrameList, leakTables int) {
-	root := (*[512]uint64)(Phys(as.Root))
-	e := root[PT.UserSlot]
-	root[PT.UserSlot] = 0
-	as.Pages = 0
-	if e&PT.Present != 0 {
-		freeTables(a, e&PT.AddrMask, out, leakTables, true)
-	}
-	as.Tables = 1
-}
-
 // freeTables frees the table at pa (one level below the root) and every table under it, depth first
 // without recursion (nosplit code may not recurse); mapped frames go onto out, and the tables too
 // when deferTables is set.
@@ -342,9 +349,7 @@ func freeTables(a *Allocator, pa uint64, out *FrameList, leak int, deferTables b
 			continue
 		}
 		if depth+1 == PT.Levels-1 || e&PT.Huge != 0 {
-			if !out.Push((e & PT.AddrMask) >> PageShift) {
-				a.Free((e & PT.AddrMask) >> PageShift)
-			}
+			dropFrame(a, (e&PT.AddrMask)>>PageShift, out)
 			continue
 		}
 		depth++

@@ -291,12 +291,21 @@ func TestMapTranslateUnmap(t *testing.T) {
 			t.Errorf("frame %d is %v after Unmap: freed before the flush", f, a.KindOf(f))
 		}
 	}
-	// the whole user range at once: the walk skips the empty gigabytes
-	if n := as.Unmap(a, UserBase(), UserEnd(), out); n != 4 || as.Pages != 0 {
-		t.Errorf("Unmap of the user range cleared %d (Pages %d), want 4 (0)", n, as.Pages)
+	// the whole user range at once: the walk skips the empty gigabytes, and with no VMA left the
+	// PT, PD and PDPT go too (free_pgtables), deferred with the pages
+	if n := as.Unmap(a, UserBase(), UserEnd(), out); n != 4 || as.Pages != 0 || as.Tables != 1 {
+		t.Errorf("Unmap of the user range cleared %d (Pages %d, Tables %d), want 4 (0, 1)", n, as.Pages, as.Tables)
 	}
-	if !sameSet(out.frames(), frames) {
-		t.Errorf("deferred frames %v, want %v", out.frames(), frames)
+	var data, tables []uint64
+	for _, f := range out.frames() {
+		if a.KindOf(f) == MMTable {
+			tables = append(tables, f)
+		} else {
+			data = append(data, f)
+		}
+	}
+	if !sameSet(data, frames) || len(tables) != 3 || table(as.Root)[PT.UserSlot] != 0 {
+		t.Errorf("deferred frames %v and tables %v, want %v and 3; root's user entry %#x", data, tables, frames, table(as.Root)[PT.UserSlot])
 	}
 	// the page can be mapped again, to another frame
 	again := mapFresh(t, a, as, base+PageSize, 1, true)

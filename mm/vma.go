@@ -23,6 +23,27 @@ type VMAs struct {
 	v [MaxVMAs]VMA
 }
 
+// MaxMMVMAs bounds an address space's own table (MMVMAs), which lives in the AddrSpace's frame.
+const MaxMMVMAs = 64
+
+// MMVMAs is an address space's table of areas (its mm's VMA tree): the same table as VMAs, smaller.
+type MMVMAs struct {
+	n int
+	v [MaxMMVMAs]VMA
+}
+
+// vmaList is the code both tables share: their count and their storage, of any capacity.
+type vmaList struct {
+	n *int
+	v []VMA
+}
+
+//go:nosplit
+func (t *VMAs) list() vmaList { return vmaList{&t.n, t.v[:]} }
+
+//go:nosplit
+func (t *MMVMAs) list() vmaList { return vmaList{&t.n, t.v[:]} }
+
 // Len returns the number of areas.
 //
 //go:nosplit
@@ -36,96 +57,162 @@ func (t *VMAs) At(i int) VMA { return t.v[i] }
 // Find returns the area containing va.
 //
 //go:nosplit
-func (t *VMAs) Find(va uintptr) (VMA, bool) {
+func (t *VMAs) Find(va uintptr) (VMA, bool) { return t.list().find(va) }
+
+// Overlaps reports whether any area intersects [start, end).
+//
+//go:nosplit
+func (t *VMAs) Overlaps(start, end uintptr) bool { return t.list().overlaps(start, end) }
+
+// Remove deletes [start, end) from the table, splitting areas it cuts. It fails only when a split
+// would overflow the table.
+//
+//go:nosplit
+func (t *VMAs) Remove(start, end uintptr) bool { return t.list().remove(start, end) }
+
+// Set makes [start, end) one area with protection prot, replacing what was there.
+//
+//go:nosplit
+func (t *VMAs) Set(start, end uintptr, prot uint32) bool { return t.list().set(start, end, prot) }
+
+// FindFree returns the lowest page-aligned gap of size n in [lo, hi).
+//
+//go:nosplit
+func (t *VMAs) FindFree(n, lo, hi uintptr) (uintptr, bool) { return t.list().findFree(n, lo, hi) }
+
+// Len, At, Find, Remove and Set are VMAs' for an address space's table.
+//
+//go:nosplit
+func (t *MMVMAs) Len() int { return t.n }
+
+//go:nosplit
+func (t *MMVMAs) At(i int) VMA { return t.v[i] }
+
+//go:nosplit
+func (t *MMVMAs) Find(va uintptr) (VMA, bool) { return t.list().find(va) }
+
+//go:nosplit
+func (t *MMVMAs) Remove(start, end uintptr) bool { return t.list().remove(start, end) }
+
+//go:nosplit
+func (t *MMVMAs) Set(start, end uintptr, prot uint32) bool { return t.list().set(start, end, prot) }
+
+// Span returns the part of [start, end) that areas cover, from the first one's start to the last
+// one's end; ok is false when none does.
+//
+//go:nosplit
+func (t *MMVMAs) Span(start, end uintptr) (lo, hi uintptr, ok bool) {
 	for i := 0; i < t.n; i++ {
-		if va < t.v[i].Start {
+		if t.v[i].End <= start || t.v[i].Start >= end {
+			continue
+		}
+		if !ok {
+			lo, ok = max(start, t.v[i].Start), true
+		}
+		hi = min(end, t.v[i].End)
+	}
+	return lo, hi, ok
+}
+
+// Around returns the end of the last area below start and the start of the first area at or above
+// end, lo and hi where there is none: the floor and ceiling free_pgtables gets from the VMAs beside
+// an unmapped range (prev->vm_end, next->vm_start).
+//
+//go:nosplit
+func (t *MMVMAs) Around(start, end, lo, hi uintptr) (floor, ceiling uintptr) {
+	floor, ceiling = lo, hi
+	for i := 0; i < t.n; i++ {
+		if t.v[i].End <= start {
+			floor = t.v[i].End
+		} else if t.v[i].Start >= end {
+			return floor, t.v[i].Start
+		}
+	}
+	return floor, ceiling
+}
+
+//go:nosplit
+func (l vmaList) find(va uintptr) (VMA, bool) {
+	for i := 0; i < *l.n; i++ {
+		if va < l.v[i].Start {
 			break
 		}
-		if va < t.v[i].End {
-			return t.v[i], true
+		if va < l.v[i].End {
+			return l.v[i], true
 		}
 	}
 	return VMA{}, false
 }
 
-// Overlaps reports whether any area intersects [start, end).
-//
 //go:nosplit
-func (t *VMAs) Overlaps(start, end uintptr) bool {
-	for i := 0; i < t.n; i++ {
-		if t.v[i].Start < end && start < t.v[i].End {
+func (l vmaList) overlaps(start, end uintptr) bool {
+	for i := 0; i < *l.n; i++ {
+		if l.v[i].Start < end && start < l.v[i].End {
 			return true
 		}
 	}
 	return false
 }
 
-// Remove deletes [start, end) from the table, splitting areas it cuts. It fails only when a split
-// would overflow the table.
-//
 //go:nosplit
-func (t *VMAs) Remove(start, end uintptr) bool {
-	for i := 0; i < t.n; i++ {
-		a := t.v[i]
+func (l vmaList) remove(start, end uintptr) bool {
+	for i := 0; i < *l.n; i++ {
+		a := l.v[i]
 		if a.End <= start || end <= a.Start {
 			continue
 		}
 		switch {
 		case start <= a.Start && a.End <= end: // wholly covered
-			t.del(i)
+			l.del(i)
 			i--
 		case a.Start < start && end < a.End: // hole in the middle
-			if t.n == MaxVMAs {
+			if *l.n == len(l.v) {
 				return false
 			}
-			t.ins(i+1, VMA{end, a.End, a.Prot})
-			t.v[i].End = start
+			l.ins(i+1, VMA{end, a.End, a.Prot})
+			l.v[i].End = start
 		case a.Start < start: // tail cut
-			t.v[i].End = start
+			l.v[i].End = start
 		default: // head cut
-			t.v[i].Start = end
+			l.v[i].Start = end
 		}
 	}
 	return true
 }
 
-// Set makes [start, end) one area with protection prot, replacing what was there.
-//
 //go:nosplit
-func (t *VMAs) Set(start, end uintptr, prot uint32) bool {
-	if !t.Remove(start, end) || t.n == MaxVMAs {
+func (l vmaList) set(start, end uintptr, prot uint32) bool {
+	if !l.remove(start, end) || *l.n == len(l.v) {
 		return false
 	}
 	i := 0
-	for i < t.n && t.v[i].Start < start {
+	for i < *l.n && l.v[i].Start < start {
 		i++
 	}
-	t.ins(i, VMA{start, end, prot})
+	l.ins(i, VMA{start, end, prot})
 	// merge with neighbours of equal protection
-	if i+1 < t.n && t.v[i+1].Start == end && t.v[i+1].Prot == prot {
-		t.v[i].End = t.v[i+1].End
-		t.del(i + 1)
+	if i+1 < *l.n && l.v[i+1].Start == end && l.v[i+1].Prot == prot {
+		l.v[i].End = l.v[i+1].End
+		l.del(i + 1)
 	}
-	if i > 0 && t.v[i-1].End == start && t.v[i-1].Prot == prot {
-		t.v[i-1].End = t.v[i].End
-		t.del(i)
+	if i > 0 && l.v[i-1].End == start && l.v[i-1].Prot == prot {
+		l.v[i-1].End = l.v[i].End
+		l.del(i)
 	}
 	return true
 }
 
-// FindFree returns the lowest page-aligned gap of size n in [lo, hi).
-//
 //go:nosplit
-func (t *VMAs) FindFree(n, lo, hi uintptr) (uintptr, bool) {
+func (l vmaList) findFree(n, lo, hi uintptr) (uintptr, bool) {
 	at := lo
-	for i := 0; i < t.n; i++ {
-		if t.v[i].End <= at {
+	for i := 0; i < *l.n; i++ {
+		if l.v[i].End <= at {
 			continue
 		}
-		if t.v[i].Start >= at+n {
+		if l.v[i].Start >= at+n {
 			break
 		}
-		at = t.v[i].End
+		at = l.v[i].End
 	}
 	if at+n > hi || at+n < at {
 		return 0, false
@@ -134,18 +221,18 @@ func (t *VMAs) FindFree(n, lo, hi uintptr) (uintptr, bool) {
 }
 
 //go:nosplit
-func (t *VMAs) ins(i int, a VMA) {
-	for j := t.n; j > i; j-- {
-		t.v[j] = t.v[j-1]
+func (l vmaList) ins(i int, a VMA) {
+	for j := *l.n; j > i; j-- {
+		l.v[j] = l.v[j-1]
 	}
-	t.v[i] = a
-	t.n++
+	l.v[i] = a
+	*l.n++
 }
 
 //go:nosplit
-func (t *VMAs) del(i int) {
-	for j := i; j < t.n-1; j++ {
-		t.v[j] = t.v[j+1]
+func (l vmaList) del(i int) {
+	for j := i; j < *l.n-1; j++ {
+		l.v[j] = l.v[j+1]
 	}
-	t.n--
+	*l.n--
 }

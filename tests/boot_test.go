@@ -202,7 +202,7 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"mmput-unlazy-skip":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"loaded-mm-stale-mask":    {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
 	"hazard-no-scan":          {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
-	"nmi-no-check":            {check: "freed-mm", detail: []string{"the NMI handler dereferenced mm"}},
+	"nmi-no-check":            {check: "nmi-uaccess", detail: []string{"NMI user reads returned another mm's memory"}},
 	"temporary-mm-no-restore": {check: "cr3-audit", detail: []string{"is not the root of a live address space"}},
 	"exit-flush-no-unlazy":    {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"membarrier-no-ipi":       {check: "membarrier", detail: []string{"executed no barrier"}},
@@ -213,6 +213,9 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"skip-hpte-remove":        {check: "stale-tlb", detail: []string{"read an old token", "stale reads in all"}},
 	"leak-pagetable":          {check: "leak", detail: []string{"mm-pagetable frames"}},
 	"free-linked-table":       {check: "poison-walk", detail: []string{"went through freed page-table frame"}},
+	"unmap-free-no-flush":     {check: "stale-tlb", detail: []string{"lazy, still, after the munmap freed its page tables"}},
+	"fork-no-flush":           {check: "stale-tlb", detail: []string{"post-fork write", "outlived fork's flush_tlb_mm"}},
+	"cow-no-flush":            {check: "stale-tlb", detail: []string{"copy-on-write of page", "past wp_page_copy's flush"}},
 	"refcount-exit-no-grab":   {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 	"refcount-no-drop":        {check: "leak", detail: []string{"address spaces", "never reached zero"}},
 	"shootdown-cpumask":       {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
@@ -231,6 +234,14 @@ var injectCases = map[string]injectCase{ // inject is set from the key
 	"membarrier-curr-plain":   {}, // equivalent
 	"membarrier-lazy-no-mb":   {}, // equivalent
 	"nmi-no-uaccess-check":    {check: "nmi-uaccess", detail: []string{"NMI user reads returned another mm's memory"}},
+	"hotplug-no-idle-exit":    {check: "cr3-audit", detail: []string{"is not the root of a live address space", "offline audit"}},
+	"hotplug-drop-early":      {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
+	"idle-leave-no-switch":    {check: "stale-tlb", detail: []string{"mapped anew while it idled", "a stale translation"}},
+	"rt-mmdrop-drain-twice":   {check: "freed-mm", detail: []string{"mmdrop dereferenced mm", "which is freed or reused"}},
+	"hazard-ref-no-convert":   {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
+	"hazard-ref-drop-in-use":  {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
+	"shootdown-all-not-self":  {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
+	"loaded-mm-keep-active":   {check: "freed-mm", detail: []string{"dereferenced mm", "which is freed or reused"}},
 }
 
 // casesFor are the injections that run on an arch and MMU mode ("" the arch's default), in the
@@ -341,9 +352,11 @@ func checkInjection(t *testing.T, arch, image string, c injectCase, runnerArgs .
 }
 
 // Scenario munmap-shootdown at 4 CPUs: every detector clean, and the flush IPIs exactly the CPUs of
-// mm_cpumask that were not lazy. Round r makes CPU c (c > 0) lazy when c+r is odd: at 4 CPUs one CPU
-// takes an IPI in even rounds and two in odd ones (16 rounds: 24), and the exit flush of freed tables
-// reaches the 3 lazy CPUs.
+// mm_cpumask that were not lazy, or all of them when the munmap freed page tables. Round r makes CPU
+// c (c > 0) lazy when c+r/2 is odd. The 1-page unmaps (even rounds) free no table: one CPU takes an
+// IPI when r%4 is 0, two when it is 2 (12 in all, 12 lazy CPUs skipped); the 64-page ones remove the
+// mapping's only VMA, and free_pgtables its 3 tables: all 3 CPUs (8 rounds: 24, the lazy ones leaving
+// for init_mm: 12); the exit flush of freed tables reaches the 3 lazy CPUs. 39 IPIs.
 func TestScenarioMunmapShootdown(t *testing.T) {
 	rep, out, rc := boot(t, "-scenario", "munmap-shootdown", "-cpus", "4", "-timeout", "60s")
 	if rc != 0 || rep.Outcome != "pass" || len(rep.Tests) != 2+len(schemes) {
@@ -353,7 +366,7 @@ func TestScenarioMunmapShootdown(t *testing.T) {
 	if rep.Tests[0].Name != "mm/munmap-shootdown/nopcid" || rep.Tests[0].Outcome != "pass" {
 		t.Fatalf("first test %+v", rep.Tests[0])
 	}
-	for k, want := range map[string]float64{"flush_ipis": 27, "lazy_skipped": 27, "left_lazy": 3, "cr3_noflush": 0} {
+	for k, want := range map[string]float64{"flush_ipis": 39, "lazy_skipped": 12, "left_lazy": 15, "cr3_noflush": 0, "tables_freed": 24} {
 		if m[k] != want {
 			t.Errorf("%s = %v, want %v", k, m[k], want)
 		}

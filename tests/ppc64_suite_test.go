@@ -95,6 +95,11 @@ func TestSuitePPC64(t *testing.T) {
 	}
 }
 
+// maxLeaveIPIs bounds the flush IPIs of munmap-shootdown at 4 CPUs where the hardware carries the
+// flushes: the exit's 3, and under hash, where lazy CPUs do not keep the root, one per lazy CPU of
+// each 64-page munmap, which frees its tables (8 rounds: 12).
+var maxLeaveIPIs = map[string]float64{"radix-tlbie": 3, "hash": 15}
+
 // TestSuitePPC64Modes: the TLB scenario and the lazy-mm matrix at 4 CPUs in the MMU modes other than
 // the default: radix with broadcast tlbie and the hash MMU (H_REMOVE), whose flushes go through the
 // hardware, the only flush IPIs left sending lazy CPUs off an mm (at most one per other CPU), and
@@ -120,8 +125,8 @@ func TestSuitePPC64Modes(t *testing.T) {
 				if tc.Metrics[c.flushes] == 0 {
 					t.Errorf("%s: no %s: %v", tc.Name, c.flushes, tc.Metrics)
 				}
-				if c.flushes != "flush_ipis" && tc.Metrics["flush_ipis"] > 3 {
-					t.Errorf("%s: %v flush IPIs: %s sends them only to lazy CPUs leaving a freed mm", tc.Name, tc.Metrics["flush_ipis"], c.mmu)
+				if c.flushes != "flush_ipis" && tc.Metrics["flush_ipis"] > maxLeaveIPIs[c.mmu] {
+					t.Errorf("%s: %v flush IPIs: %s sends them only to lazy CPUs leaving a freed mm or freed tables", tc.Name, tc.Metrics["flush_ipis"], c.mmu)
 				}
 			}
 			if ran != len(schemes) {

@@ -108,6 +108,9 @@ func setupCPU(id int) {
 	wrmsr(msrSTAR, uint64(selCode)<<32)
 	wrmsr(msrLSTAR, uint64(syscallEntryAddr()))
 	wrmsr(msrFMASK, 0x47700) // clear IF, TF, DF, AC, NT, IOPL on SYSCALL
+	// CR0.WP, as Linux sets it: the kernel's writes obey read-only entries, so a write to a page
+	// shared copy-on-write since fork faults (cow.go) instead of landing in the shared page
+	writeCR0(readCR0() | cr0WP)
 	setupPaging(id)
 }
 
@@ -139,6 +142,8 @@ const (
 	msrFMASK    = 0xc0000084
 	msrFSBase   = 0xc0000100
 	msrGSBase   = 0xc0000101
+
+	cr0WP = 1 << 16
 )
 
 // Implemented in cpu_amd64.s.
@@ -149,6 +154,7 @@ func rdmsr(msr uint32) uint64
 func wrmsr(msr uint32, v uint64)
 func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 func readCR0() uint64
+func writeCR0(v uint64)
 func readCR2() uint64
 func readCR3() uint64
 func readCR4() uint64

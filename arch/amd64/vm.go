@@ -45,15 +45,15 @@ func flushTLB(start, end uintptr) {
 //go:nosplit
 func pageFault(f *Frame) bool {
 	const errPresent, errWrite = 1, 2
-	if f.Err&errPresent != 0 {
-		return false // protection violation on a present page
+	if f.Err&errPresent != 0 { // a protection violation: copy-on-write (UserStore's), or real
+		return f.Err&errWrite != 0 && userStoreFixup(f)
 	}
 	va := uintptr(readCR2())
 	if paging.ReportPoisonWalk(va) {
 		return false // then the crash dump
 	}
-	if shim.InUserRange(va, 1) {
-		return false // test pages are mapped by the tests, never on demand
+	if shim.InUserRange(va, 1) { // test pages are mapped by the tests, never on demand; but a
+		return userStoreFixup(f) // UserStore may meet a page whose entry another CPU's copy cleared
 	}
 	if shim.EnsurePage(va, f.Err&errWrite != 0) {
 		return true

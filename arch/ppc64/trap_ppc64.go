@@ -204,16 +204,27 @@ func stubTrap(c *percpu, f *Frame) {
 // DSISR and SRR1 bits of a storage interrupt (Power ISA 3.0 Book III 7.5.3, 7.5.5).
 const (
 	dsisrNoTranslation = 0x40000000 // no PTE: the radix walk found an invalid entry
+	dsisrProtect       = 0x08000000 // the PTE (or HPTE) does not allow the access
 	dsisrStore         = 0x02000000
 	srr1NoTranslation  = 0x40000000
 )
 
 // dataFault pages in the runtime's memory on a data storage interrupt (demand paging, as amd64's
-// #PF handler), or turns a nil dereference into SIGSEGV. False: a real fault (crash dump).
+// #PF handler), hands a store to a read-only page back to UserStore (its exception-table fixup), or
+// turns a nil dereference into SIGSEGV. False: a real fault (crash dump).
 //
 //go:nosplit
 func dataFault(f *Frame) bool {
-	if f.DSISR&dsisrNoTranslation == 0 || paging.ReportPoisonWalk(uintptr(f.DAR)) || shim.InUserRange(uintptr(f.DAR), 1) {
+	dar := uintptr(f.DAR)
+	if f.DSISR&dsisrNoTranslation != 0 && paging.ReportPoisonWalk(dar) {
+		return false
+	}
+	if f.DSISR&dsisrStore != 0 && shim.InUserRange(dar, 1) {
+		// UserStore's: a store to a read-only page (copy-on-write), or to one whose entry another
+		// CPU's copy cleared; any other fault on a test page is real (they are never paged in)
+		return userStoreFixup(f)
+	}
+	if f.DSISR&dsisrNoTranslation == 0 || shim.InUserRange(dar, 1) {
 		return false
 	}
 	if shim.EnsurePage(uintptr(f.DAR), f.DSISR&dsisrStore != 0) {

@@ -50,10 +50,12 @@ const (
 	Hazard          = "hazard"
 	ExitFlushUnlazy = "exit-flush-unlazy"
 	NoActiveMM      = "no-active-mm"
+	HazardRef       = "hazard-ref"
+	ShootdownAll    = "shootdown-all"
 )
 
 // Schemes lists every lazy-mm scheme, in the order of reports.
-var Schemes = []string{Refcount, Shootdown, MMPutUnlazy, LoadedMM, Hazard, ExitFlushUnlazy, NoActiveMM}
+var Schemes = []string{Refcount, Shootdown, MMPutUnlazy, LoadedMM, Hazard, ExitFlushUnlazy, NoActiveMM, HazardRef, ShootdownAll}
 
 // Scenario names: the lazy-mm hazards (kernel/suites/matrix) and the TLB-shootdown scenario
 // (kernel/suites/tlb), which also runs under each scheme.
@@ -64,15 +66,20 @@ const (
 	KthreadUseMM    = "kthread-use-mm"
 	TemporaryMM     = "temporary-mm"
 	Exec            = "exec"
+	MaskTrim        = "mask-trim"
 	ForkExitStorm   = "fork-exit-storm"
+	ForkCOW         = "fork-cow"
 	Membarrier      = "membarrier"
+	CPUHotplug      = "cpu-hotplug"
+	IdleLeaveMM     = "idle-leave-mm"
+	RTDelayedMMDrop = "rt-delayed-mmdrop"
 	Torture         = "torture"
 	MunmapShootdown = "munmap-shootdown"
 )
 
 // Scenarios lists them in report order.
-var Scenarios = []string{SwitchStorm, ExitWhileLazy, ExitNMI, KthreadUseMM, TemporaryMM, Exec, ForkExitStorm,
-	Membarrier, Torture, MunmapShootdown}
+var Scenarios = []string{SwitchStorm, ExitWhileLazy, ExitNMI, KthreadUseMM, TemporaryMM, Exec, MaskTrim, ForkExitStorm, ForkCOW,
+	Membarrier, CPUHotplug, IdleLeaveMM, RTDelayedMMDrop, Torture, MunmapShootdown}
 
 // Class says what a detector reads.
 type Class string
@@ -177,6 +184,10 @@ var (
 	keepRootAudit = map[string]string{keepsRoot[0]: DetectCR3Audit, keepsRoot[1]: DetectCR3Audit}
 )
 
+// cowFlushModes are the modes where a flush skipped at a copy-on-write copy leaves a translation of
+// the old page: all but hash, where the HPTE goes with the writer's own retry.
+var cowFlushModes = []string{Mainline, Linux61, "radix", "radix-tlbie", "radix-exitleave"}
+
 // Injections lists every injection: the harness controls, then the bugs, in the order of reports.
 var Injections = []Injection{
 	{Name: "panic", Harness: true, Arches: both, CPUs: 1, What: "an unrecovered Go panic"},
@@ -196,6 +207,12 @@ var Injections = []Injection{
 	{Name: "leak-pagetable", Scenario: MunmapShootdown, Catch: DetectLeak, Arches: both, CPUs: 1, What: "freeing an mm forgets one page-table page"},
 	{Name: "free-linked-table", Scenario: MunmapShootdown, Catch: DetectPoisonWalk, Arches: both, CPUs: 1,
 		What: "a page table is freed while its parent still points to it"},
+	{Name: "unmap-free-no-flush", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"amd64"}, CPUs: 2,
+		What: "munmap frees the page tables it emptied (free_pgtables) but leaves the gather's freed_tables clear: the flush skips lazy CPUs, which keep translations made through the freed tables (ppc64 flushes lazy CPUs anyway; the page-walk cache flush it would skip there, QEMU does not model)"},
+	{Name: "fork-no-flush", Scheme: Refcount, Scenario: ForkCOW, Catch: DetectStaleTLB, Arches: both, CPUs: 2,
+		What: "dup_mmap skips flush_tlb_mm(oldmm): a CPU running the parent keeps a writable translation of a page fork write-protected, and writes into the page the child now shares, taking no fault"},
+	{Name: "cow-no-flush", Scheme: Refcount, Scenario: ForkCOW, Catch: DetectStaleTLB, Arches: both, MMUs: cowFlushModes, CPUs: 2,
+		What: "wp_page_copy's ptep_clear_flush clears the entry but does not flush: CPUs that translated the page, running or lazy, keep reading the old page after the copy (hash: the writer's retry meets its read-only HPTE, and the spurious fault's flush takes the HPTE out of the global hash table; Linux's hash drops it when the PTE changes: equivalent there)"},
 	{Name: "skip-tlbie", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"radix", "radix-tlbie"}, CPUs: 2,
 		What: "the broadcast tlbie is skipped (selects radix-tlbie)"},
 	{Name: "skip-hpte-remove", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"hash"}, CPUs: 2,
@@ -211,8 +228,8 @@ var Injections = []Injection{
 		What: "mm_cpumask cleared on going lazy, before the CPU really switched"},
 	{Name: "hazard-no-scan", CatchOn: keepRootAudit, Scheme: Hazard, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "the freeing side ignores the hazard slots"},
-	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectFreedMM, CatchOn: map[string]string{Mainline: DetectNMIUaccess}, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
-		What: "the NMI handler dereferences active_mm without the scheme's check (mainline x86: __mmdrop's IPIs to the mask, which still holds the lazy CPUs, leave no kernel thread naming the freed mm; the unchecked handler then reads user memory through a root that is not active_mm's)"},
+	{Name: "nmi-no-check", Scheme: LoadedMM, Scenario: ExitNMI, Catch: DetectNMIUaccess, Arches: both, MMUs: exitMovesLazy, CPUs: 2,
+		What: "the NMI handler dereferences active_mm without the scheme's check, and reads user memory through a root that is not active_mm's (text_poke's, under a user task); no kernel thread names a freed mm: mainline x86's mask keeps the lazy CPUs for __mmdrop's IPIs, and elsewhere loaded-mm's flush IPIs unlazy them (without that, loaded-mm-keep-active)"},
 	{Name: "temporary-mm-no-restore", Scheme: Refcount, Scenario: TemporaryMM, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
 		What: "unuse_temporary_mm does not switch back"},
 	{Name: "exit-flush-no-unlazy", Scheme: ExitFlushUnlazy, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: maskDropsLazy, CPUs: 2,
@@ -267,7 +284,27 @@ var Injections = []Injection{
 		Equivalent: "the rq->curr store before it is itself a full barrier here (amd64: XCHG; ppc64: the trace hook's sync), unlike Linux's plain store; and not shown under TCG: 0 forbidden outcomes in 6000 iterations with CPU 2 switching back from a kernel thread on amd64 and on ppc64 radix, 35 (amd64) and 27 (ppc64) in the 6000 control iterations"},
 	{Name: "nmi-no-uaccess-check", Scheme: Refcount, Scenario: ExitNMI, Catch: DetectNMIUaccess, Arches: both, CPUs: 2,
 		What: "nmi_uaccess_okay always says yes: an NMI on a user task under text_poke's temporary mm reads its stack through the poking mm"},
+	{Name: "hazard-ref-no-convert", CatchOn: keepRootAudit, Scheme: HazardRef, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "mm_unlazy_mm_count skips the lazy_mm slots: __mmput's mmdrop frees the mm under the CPUs still lazy on it"},
+	{Name: "hazard-ref-drop-in-use", CatchOn: keepRootAudit, Scheme: HazardRef, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "mmdrop_lazy drops rq->drop_mm while rq->lazy_mm still names it: the reference the scan gave a lazy CPU goes at its next switch between kernel threads"},
+	{Name: "loaded-mm-keep-active", Scheme: LoadedMM, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, MMUs: maskDropsLazy, CPUs: 2,
+		What: "flush_tlb_func's lazy case switches to init_mm without unlazy_mm_irqs_off: active_mm keeps naming the mm after the CPU left mm_cpumask, and __mmdrop's IPIs miss it (mainline x86 keeps the bit, radix keeps the root: equivalent there)"},
+	{Name: "shootdown-all-not-self", CatchOn: keepRootAudit, Scheme: ShootdownAll, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "cleanup_lazy_tlbs IPIs every other CPU (smp_call_function_many), not this one (on_each_cpu): the freeing CPU, lazy on the mm since exit_mm, keeps naming it"},
+	{Name: "hotplug-no-idle-exit", Scheme: Shootdown, Scenario: CPUHotplug, Catch: DetectCR3Audit, Arches: both, CPUs: 2,
+		What: "idle_task_exit skips switch_mm(mm, &init_mm): the CPU parks offline on the mm's root, the mm's teardown (its IPIs skip offline CPUs) frees it, and the CPU comes back on a freed root (6.2-6.4's window under MMU_LAZY_TLB_SHOOTDOWN, where the switch came only after __cpu_disable)"},
+	{Name: "hotplug-drop-early", Scheme: Refcount, Scenario: CPUHotplug, Catch: DetectFreedMM, Arches: both, CPUs: 2,
+		What: "the dying CPU drops its lazy reference, as mainline's sched_force_init_mm does, but leaves active_mm on the mm: 6.1's finish_cpu drops it again"},
+	{Name: "idle-leave-no-switch", Scheme: Shootdown, Scenario: IdleLeaveMM, Catch: DetectStaleTLB, CatchOn: keepRootAudit, Arches: both, MMUs: idleLeaveModes, CPUs: 2,
+		What: "the deep-idle entry's leave_mm clears the CPU's mm_cpumask bit and lazy state but does not switch to init_mm (powerpc, which has no leave_mm, gets the same in its idle entry): an unmap's flush skips the idle CPU, which comes back to the mm on its stale TLB; where lazy CPUs keep the root (radix), __mmdrop's shootdown to mm_cpumask misses it too and the root audit finds the freed root (radix-tlbie's broadcast flush leaves no stale entry; radix-exitleave and hash: not applied, their shootdown reaches every CPU and the stale entry does not survive multi-threaded TCG)"},
+	{Name: "rt-mmdrop-drain-twice", Scheme: Refcount, Scenario: RTDelayedMMDrop, Catch: DetectFreedMM, Arches: both, CPUs: 1,
+		What: "rcu_do_batch does not cut the callbacks it ran from the list: the next batch runs __mmdrop_delayed again, on the mm it freed"},
 }
+
+// idleLeaveModes are where idle-leave-no-switch is caught: x86's, whose flushes reach the idle CPU
+// only through mm_cpumask, and radix's kept root.
+var idleLeaveModes = []string{Mainline, Linux61, keepsRoot[0], keepsRoot[1]}
 
 // InjectionByName finds an injection.
 func InjectionByName(name string) (Injection, bool) {
@@ -333,4 +370,39 @@ func ParseList(v string, known []string) (names []string, unknown string) {
 		names = append(names, w)
 	}
 	return names, ""
+}
+
+// Unsound is a finding of the lab: a scheme that a scenario shows unsound on some modes. Its matrix
+// test there must fail, caught by Catch, as an injected bug must: a scheme that starts passing it has
+// changed, or the scenario has stopped showing the hazard.
+type Unsound struct {
+	Scheme, Scenario string
+	MMUs             []string // the modes where it fails (the arch follows from the mode)
+	Catch            string
+	Why              string
+}
+
+// Unsounds lists the findings. maskLeaves are the modes where a lazy CPU that a freed-tables flush
+// sends to init_mm leaves mm_cpumask while its kernel thread keeps active_mm: at once (6.1's x86,
+// hash, radix-exitleave), or at the next trimming flush (mainline x86).
+var (
+	maskLeaves = []string{Mainline, Linux61, "hash", "radix-exitleave"}
+	Unsounds   = []Unsound{
+		{MMPutUnlazy, MaskTrim, maskLeaves, DetectFreedMM,
+			"__mmput kicks mm_cpumask, which no longer holds the CPUs a freed-tables flush sent to init_mm under their kernel threads"},
+		{ExitFlushUnlazy, MaskTrim, maskLeaves, DetectFreedMM,
+			"the exit flush unlazies mm_cpumask and the backstop shoots it, neither reaching the CPUs a freed-tables flush sent to init_mm earlier"},
+		{Shootdown, MaskTrim, []string{Mainline}, DetectFreedMM,
+			"cleanup_lazy_tlbs IPIs mm_cpumask, which mainline x86 keeps a superset of lazy CPUs only until a trimming flush: a CPU sent to init_mm by a freed-tables flush (or by leave_mm) keeps its kernel thread's active_mm but loses its bit"},
+	}
+)
+
+// UnsoundOn finds the finding for a scheme, scenario and mode.
+func UnsoundOn(scheme, scenario, mode string) (Unsound, bool) {
+	for _, u := range Unsounds {
+		if u.Scheme == scheme && u.Scenario == scenario && slices.Contains(u.MMUs, mode) {
+			return u, true
+		}
+	}
+	return Unsound{}, false
 }

@@ -98,7 +98,11 @@ func Plan(s Selection) []Test {
 	if s.BareMetal {
 		for _, sch := range orAll(s.Schemes, Schemes) {
 			for _, sc := range orAll(s.Scenarios, Scenarios) {
-				keep(Test{Name: MatrixTest(sch, sc), Scheme: sch, Scenario: sc, Expect: "pass"})
+				t := Test{Name: MatrixTest(sch, sc), Scheme: sch, Scenario: sc, Expect: "pass"}
+				if u, ok := UnsoundOn(sch, sc, s.MMU); ok {
+					t.Expect, t.Catch = "fail", u.Catch
+				}
+				keep(t)
 			}
 		}
 	}

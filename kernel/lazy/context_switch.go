@@ -124,9 +124,10 @@ func finishTaskSwitch(cpu int, r *runq, prev *Task) {
 		ctx := r.prevCtx
 		r.prevMM = 0
 		if !(cfg.LazyRefcount && InjectRefcountNoDrop) {
-			dropLazy(cpu, pm, ctx, atFinish) // mmdrop_lazy_tlb_sched
+			dropLazySched(cpu, pm, ctx) // mmdrop_lazy_tlb_sched (rt_mmdrop.go)
 		}
 	}
+	mmdropLazy(cpu, r) // hazard-ref's drop_mm; empty under the other schemes
 	if prev.Flags&taskDead != 0 {
 		freeTask(prev)
 	}

@@ -329,7 +329,7 @@ func (s *simMachine) flushFunc(cpu int, f *mm.FlushInfo) {
 	s.onCPU(cpu, func() {
 		if mm.TLB[cpu].FlushFunc(f) == mm.FlushLeaveLazy {
 			s.switchMM(cpu, &mm.InitMM)
-			if f.Unlazy {
+			if UnlazyOnFlush(f.Unlazy) {
 				ShootLazy(cpu, f.MM)
 			}
 		}

@@ -15,6 +15,8 @@ var injections = map[string]*bool{
 	"mmput-twice":             &InjectMMPutTwice,
 	"exec-keep-active":        &InjectExecKeepActive,
 	"exec-no-activate":        &InjectExecNoActivate,
+	"fork-no-flush":           &InjectForkNoFlush,
+	"cow-no-flush":            &InjectCOWNoFlush,
 
 	"refcount-exit-no-grab":  &InjectRefcountExitNoGrab,
 	"refcount-no-drop":       &InjectRefcountNoDrop,
@@ -34,6 +36,16 @@ var injections = map[string]*bool{
 	"membarrier-no-ipi-mb":   &InjectMembarrierNoIPIMB,
 	"membarrier-curr-plain":  &InjectMembarrierCurrPlain,
 	"membarrier-lazy-no-mb":  &InjectMembarrierLazyNoMB,
+
+	"hazard-ref-no-convert":  &InjectHazardRefNoConvert,
+	"hazard-ref-drop-in-use": &InjectHazardRefDropInUse,
+	"loaded-mm-keep-active":  &InjectLoadedMMKeepActive,
+	"shootdown-all-not-self": &InjectShootAllNotSelf,
+
+	"hotplug-no-idle-exit":  &InjectHotplugNoIdleExit,
+	"hotplug-drop-early":    &InjectHotplugDropEarly,
+	"idle-leave-no-switch":  &InjectIdleLeaveNoSwitch,
+	"rt-mmdrop-drain-twice": &InjectRTDrainTwice,
 }
 
 // SetInjection turns on the engine's bug of this name; names of other layers' bugs are theirs.

@@ -57,7 +57,8 @@ type runq struct {
 	curr     uintptr // rq->curr
 	prevMM   uintptr // rq->prev_mm: the lazy reference finish_task_switch drops
 	prevCtx  uint64
-	hazard   uintptr // the hazard scheme's slot: the mm this CPU may use lazily
+	hazard   uintptr // the hazard schemes' slot (hazard-ref's lazy_mm): the mm this CPU may use lazily
+	dropMM   uint64  // hazard-ref's drop_mm: an mm_count reference this CPU owns (packRef)
 	shotHeld bool    // the last ShootLazy here found something to end
 	stats    SchedStats
 	swCyc    [512]uint64 // TSC cycles of the last context switches (ring)

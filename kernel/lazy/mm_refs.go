@@ -109,6 +109,9 @@ func mmput(cpu int, h uintptr, ctx uint64) {
 		if InjectMMPutUnlazyLate { // mmput-unlazy-late: the kick after exit_mmap's flush
 			scheme.MMPut(cpu, as)
 		}
+		if s, ok := scheme.(mmputExited); ok {
+			s.MMPutExited(cpu, as)
+		}
 		mmdrop(cpu, h, ctx, atDrop)
 	}
 }

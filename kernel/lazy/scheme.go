@@ -23,6 +23,12 @@ type Scheme interface {
 	MMDrop(cpu int, as *mm.AddrSpace)
 }
 
+// mmputExited is a scheme hook that runs in __mmput after exit_mmap, before the users' mmdrop
+// (hazard-ref's mm_unlazy_mm_count); a scheme has it or not.
+type mmputExited interface {
+	MMPutExited(cpu int, as *mm.AddrSpace)
+}
+
 // SchemeConfig is what context_switch, exit_mm and the interrupt handlers need to know of a scheme.
 type SchemeConfig struct {
 	// LazyRefcount: a kernel thread borrowing an mm holds an mm_count reference on it
@@ -38,10 +44,14 @@ type SchemeConfig struct {
 	// ExitUnlazy: exit_mmap's flush (freed tables, lazy CPUs included) also drops the mm as their
 	// active_mm (the powerpc radix exit flush).
 	ExitUnlazy bool
+	// FlushUnlazy: any flush that moves a lazy CPU to init_mm also ends its lazy use, active_mm and
+	// hazard slot (unlazy_mm_irqs_off in flush_tlb_func, Lutomirski 2022: loaded-mm).
+	FlushUnlazy bool
 }
 
 // Schemes lists every scheme, in the order of reports.
-var Schemes = []Scheme{refcount{}, shootdown{}, mmputUnlazy{}, loadedMM{}, hazard{}, exitFlushUnlazy{}, noActiveMM{}}
+var Schemes = []Scheme{refcount{}, shootdown{}, mmputUnlazy{}, loadedMM{}, hazard{}, exitFlushUnlazy{}, noActiveMM{},
+	hazardRef{}, shootdownAll{}}
 
 // SchemeByName finds a scheme.
 func SchemeByName(name string) (Scheme, error) {
@@ -90,6 +100,11 @@ var (
 	InjectTempMMNoLeave       bool // use_temporary_mm does not leave_mm a lazy mm first
 	InjectUnuseMMNoMMPut      bool // kthread_unuse_mm does not mmput
 	InjectExitMMNoHandoff     bool // the dead task's active_mm (and lazy reference) is not handed on
+
+	InjectHazardRefNoConvert bool // mm_unlazy_mm_count skips the lazy_mm slots
+	InjectHazardRefDropInUse bool // mmdrop_lazy drops drop_mm while lazy_mm still names it
+	InjectLoadedMMKeepActive bool // a flush moves a lazy CPU to init_mm but leaves its active_mm
+	InjectShootAllNotSelf    bool // shootdown-all's IPIs skip the freeing CPU
 )
 
 // shoot sends the scheme's IPI to the CPUs in mask (this one included, directly): each leaves the mm
@@ -107,9 +122,9 @@ func shoot(cpu int, mask uint64, as *mm.AddrSpace) {
 func onlineMask() uint64 {
 	n := machine.M.CPUs()
 	if n >= 64 {
-		return ^uint64(0)
+		return ^mm.OfflineMask()
 	}
-	return 1<<uint(n) - 1
+	return (1<<uint(n) - 1) &^ mm.OfflineMask() // cpu_online_mask: hotplug.go takes CPUs out
 }
 
 // ShootLazy is the scheme's IPI on this CPU (do_shoot_lazy_tlb), in interrupt context: a kernel
@@ -128,6 +143,15 @@ func ShootLazy(cpu int, h uintptr) bool {
 		atomic.AddUint64(&r.stats.ShootUnneeded, 1)
 	}
 	return loaded && !InjectShootNoLeave // switch_mm(init_mm)
+}
+
+// UnlazyOnFlush says whether a flush that has just moved this lazy CPU to init_mm must also end its
+// lazy use (the arch then calls ShootLazy): when the flush asks (unlazy: exit-flush-unlazy's exit
+// flush), and under FlushUnlazy always, as flush_tlb_func's unlazy_mm_irqs_off (loaded-mm).
+//
+//go:nosplit
+func UnlazyOnFlush(unlazy bool) bool {
+	return unlazy || cfg.FlushUnlazy && atomic.LoadUint32(&engineOn) != 0
 }
 
 // unlazy ends this CPU's lazy use of mm h: a kernel thread borrowing it gets InitMM as active_mm

@@ -13,11 +13,12 @@ import (
 //
 // cleanup_lazy_tlbs IPIs mm_cpumask, which the arch must keep a superset of lazy users. Where lazy
 // CPUs keep the root through exit_mmap (mm.LazyKeepsRoot: powerpc radix) it is one, and this port
-// IPIs the mask, as Linux does. Where the exit flush moves a lazy CPU's root to init_mm and clears its
-// mask bit while its kernel thread's active_mm still names the mm (x86, and the hash and
-// radix-exitleave modes here), the mask is not a superset: there the port IPIs every online CPU, the
-// default of Lutomirski's 2022 series rather than anything merged, and the IPIs that find nothing are
-// counted as unneeded. shootdown-cpumask is the mask where it is not a superset.
+// IPIs the mask, as Linux does; so under mainline x86, whose switch no longer clears prev's bit. Where
+// the exit flush moves a lazy CPU's root to init_mm and clears its mask bit while its kernel thread's
+// active_mm still names the mm (Linux 6.1's x86 rules, and the hash and radix-exitleave modes here),
+// the mask is not a superset: there the port IPIs every online CPU, as shootdown-all does everywhere
+// (the default of Lutomirski's 2022 series rather than anything merged), and the IPIs that find
+// nothing are counted as unneeded. shootdown-cpumask trusts the mask where it is no superset.
 type shootdown struct{}
 
 func (shootdown) Name() string { return catalog.Shootdown }

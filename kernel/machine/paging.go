@@ -30,8 +30,19 @@ type Paging interface {
 	AllocFrames(n int, k mm.Kind) ([]uint64, error)
 	FreeFrames(f []uint64)
 	Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error
-	// Unmap clears [start, end) and runs flush_tlb_mm_range; the frames it returns may be reused.
+	// Unmap is munmap: it clears [start, end), frees the page tables no VMA needs any more and runs
+	// flush_tlb_mm_range (freed tables: lazy CPUs too, on x86); the frames it returns may be reused.
 	Unmap(as *mm.AddrSpace, start, end uintptr) []uint64
+	// ForkMM is fork's dup_mmap: a new address space sharing as's pages copy-on-write (write-protected
+	// in both), then flush_tlb_mm(as). Writes to them fault; the arch's fault handler copies.
+	ForkMM(as *mm.AddrSpace) (*mm.AddrSpace, error)
+	// UserStore writes v at va (a user address of the loaded mm) through the MMU, as a user store
+	// would; false when it took a write fault on a present page (copy-on-write, or a real one), which
+	// the fault handler handed back here (an exception-table fixup): WriteFault handles it, and the
+	// caller retries.
+	UserStore(va uintptr, v uint64) bool
+	// WriteFault is handle_mm_fault for such a fault: do_wp_page; false when the fault is real.
+	WriteFault(va uintptr) bool
 	// Protect changes write permission on [start, end), flushing like Unmap; it returns the entries changed.
 	Protect(as *mm.AddrSpace, start, end uintptr, write bool) int
 	SwitchMM(as *mm.AddrSpace) // switch_mm_irqs_off; nil is InitMM
@@ -75,6 +86,9 @@ func (p NoPaging) AllocFrames(int, mm.Kind) ([]uint64, error)      { return nil,
 func (NoPaging) FreeFrames([]uint64)                               {}
 func (p NoPaging) Map(*mm.AddrSpace, uintptr, uint64, bool) error  { return p.Reason }
 func (NoPaging) Unmap(*mm.AddrSpace, uintptr, uintptr) []uint64    { return nil }
+func (p NoPaging) ForkMM(*mm.AddrSpace) (*mm.AddrSpace, error)     { return nil, p.Reason }
+func (NoPaging) UserStore(uintptr, uint64) bool                    { return false }
+func (NoPaging) WriteFault(uintptr) bool                           { return false }
 func (NoPaging) Protect(*mm.AddrSpace, uintptr, uintptr, bool) int { return 0 }
 func (NoPaging) SwitchMM(*mm.AddrSpace)                            {}
 func (NoPaging) EnterLazy()                                        {}

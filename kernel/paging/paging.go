@@ -55,6 +55,7 @@ func InjectFromCmdline() {
 	LeakTables = shim.CmdlineHas("inject=leak-pagetable")
 	FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
 	SkipBroadcast = shim.CmdlineHas("inject=skip-tlbie")
+	UnmapFreeNoFlush = shim.CmdlineHas("inject=unmap-free-no-flush")
 }
 
 // Lock and Unlock serialize address-space edits (and an arch's own paging mode changes: SetPCID),
@@ -111,22 +112,18 @@ func (Core) ExitMMap(as *mm.AddrSpace, unlazy bool) {
 
 func (Core) FreePGD(as *mm.AddrSpace) { freePGD(as) }
 
-// exitMMap is exit_mmap: unhook and collect the user range's pages and tables, flush with freed
-// tables (x86 then interrupts lazy CPUs too, which leave for InitMM: flush_tlb_func's is_lazy case),
-// then free what was collected.
+// exitMMap is exit_mmap: zap the user range's pages, free its tables, flush with freed tables (x86
+// then interrupts lazy CPUs too, which leave for InitMM: flush_tlb_func's is_lazy case), then free
+// what was collected; a teardown big enough to fill the gather's batch flushes on the way too
+// (teardown). An mm that never mapped anything is not flushed (exit_mmap finds no VMA).
 //
 //go:nosplit
 func exitMMap(as *mm.AddrSpace) {
-	leak := 0
+	as.BeginExit(&unmapping)
 	if LeakTables {
-		leak = 1
+		unmapping.Leak = 1
 	}
-	as.ExitTables(&mm.Frames, &zapped, leak)
-	g := mm.Gather{Start: 0, End: mm.FlushAll, FreedTables: true, Unlazy: exitUnlazy}
-	if !SkipExitFlush {
-		flushMMRange(as, &g)
-	}
-	zapped.FreeAll(&mm.Frames)
+	teardown(as, &unmapping, true)
 }
 
 // freePGD is __mmdrop's end (mm_free_pgd, free_mm): take the mm out of the live table, audit every
@@ -136,6 +133,7 @@ func freePGD(as *mm.AddrSpace) {
 	mm.Retire(as)
 	Unlock(fl)
 	auditCR3()
+	auditParked(as.Root) // hotplug.go
 	fl = Lock()
 	mm.FreeAddrSpace(&mm.Frames, as, &zapped, 0)
 	zapped.FreeAll(&mm.Frames)
@@ -192,9 +190,9 @@ func (Core) Map(as *mm.AddrSpace, va uintptr, frame uint64, write bool) error {
 
 func (Core) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 	fl := Lock()
-	var g mm.Gather
-	g.Add(start, end, as.Unmap(&mm.Frames, start, end, &zapped))
-	flushMMRange(as, &g)
+	if as.BeginUnmap(&unmapping, start, end) { // unmap_region: the pages, then the tables no VMA needs now
+		teardown(as, &unmapping, false)
+	}
 	if FreeLinkedTable {
 		FreeLinkedTable = false
 		freeLiveTable(as, start)
@@ -267,7 +265,7 @@ func (Core) AuditCR3() ([]string, uint64) {
 	var out []string
 	var runs uint64
 	why := map[uint32]string{auditNotLive: "is not the root of a live address space", auditMismatch: "is not the root of the mm the CPU's TLB state says is loaded"}
-	from := map[uint32]string{AuditTimer: "timer", AuditCall: "cross-call"}
+	from := map[uint32]string{AuditTimer: "timer", AuditCall: "cross-call", AuditOffline: "offline", AuditOnline: "bring-up"}
 	for cpu := 0; cpu < shim.OnlineCPUs; cpu++ {
 		a := &audit[cpu]
 		runs += atomic.LoadUint64(&a.runs)

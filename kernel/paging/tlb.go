@@ -191,7 +191,7 @@ func flushFunc(cpu int, f *mm.FlushInfo) {
 		archFlushLoaded()
 	case mm.FlushLeaveLazy:
 		SwitchMMIrqsOff(cpu, &mm.InitMM)
-		if f.Unlazy {
+		if lazy.UnlazyOnFlush(f.Unlazy) {
 			lazy.ShootLazy(cpu, f.MM)
 		}
 		if mm.PowerCPUMask { // exit_lazy_flush_tlb: off the mask, and the PID it kept flushed

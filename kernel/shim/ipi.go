@@ -122,6 +122,7 @@ func PostCall(mask uint64, op uint32, arg uint64, wait bool) {
 		w.pause(c)
 	}
 	w.done(c)
+	mask &^= mm.OfflineMask() // cpu_online_mask, read under the lock CPUDying takes
 	for i := 0; i < OnlineCPUs; i++ {
 		if mask&(1<<uint(i)) == 0 || i == me {
 			continue

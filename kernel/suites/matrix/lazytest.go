@@ -34,8 +34,13 @@ var Scenarios = []Scenario{
 	{catalog.KthreadUseMM, "a kernel thread uses an mm with kthread_use_mm while its owner exits", kthreadUseMM, false},
 	{catalog.TemporaryMM, "text_poke-style temporary mm while lazy, the lazy mm dying meanwhile", temporaryMM, false},
 	{catalog.Exec, "a process execs while the other CPUs are lazy on its mm; a lazy kernel thread execs", execScenario, false},
+	{catalog.MaskTrim, "lazy CPUs leave at a freed-tables flush and, a second later, a flush trims mm_cpumask; then the process exits", maskTrim, false},
 	{catalog.ForkExitStorm, "many short-lived processes on every CPU", forkExitStorm, false},
+	{catalog.ForkCOW, "fork while CPUs run and are lazy on the parent; copy-on-write in parent and child", forkCOW, false},
 	{catalog.Membarrier, "expedited membarrier over the CPUs running the mm, while some switch away and back", membarrierScenario, false},
+	{catalog.CPUHotplug, "a CPU lazy on a dying mm goes offline, the mm is torn down, the CPU comes back", cpuHotplug, false},
+	{catalog.IdleLeaveMM, "lazy CPUs in a deep idle state (leave_mm) while another CPU unmaps and exits the mm", idleLeaveMM, false},
+	{catalog.RTDelayedMMDrop, "PREEMPT_RT's mmdrop_sched: the last lazy drop's __mmdrop deferred to an RCU callback", rtDelayedMMDrop, false},
 	{catalog.Torture, "a seeded random mix of all of the above, with NMIs and random delays", torture, true},
 	{catalog.MunmapShootdown, "the TLB-shootdown protocol (docs/MM.md)", nil, false},
 }

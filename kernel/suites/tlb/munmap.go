@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"lazymm/kernel/ktest"
+	"lazymm/kernel/lazy"
 	"lazymm/kernel/machine"
 	"lazymm/mm"
 )
@@ -85,6 +86,7 @@ type staleRead struct {
 	pages    int
 	round    int
 	initiate int
+	probe    bool // read while still lazy, after a munmap that freed page tables (probeLazy)
 }
 
 func (s staleRead) String() string {
@@ -96,7 +98,10 @@ func (s staleRead) String() string {
 		kind = fmt.Sprintf("the token of a frame since reused at %#x", s.got.va)
 	}
 	lazy := "not lazy"
-	if s.lazy {
+	switch {
+	case s.probe:
+		lazy = "lazy, still, after the munmap freed its page tables"
+	case s.lazy:
 		lazy = "lazy during the flush"
 	}
 	return fmt.Sprintf("CPU %d (%s) read %s through %#x after a %d-page unmap by CPU %d in round %d: frame %#x gen %d, want frame %#x gen %d",
@@ -169,9 +174,13 @@ type shootdown struct {
 	pool       []uint64     // free frames, oldest first: CPU 0 remaps with them and queues the unmapped
 	b          *barrier
 	recvBefore [mm.MaxCPUs]uint64 // each CPU's flush IPIs received before the round's unmap
+	// freedTables is how many page tables the round's unmap freed (read after the barrier that
+	// follows it); tablesFreed sums them
+	freedTables, tablesFreed uint64
 
 	mu       sync.Mutex
 	stale    []staleRead
+	probed   []staleRead // probeLazy's findings, apart: they come first in a round
 	nstale   int
 	cycles   map[int][]uint64 // unmap size -> TSC cycles of each shootdown
 	ipiWrong []string
@@ -214,8 +223,11 @@ func (r *shootdown) take() uint64 {
 	return f
 }
 
-// lazyIn says whether cpu goes lazy in round: every other CPU but 0, alternating by round.
-func lazyIn(cpu, round int) bool { return cpu != 0 && (cpu+round)%2 == 1 }
+// lazyIn says whether cpu goes lazy in round: every other CPU but 0, the two sets alternating every
+// two rounds, so that each is lazy through a 1-page unmap (no table freed: x86 skips lazy CPUs) and
+// a 64-page one (the mapping's last VMA goes, and its tables: lazy CPUs are interrupted too), at any
+// CPU count.
+func lazyIn(cpu, round int) bool { return cpu != 0 && (cpu+round/2)%2 == 1 }
 
 // loop is one CPU's part, pinned: every round, then the exit that frees the mm.
 func (r *shootdown) loop(cpu int) {
@@ -250,6 +262,9 @@ func (r *shootdown) round(cpu, round int) {
 		r.remap(k)
 	}
 	r.b.wait()
+	if lazy && r.freedTables > 0 {
+		r.probeLazy(cpu, round, k)
+	}
 	if lazy {
 		r.mc.SwitchMM(r.as) // back from the kernel thread: the tlb_gen catch-up
 	}
@@ -257,7 +272,7 @@ func (r *shootdown) round(cpu, round int) {
 		if got := read(va(i)); got != r.want[i] {
 			r.mu.Lock()
 			if r.nstale++; len(r.stale) < 4 {
-				r.stale = append(r.stale, staleRead{cpu, va(i), got, r.want[i], lazy, k, round, 0})
+				r.stale = append(r.stale, staleRead{cpu, va(i), got, r.want[i], lazy, k, round, 0, false})
 			}
 			r.mu.Unlock()
 		}
@@ -270,17 +285,27 @@ func (r *shootdown) round(cpu, round int) {
 func (r *shootdown) unmap(round, k int) {
 	expect, who := r.expectedIPIs(round)
 	st0 := r.mc.TLBStats(0)
+	tables := r.as.Tables
 	t0 := r.mc.Cycles()
 	freed := r.mc.Unmap(r.as, va(0), va(k))
 	dt := r.mc.Cycles() - t0
+	r.freedTables = tables - r.as.Tables
+	r.tablesFreed += r.freedTables
 	got := uint64(0)
 	for c := 1; c < r.n; c++ {
 		got += r.mc.TLBStats(c).IPIsRecv - r.recvBefore[c]
 	}
+	if r.freedTables > 0 && !mm.PowerCPUMask {
+		expect, who = r.n-1, "every CPU of mm_cpumask but CPU 0, lazy ones too: page tables were freed"
+	}
 	if st1 := r.mc.TLBStats(0); st1.Broadcasts != st0.Broadcasts {
-		// the hardware flushed every CPU (POWER's tlbie mode): IPIs only to trim the mask
+		// the hardware flushed every CPU (POWER's tlbie mode): IPIs only to trim the mask, or to send
+		// lazy CPUs off an mm whose tables were freed where they do not keep the root (hash)
 		expect = int(st1.TrimIPIs - st0.TrimIPIs)
 		who = "the IPIs that trim mm_cpumask"
+		if expect == 0 && r.freedTables > 0 && !mm.LazyKeepsRoot {
+			expect, who = r.lazyCount(round), "the lazy CPUs: page tables were freed"
+		}
 	}
 	r.mu.Lock()
 	r.cycles[k] = append(r.cycles[k], dt)
@@ -297,13 +322,39 @@ func (r *shootdown) expectedIPIs(round int) (int, string) {
 	if mm.PowerCPUMask {
 		return bits.OnesCount64(atomic.LoadUint64(&r.as.CPUMask) &^ 1), "the CPUs of mm_cpumask but CPU 0"
 	}
-	expect := 0
+	return r.n - 1 - r.lazyCount(round), fmt.Sprintf("CPUs 1..%d running the mm, not lazy", r.n-1)
+}
+
+// lazyCount is how many CPUs are lazy in round.
+func (r *shootdown) lazyCount(round int) int {
+	n := 0
 	for c := 1; c < r.n; c++ {
-		if !lazyIn(c, round) {
-			expect++
+		if lazyIn(c, round) {
+			n++
 		}
 	}
-	return expect, fmt.Sprintf("CPUs 1..%d running the mm, not lazy", r.n-1)
+	return n
+}
+
+// probeLazy stands for what a lazy CPU may do after a munmap freed page tables under it: a
+// speculative access, whose walk may use translations cached from the freed tables (why x86
+// interrupts lazy CPUs when tables are freed: they leave for init_mm). It reads through the MMU every
+// page its loaded root maps now (remapped by CPU 0 meanwhile; walked first, as a kernel thread takes
+// no fault): a token other than the page's current one came through a translation older than the
+// free.
+func (r *shootdown) probeLazy(cpu, round, k int) {
+	for i := 0; i < pages; i++ {
+		if present, _ := lazy.WalkLoaded(va(i)); !present {
+			continue
+		}
+		if got := read(va(i)); got != r.want[i] {
+			r.mu.Lock()
+			if r.nstale++; len(r.probed) < 4 {
+				r.probed = append(r.probed, staleRead{cpu, va(i), got, r.want[i], true, k, round, 0, true})
+			}
+			r.mu.Unlock()
+		}
+	}
 }
 
 // remap is CPU 0's reuse after an unmap: the oldest free frames get the first k addresses, with the
@@ -331,8 +382,7 @@ func (r *shootdown) exit(cpu int) {
 	r.b.wait()
 	if cpu == 0 {
 		atomic.AddInt64(&r.as.Users, -int64(r.n-1)) // the other threads have exited
-		r.mc.FreeFrames(r.mc.Unmap(r.as, va(0), va(pages)))
-		r.mc.FreeMM(r.as)
+		r.mc.FreeMM(r.as)                           // exit_mmap frees the mapped pages and the tables
 	}
 	r.b.wait()
 	r.mc.SwitchMM(nil) // the kernel thread is done; a CPU not moved off the mm leaves it here
@@ -342,7 +392,7 @@ func (r *shootdown) exit(cpu int) {
 // poison in quarantined frames and leaks against what was there before the test.
 func (r *shootdown) check(before machine.MemReport, liveBefore int) {
 	t, mc := r.t, r.mc
-	for _, s := range r.stale {
+	for _, s := range append(r.stale, r.probed...) {
 		t.Check(catalog.DetectStaleTLB, false, "%v", s)
 	}
 	t.Check(catalog.DetectStaleTLB, r.nstale == 0, "%d stale reads in all (of %d)", r.nstale, r.rounds*r.n*pages)
@@ -381,6 +431,7 @@ func (r *shootdown) metrics(stats0 *mm.TLBStats) {
 	t.Metric("left_lazy", float64(st.LeftLazy))
 	t.Metric("trimmed", float64(st.Trimmed))
 	t.Metric("cr3_audits", float64(r.audits))
+	t.Metric("tables_freed", float64(r.tablesFreed)) // by the rounds' munmaps
 	ns := func(c uint64) float64 { return float64(c) * 1e9 / float64(mc.TSCHz()) }
 	t.Metric("shootdown_1p_cycles", float64(ktest.Median(r.cycles[1])))
 	t.Metric("shootdown_64p_cycles", float64(ktest.Median(r.cycles[pages])))
