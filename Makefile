@@ -21,7 +21,7 @@ PKG_ppc64  := qemu-system-ppc
 ENTRY_amd64 := -entry lazymm/arch/amd64.boot32
 ENTRY_ppc64 := -arch ppc64 -entry lazymm/arch/ppc64.boot
 
-.PHONY: all kernel runner run test fuzz setup image iso clean bench soak debug
+.PHONY: all kernel runner run test fuzz setup image iso clean bench soak debug linuxref
 all: kernel runner
 
 kernel: $(KERNEL)
@@ -87,6 +87,16 @@ DURATION ?= 60s
 RUNS     ?= 5
 soak: setup kernel runner
 	tools/bench/soak.sh $(DURATION) $(CPUS)
+
+# make linuxref [LINUX_KERNEL=path] [RULES=6.1|mainline]: a real Linux kernel (Debian's linux-image
+# package, fetched with apt-get, unless LINUX_KERNEL names one) plays the TLB scenarios under the same
+# QEMU; its counters print beside lazymm's under RULES (docs/MM.md, "Against a real Linux"). Not part
+# of make test: it downloads and boots a distribution kernel.
+RULES ?= 6.1
+linuxref: setup kernel runner
+	@test "$(ARCH)" = amd64 || { echo "make linuxref compares x86's rules: ARCH=amd64" >&2; exit 2; }
+	go build -o $(BUILD)/linuxref ./tools/linuxref
+	$(BUILD)/linuxref -kernel "$(LINUX_KERNEL)" -rules $(RULES) -runner $(RUNNER) -lazymm $(KERNEL)
 
 # make debug: QEMU halted with a gdb stub on port 1234 (GDBPORT=), and the gdb command that attaches
 # with the kernel's symbols; DEBUGFLAGS= are runner flags (e.g. -append tests=smoke/gc).
