@@ -6,7 +6,9 @@ set -u
 n=${1:-3} rounds=${2:-5} arch=${3:-amd64} mmu=${4:-} cpus=${5:-4}
 out=$(mktemp -d)
 flags=(-arch "$arch" -cpus "$cpus" -kernel "build/$arch/lazymm.elf" -matrix)
-[ -n "$mmu" ] && flags+=(-mmu "$mmu")
+modeflag=-mmu
+[ "$arch" = amd64 ] && modeflag=-tlb # amd64's modes are x86's TLB rules
+[ -n "$mmu" ] && flags+=("$modeflag" "$mmu")
 bad=0
 for r in $(seq "$rounds"); do
   for i in $(seq "$n"); do

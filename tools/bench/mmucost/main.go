@@ -1,7 +1,7 @@
-// Command mmucost prints the per-scheme cost table of the lazy-mm schemes side by side for amd64 and
-// ppc64's three MMU modes (radix with IPI + tlbiel flushes, radix with broadcast tlbie, hash), same
-// scenarios, same CPU count: the medians over -runs boots of each counter summed over the scenarios.
-// docs/PPC64.md's table comes from it.
+// Command mmucost prints the per-scheme cost table of the lazy-mm schemes side by side for every mode
+// of the catalogue (amd64's two x86 rule sets, ppc64's MMU modes), same scenarios, same CPU count: the
+// medians over -runs boots of each counter summed over the scenarios. docs/PPC64-FIGURES.md's table
+// comes from it.
 //
 //	go run ./tools/bench/mmucost [-runs 3] [-cpus 4] [-scenario LIST]
 package main
@@ -21,18 +21,19 @@ import (
 	"strings"
 )
 
-// config is one column group: an arch and its MMU mode.
-type config struct{ name, arch, mmu string }
+// config is one column group: an arch and its mode (an MMU mode, or x86's TLB rules), and the runner
+// flag that picks it.
+type config struct{ name, arch, mmu, flag string }
 
 // configs are every arch and MMU mode of the catalogue, named by the mode (by the arch where it has one).
 var configs = func() (out []config) {
 	for _, a := range catalog.Arches {
 		for _, m := range a.MMUs {
 			name := m
-			if name == "" {
-				name = a.Name
+			if a.ModeFlag == "tlb" {
+				name = a.Name + "/" + m
 			}
-			out = append(out, config{name, a.Name, m})
+			out = append(out, config{name, a.Name, m, a.ModeFlag})
 		}
 	}
 	return out
@@ -138,7 +139,7 @@ func boot(c config, cpus int, scenario string) (*report, error) {
 	args := []string{"-arch", c.arch, "-cpus", fmt.Sprint(cpus), "-kernel", filepath.Join("build", c.arch, "lazymm.elf"),
 		"-scenario", scenario, "-timeout", "300s", "-json", out}
 	if c.mmu != "" {
-		args = append(args, "-mmu", c.mmu)
+		args = append(args, "-"+c.flag, c.mmu)
 	}
 	cmd := exec.Command(filepath.Join("build", c.arch, "runner"), args...)
 	var stderr bytes.Buffer
