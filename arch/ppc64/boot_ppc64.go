@@ -71,6 +71,10 @@ func hvPutChars(hi, lo uint64, n int)
 //
 //go:nosplit
 func putMem(p unsafe.Pointer, n int) {
+	if powernv {
+		opalWrite(uint64(uintptr(p)), uint64(n)) // opal_ppc64.s
+		return
+	}
 	for i := 0; i < n; i += 16 {
 		k := min(n-i, 16)
 		var w [2]uint64
@@ -90,6 +94,10 @@ func putMem(p unsafe.Pointer, n int) {
 func bootInit() {
 	setupCPU(0)
 	setDecrementer(0x7fffffff) // quiet for seconds, whatever the firmware left
+	if powernv {
+		pnvBoot() // opal_ppc64.go: the device tree and OPAL instead of VOF, RTAS and CAS
+		return
+	}
 	readFirmware()
 	// hash: the hashed page table instead of radix (hash_ppc64.go); inject=skip-hpte-remove is hash's
 	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
@@ -147,7 +155,7 @@ func stubMain() {
 //
 //go:nosplit
 func irqProof() {
-	if m := readMSR(); m != msrKernel {
+	if m := readMSR(); m != msrKernel|msrHVBit {
 		shim.Puts("lazymm: ppc64 MSR is 0x")
 		putHex(m)
 		shim.Puts(", not SF|VEC|VSX|FP|ME\n")
@@ -229,7 +237,7 @@ func decProof(c *percpu) {
 	start = machine.ReadCycles()
 	waits := 0
 	for c.ticks < t1+5 && waits < 1000 {
-		idleWait()
+		idle()
 		waits++
 	}
 	took = machine.ReadCycles() - start

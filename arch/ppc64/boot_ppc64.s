@@ -41,9 +41,25 @@ TEXT ·bootKernelFault(SB),NOSPLIT|NOFRAME,$0
 	BR	·bootCommon(SB)
 
 // bootCommon keeps r5 and the mode, then goes to 64-bit mode through rfid with MSR = SF|ME|FP|VEC|VSX
-// (still real mode, big-endian, EE off).
+// (still real mode, big-endian, EE off). Entered in hypervisor mode (MSR.HV: skiboot on powernv,
+// opal_ppc64.go), it keeps r3, the device tree, instead of r5, and HV in the MSR.
 TEXT ·bootCommon(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$0, R0 // Go code takes R0 as zero (the assembler builds constants with it); firmware does not
+	WORD	$0x7cc000a6 // mfmsr r6
+	MOVD	$1, R7
+	SLD	$60, R7 // MSR.HV
+	AND	R7, R6
+	CMP	R6, $0
+	BEQ	guest
+	MOVD	$·fdtAddr(SB), R8
+	MOVD	R3, 0(R8)
+	MOVD	$·msrHVBit(SB), R8
+	MOVD	R6, 0(R8)
+	MOVD	$·powernv(SB), R8
+	MOVD	$1, R9
+	MOVB	R9, 0(R8)
+	MOVD	$0, R5 // no client interface
+guest:
 	MOVD	$·promEntry(SB), R3
 	MOVWZ	R5, R5
 	MOVD	R5, 0(R3)
@@ -55,6 +71,7 @@ TEXT ·bootCommon(SB),NOSPLIT|NOFRAME,$0
 	SLD	$63, R3
 	MOVD	$(const_msrVEC|const_msrVSX|const_msrFP|const_msrME), R4
 	OR	R4, R3
+	OR	R6, R3
 	MOVD	R3, SPR(27) // SRR1
 	WORD	$0x4c000024 // rfid
 
@@ -70,10 +87,15 @@ TEXT ·boot64(SB),NOSPLIT|NOFRAME,$0
 	BL	·stubMain(SB)
 	BR	·powerOff(SB)
 
-// powerOff ends the machine: RTAS power-off through H_RTAS. QEMU exits with status 0, whatever the
-// run's verdict: the console says it.
+// powerOff ends the machine: RTAS power-off through H_RTAS (OPAL's on powernv). QEMU exits with
+// status 0, whatever the run's verdict: the console says it.
 TEXT ·powerOff(SB),NOSPLIT|NOFRAME,$0
 	MOVD	$0, R0
+	MOVBZ	·powernv(SB), R3
+	CMP	R3, $0
+	BEQ	rtas
+	BR	·opalPowerOff(SB) // powernv: OPAL_CEC_POWER_DOWN (opal_ppc64.go)
+rtas:
 	MOVD	$0xf000, R3 // H_RTAS
 	MOVD	$rtasOff<>(SB), R4
 	WORD	$0x44000022

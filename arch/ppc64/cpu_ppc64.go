@@ -187,7 +187,9 @@ func replayMasked(c *percpu) {
 	if h&happenedDec != 0 {
 		setDecrementer(1)
 	}
-	if h&happenedIPI != 0 {
+	if h&happenedIPI != 0 && powernv {
+		doorbell(hwIDs[c.id]) // not through raiseIPI: this is the end of the trap path's deepest chain
+	} else if h&happenedIPI != 0 {
 		hcall(hIPI, uint64(hwIDs[c.id]), ipiPriority, 0, 0)
 	}
 }

@@ -106,9 +106,11 @@ func hostMain() {
 	nmiReset = shim.CmdlineHas("nmi=reset")
 	hasDarn = darn() != ^uint64(0)
 	clockInit()
-	shim.StartFirstThread(0)    // no TLS register on ppc64; a zeroed FP area is a valid FP state
-	hcall(hCPPR, 0xff, 0, 0, 0) // this CPU's interrupt presenter takes every priority (IPIs)
-	startCPUs()                 // they idle in the scheduler; the runtime's main thread is already here
+	shim.StartFirstThread(0) // no TLS register on ppc64; a zeroed FP area is a valid FP state
+	if !powernv {
+		hcall(hCPPR, 0xff, 0, 0, 0) // this CPU's interrupt presenter takes every priority (IPIs)
+	}
+	startCPUs() // they idle in the scheduler; the runtime's main thread is already here
 	c := thisCPU()
 	c.decPeriod = uint32(tbFreq / hz)
 	setDecrementer(c.decPeriod)
@@ -117,7 +119,7 @@ func hostMain() {
 		{shim.AuxHWCap2, hwcap2Arch207 | hwcap2Arch300 | hwcap2Darn},
 	}
 	sp := shim.InitialStack(aux[:])
-	enterRuntime(rt0Addr(), uint64(sp), msrKernel|msrEE|msrRI|msrIR|msrDR)
+	enterRuntime(rt0Addr(), uint64(sp), msrKernel|msrHVBit|msrEE|msrRI|msrIR|msrDR)
 }
 
 // clockInit: the timebase is the clock (its frequency from the device tree), the wall clock at boot
@@ -130,7 +132,11 @@ func clockInit() {
 	nsMult, _ = bits.Div64(hi, lo, tbFreq)
 	hi, lo = bits.Mul64(tbFreq, 1<<32)
 	tbMult, _ = bits.Div64(hi, lo, 1e9)
-	bootUnix = rtasTimeOfDay()
+	if powernv {
+		bootUnix = pnvTimeOfDay()
+	} else {
+		bootUnix = rtasTimeOfDay()
+	}
 }
 
 //go:nosplit

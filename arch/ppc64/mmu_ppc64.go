@@ -103,6 +103,7 @@ func framesInit() {
 	mm.Frames.SetRange(0, imageBase>>12, mm.Reserved)
 	img := (uint64(imageEnd()) + 0xfff) >> 12
 	mm.Frames.SetRange(imageBase>>12, img-imageBase>>12, mm.Image)
+	reserveFirmware() // powernv: skiboot's memory
 }
 
 // mmuInit builds InitMM's tree (RAM one to one), registers the process table and turns translation
@@ -143,7 +144,9 @@ func mmuInit() bool {
 	}
 	procTable = allocTable()
 	table(procTable)[2*kernelPID] = prtbRTS | root | prtbRPDS
-	if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
+	if powernv {
+		pnvRadix(root, procTable) // no hypervisor: the kernel's own partition table
+	} else if r := hcall(hRegisterProcTbl, ptblNew|ptblRadix|ptblGTSE, procTable, 0, 0); r != hSuccess {
 		shim.Puts("lazymm: ppc64 H_REGISTER_PROC_TBL failed: ")
 		shim.PutDec(uint64(-r))
 		shim.Puts(" (the radix MMU is needed: the runtime's heap lies far above RAM)\n")

@@ -52,7 +52,7 @@ func archIdle() {
 	if c.happened == 0 { // as Linux's power idle checks irq_happened before it cedes
 		was := c.idling // a wait's halt may nest in an interrupt that ended the idle loop's
 		c.idling = true
-		idleWait()
+		idle()
 		c.idling = was
 	}
 	irqRestore(hard)

@@ -173,6 +173,17 @@ func archSendIPI(cpu, kind int) {
 		}
 	}
 	atomic.OrUint32(&ipiPending[cpu], 1<<uint(kind))
+	raiseIPI(cpu)
+}
+
+// raiseIPI raises the IPI of cpu: its MFRR (H_IPI), or on powernv a doorbell (opal_ppc64.go).
+//
+//go:nosplit
+func raiseIPI(cpu int) {
+	if powernv {
+		doorbell(hwIDs[cpu])
+		return
+	}
 	hcall(hIPI, uint64(hwIDs[cpu]), ipiPriority, 0, 0)
 }
 
@@ -193,25 +204,36 @@ func archSendIPIAllButSelf(kind int) {
 //
 //go:nosplit
 func externalInterrupt(c *percpu) {
+	if powernv {
+		takeIPIs(c) // a doorbell: its delivery cleared it
+		return
+	}
 	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)
 	switch src := xirr & 0xffffff; src {
 	case 0: // nothing pending
 		return
 	case xicsIPISource:
 		hcall(hIPI, uint64(hwIDs[c.id]), 0xff, 0, 0)
-		kinds := atomic.SwapUint32(&ipiPending[c.id], 0)
-		for k := 0; k < 32 && kinds != 0; k++ {
-			if kinds&(1<<uint(k)) != 0 {
-				kinds &^= 1 << uint(k)
-				if k == shim.IPINMI {
-					handleNMI(c)
-				} else {
-					shim.IPIReceived(k)
-				}
+		takeIPIs(c)
+	}
+	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
+}
+
+// takeIPIs runs the IPI kinds pending for this CPU (the NMI kind through handleNMI).
+//
+//go:nosplit
+func takeIPIs(c *percpu) {
+	kinds := atomic.SwapUint32(&ipiPending[c.id], 0)
+	for k := 0; k < 32 && kinds != 0; k++ {
+		if kinds&(1<<uint(k)) != 0 {
+			kinds &^= 1 << uint(k)
+			if k == shim.IPINMI {
+				handleNMI(c)
+			} else {
+				shim.IPIReceived(k)
 			}
 		}
 	}
-	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
 }
 
 // maskedExternal is an external interrupt that came while this CPU was soft-masked (Linux's
@@ -222,6 +244,10 @@ func externalInterrupt(c *percpu) {
 //
 //go:nosplit
 func maskedExternal(c *percpu) {
+	if powernv {
+		takeMaskedNMI(c) // a doorbell: its delivery cleared it
+		return
+	}
 	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)
 	src := xirr & 0xffffff
 	if src == 0 {
@@ -229,17 +255,25 @@ func maskedExternal(c *percpu) {
 	}
 	if src == xicsIPISource {
 		hcall(hIPI, uint64(hwIDs[c.id]), 0xff, 0, 0)
-		const nmi = 1 << shim.IPINMI
-		kinds := atomic.AndUint32(&ipiPending[c.id], ^uint32(nmi))
-		if kinds&^nmi != 0 {
-			c.happened |= happenedIPI
-		}
-		if kinds&nmi != 0 {
-			c.nmiMasked++
-			c.nmiMaskedLat += handleNMI(c)
-		}
+		takeMaskedNMI(c)
 	}
 	hcall(hEOI, uint64(uint32(xirr)), 0, 0, 0)
+}
+
+// takeMaskedNMI takes the NMI kind alone out of this CPU's pending IPIs and runs it; the others
+// wait (happenedIPI).
+//
+//go:nosplit
+func takeMaskedNMI(c *percpu) {
+	const nmi = 1 << shim.IPINMI
+	kinds := atomic.AndUint32(&ipiPending[c.id], ^uint32(nmi))
+	if kinds&^nmi != 0 {
+		c.happened |= happenedIPI
+	}
+	if kinds&nmi != 0 {
+		c.nmiMasked++
+		c.nmiMaskedLat += handleNMI(c)
+	}
 }
 
 // handleNMI is the NMI's work, wherever it landed (an IPI, soft-masked or not, or a system reset):

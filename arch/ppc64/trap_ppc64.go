@@ -75,7 +75,7 @@ func trap(f *Frame) {
 	if hashMode && hashMiss(c, f) {
 		return // a segment or hash miss, at any depth (trap context reads the runtime's memory too)
 	}
-	if c.depth > 1 && !(c.idling && (f.Vector == vecDec || f.Vector == vecExternal)) {
+	if c.depth > 1 && !(c.idling && (f.Vector == vecDec || isExternal(f.Vector))) {
 		crash(c, f) // a fault inside trap context: nothing to recover
 	}
 	// An interrupt in the idle wait nests here (the wait runs in trap context, as amd64's hlt does):
@@ -84,11 +84,11 @@ func trap(f *Frame) {
 		stubTrap(c, f)
 		return
 	}
-	if c.depth == 1 && c.softMask != 0 && (f.Vector == vecExternal || f.Vector == vecDec) {
+	if c.depth == 1 && c.softMask != 0 && (isExternal(f.Vector) || f.Vector == vecDec) {
 		maskedInterrupt(c, f.Vector) // the thread has interrupts soft-masked: an NMI runs, the rest waits
 		return
 	}
-	if f.Vector == vecExternal {
+	if isExternal(f.Vector) {
 		externalInterrupt(c) // IPIs: without the kernel lock (a cross-call sender may hold it)
 		return
 	}

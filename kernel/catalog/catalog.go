@@ -22,7 +22,7 @@ type Arch struct {
 // Arches are the supported architectures.
 var Arches = []Arch{
 	{Name: "amd64", MMUs: []string{Mainline, Linux61}, ModeFlag: "tlb", Machines: []string{"q35"}, MaxCPUs: 32},
-	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"}, ModeFlag: "mmu", Machines: []string{"pseries"}, MaxCPUs: 32},
+	{Name: "ppc64", MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"}, ModeFlag: "mmu", Machines: []string{"pseries", "powernv9"}, MaxCPUs: 32},
 }
 
 // x86's TLB rule sets (mm.X86Mainline): mainline's, after the lazily updated mm_cpumask (6.13), and
@@ -378,6 +378,7 @@ func ParseList(v string, known []string) (names []string, unknown string) {
 type Unsound struct {
 	Scheme, Scenario string
 	MMUs             []string // the modes where it fails (the arch follows from the mode)
+	CPUs             int      // the fewest CPUs that show it
 	Catch            string
 	Why              string
 }
@@ -388,11 +389,11 @@ type Unsound struct {
 var (
 	maskLeaves = []string{Mainline, Linux61, "hash", "radix-exitleave"}
 	Unsounds   = []Unsound{
-		{MMPutUnlazy, MaskTrim, maskLeaves, DetectFreedMM,
+		{MMPutUnlazy, MaskTrim, maskLeaves, 2, DetectFreedMM,
 			"__mmput kicks mm_cpumask, which no longer holds the CPUs a freed-tables flush sent to init_mm under their kernel threads"},
-		{ExitFlushUnlazy, MaskTrim, maskLeaves, DetectFreedMM,
+		{ExitFlushUnlazy, MaskTrim, maskLeaves, 2, DetectFreedMM,
 			"the exit flush unlazies mm_cpumask and the backstop shoots it, neither reaching the CPUs a freed-tables flush sent to init_mm earlier"},
-		{Shootdown, MaskTrim, []string{Mainline}, DetectFreedMM,
+		{Shootdown, MaskTrim, []string{Mainline}, 2, DetectFreedMM,
 			"cleanup_lazy_tlbs IPIs mm_cpumask, which mainline x86 keeps a superset of lazy CPUs only until a trimming flush: a CPU sent to init_mm by a freed-tables flush (or by leave_mm) keeps its kernel thread's active_mm but loses its bit"},
 	}
 )

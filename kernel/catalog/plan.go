@@ -57,6 +57,7 @@ type Selection struct {
 	Parallel  string   // parallel=: "only" the tests that need real parallelism, or "skip" them ("": all)
 	BareMetal bool     // false when the kernel runs as a Linux process: the smoke suite only
 	MMU       string   // the MMU mode the boot runs, resolved (decides an injection's detector)
+	CPUs      int      // CPUs the boot runs on: a finding (Unsounds) needs enough of them to show
 }
 
 // Plan is the list of tests a boot with this selection runs, in order.
@@ -99,7 +100,7 @@ func Plan(s Selection) []Test {
 		for _, sch := range orAll(s.Schemes, Schemes) {
 			for _, sc := range orAll(s.Scenarios, Scenarios) {
 				t := Test{Name: MatrixTest(sch, sc), Scheme: sch, Scenario: sc, Expect: "pass"}
-				if u, ok := UnsoundOn(sch, sc, s.MMU); ok {
+				if u, ok := UnsoundOn(sch, sc, s.MMU); ok && s.CPUs >= u.CPUs {
 					t.Expect, t.Catch = "fail", u.Catch
 				}
 				keep(t)
@@ -117,6 +118,13 @@ func orAll(v, all []string) []string {
 		return all
 	}
 	return v
+}
+
+// PlanOn is the plan of a bare-metal boot with this command line on so many CPUs.
+func PlanOn(line, arch string, cpus int) []Test {
+	s := SelectionOf(line, arch, true)
+	s.CPUs = cpus
+	return Plan(s)
 }
 
 // SelectionOf reads a command line's selection on an arch (words already checked by CheckCmdline).

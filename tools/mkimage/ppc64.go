@@ -69,8 +69,10 @@ func (p *ppc) syncCode(base, n uint32) {
 	p.emit(0x4c00012c) // isync
 }
 
-// trampoline builds the code for an image loaded at [lo, hi) (link addresses) entering at entry.
-func trampoline(lo, hi, entry uint32) []byte {
+// trampoline builds the code for an image loaded at [lo, hi) (link addresses) entering at entry, and
+// the powernv path (ppc64_powernv.go) for the segments segs, with the code at file offset codeOff; it
+// returns the powernv descriptor's offset in the code too.
+func trampoline(lo, hi, entry uint32, segs []loadSeg, codeOff uint64) ([]byte, int) {
 	high := (spaprLoad+hi+0xffff)&^0xffff + 0x10000 // a copy of the trampoline, above the loaded image
 	var t ppc
 	t.emit(0x48000005) // bl .+4
@@ -98,7 +100,9 @@ func trampoline(lo, hi, entry uint32) []byte {
 	t.syncCode(lo, hi-lo)
 	t.li32(11, entry)
 	t.mtctr(11)
-	t.emit(0x4e800420, trampMarker) // bctr, then the marker
+	t.emit(0x4e800420) // bctr
+	desc := powernvPath(&t, codeOff, segs, lo, hi, entry)
+	t.emit(trampMarker)
 	words := uint32(len(t))
 	var u ppc
 	u.li32(13, words)
@@ -111,11 +115,12 @@ func trampoline(lo, hi, entry uint32) []byte {
 	t[stage2Patch], t[stage2Patch+1] = u[0], u[1]
 	var b bytes.Buffer
 	binary.Write(&b, binary.BigEndian, []uint32(t))
-	return b.Bytes()
+	return b.Bytes(), desc
 }
 
 // PatchPPC64 adds the trampoline segment to image (a GOARCH=ppc64 Go ELF) so that QEMU's pseries
-// firmware enters entry with the image at its link addresses. Rerunning it rewrites the same bytes.
+// firmware, and skiboot on powernv through e_entry (ppc64_powernv.go), enter entry with the image at
+// its link addresses. Rerunning it rewrites the same bytes.
 func PatchPPC64(image []byte, entry string) (tramp uint64, err error) {
 	f, err := elf.NewFile(bytes.NewReader(image))
 	if err != nil {
@@ -136,14 +141,20 @@ func PatchPPC64(image []byte, entry string) (tramp uint64, err error) {
 	if lo == ^uint64(0) || lo <= trampVaddr || hi >= 0x10000000 {
 		return 0, fmt.Errorf("segments span [%#x, %#x): the pseries loader needs them above %#x and below 256 MiB", lo, hi, trampVaddr)
 	}
-	code := trampoline(uint32(lo), uint32(hi), uint32(target))
+	segs, err := goLoads(image, phoff, phnum)
+	if err != nil {
+		return 0, err
+	}
+	code, _ := trampoline(uint32(lo), uint32(hi), uint32(target), segs, 0) // its length
 	if slot < 0 {
 		if phoff, err = growProgramHeaders(image, f, phoff, phnum, len(code)); err != nil {
 			return 0, err
 		}
 		slot = phnum
 	}
+	code, desc := trampoline(uint32(lo), uint32(hi), uint32(target), segs, trampOffset(image, phoff))
 	writeTrampoline(image, phoff, slot, code)
+	setEntry(image, desc)
 	return spaprLoad + trampVaddr, nil
 }
 
@@ -218,11 +229,16 @@ func movePHDR(image []byte, newPhoff uint64, phnum int) {
 	}
 }
 
+// trampOffset is the trampoline's file offset: right after the program header table, 16-byte aligned.
+func trampOffset(image []byte, phoff uint64) uint64 {
+	return (phoff + uint64(binary.BigEndian.Uint16(image[56:]))*phsize + 15) &^ 15
+}
+
 // writeTrampoline fills program header slot with the trampoline's PT_LOAD at trampVaddr and puts the
 // code right after the program header table, 16-byte aligned.
 func writeTrampoline(image []byte, phoff uint64, slot int, code []byte) {
 	be := binary.BigEndian
-	codeOff := (phoff + uint64(be.Uint16(image[56:]))*phsize + 15) &^ 15
+	codeOff := trampOffset(image, phoff)
 	ph := image[phoff+uint64(slot)*phsize:]
 	be.PutUint32(ph[0:], uint32(elf.PT_LOAD))
 	be.PutUint32(ph[4:], uint32(elf.PF_R|elf.PF_X))

@@ -76,9 +76,12 @@ var arches = []*archSpec{
 		// the first -serial
 		Arch: mustArch("ppc64"), QEMU: "qemu-system-ppc64", Package: "qemu-system-ppc", CPUModel: "power9",
 		MachineOpts: ",x-vof=on", MemAlignMB: 256,
-		Unsupported: map[string]string{"powernv": "the ppc64 kernel boots on pseries (a guest of the hypervisor: its console, RTAS and hcalls; docs/PPC64.md)"},
-		SMP:         func(n int) string { return fmt.Sprint(n) },
-		BootCost:    30 * time.Second, TestCost: 2 * time.Second,
+		Unsupported: map[string]string{
+			"powernv":   "the ppc64 kernel boots on pseries and powernv9 (skiboot; docs/PPC64.md): say -machine powernv9",
+			"powernv8":  "POWER8 has no radix MMU, and hash on powernv is not done: -machine powernv9",
+			"powernv10": "not tried yet: -machine powernv9"},
+		SMP:      func(n int) string { return fmt.Sprint(n) },
+		BootCost: 30 * time.Second, TestCost: 2 * time.Second,
 		Exit: exitSpec{OK: statusPowerOff, OKWhat: "the machine powered off", Describe: describePowerOff},
 		ISA: isaSpec{Machine: elf.EM_PPC64, Order: binary.BigEndian, PCKey: "pc", Align: 4, TopBits: 0xf << 60,
 			Decode: decodePPC64, Cause: ppc64Cause},
@@ -162,7 +165,7 @@ func describeDebugExit(s int) string {
 
 func describePowerOff(s int) string {
 	if s == statusPowerOff {
-		return "the machine powered off (RTAS power-off carries no status: the console is the verdict)"
+		return "the machine powered off (RTAS or OPAL power-off carries no status: the console is the verdict)"
 	}
 	return fmt.Sprintf("QEMU exit status %d (QEMU error? the ppc64 kernel can only power off, with status 0)", s)
 }

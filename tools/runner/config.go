@@ -93,6 +93,7 @@ func (c *Config) checkArch(f *flags, add func(error)) {
 		add(fmt.Errorf("-machine %q: %s boots on %s", c.Machine, a.Name, strings.Join(a.Machines, ", ")))
 	}
 	c.checkMode(f, add)
+	c.checkMachine(f, add) // powernv.go
 	if c.CPUs < 1 || c.CPUs > a.MaxCPUs {
 		add(fmt.Errorf("-cpus %d out of range 1..%d (the %s kernel's limit)", c.CPUs, a.MaxCPUs, a.Name))
 	}

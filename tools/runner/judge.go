@@ -239,7 +239,8 @@ func planFromBootLine(r *protocol.Run) []catalog.Test {
 	if n := r.Boot.Get("cmdline_len"); n != "" && n != strconv.Itoa(len(line)) {
 		return nil
 	}
-	plan := catalog.Plan(catalog.SelectionOf(line, r.Boot.Get("arch"), true))
+	cpus, _ := strconv.Atoi(r.Boot.Get("cpus"))
+	plan := catalog.PlanOn(line, r.Boot.Get("arch"), cpus)
 	if len(catalog.CheckCmdline(line)) > 0 {
 		plan = append([]catalog.Test{{Name: "cmdline", Expect: "pass"}}, plan...)
 	}

@@ -90,10 +90,12 @@ func (c *Config) newBoot(inject string) *Boot {
 	if b.Sent {
 		b.Cmdline = joinWords(c.runnerWords(inject), c.Append)
 		b.MMU = catalog.ModeOf(b.Cmdline, c.Arch.Name)
-		b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
 	}
 	if in, ok := catalog.InjectionByName(inject); ok && c.InjectAll && b.CPUs < in.CPUs {
 		b.CPUs = in.CPUs
+	}
+	if b.Sent {
+		b.Expected = catalog.PlanOn(b.Cmdline, c.Arch.Name, b.CPUs)
 	}
 	return b
 }

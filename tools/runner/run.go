@@ -77,9 +77,9 @@ func noteTCG(m, r *Result) {
 // the ISO) and the command line.
 func qemuArgs(b *Boot) []string {
 	a := b.Arch
-	args := []string{"-machine", b.Machine + a.MachineOpts, "-m", fmt.Sprint(b.MemMB), "-smp", a.SMP(b.CPUs),
+	args := []string{"-machine", machineArg(b), "-m", fmt.Sprint(b.MemMB), "-smp", a.SMP(b.CPUs),
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio"}
-	args = append(args, a.Devices...)
+	args = append(args, machineDevices(b)...)
 	if b.GDB != 0 {
 		args = append(args, "-gdb", fmt.Sprintf("tcp:127.0.0.1:%d", b.GDB), "-S")
 	}

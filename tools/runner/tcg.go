@@ -119,7 +119,7 @@ func (c *Config) setParallel(b *Boot, v, mode, scenarios string) {
 		w = append(w, "scenario="+scenarios)
 	}
 	b.Cmdline = joinWords(w, c.Append)
-	b.Expected = catalog.Plan(catalog.SelectionOf(b.Cmdline, c.Arch.Name, true))
+	b.Expected = catalog.PlanOn(b.Cmdline, c.Arch.Name, b.CPUs)
 }
 
 // tcgSummary counts the boots of each TCG mode, for the table's last line ("" when none ran TCG).

@@ -25,6 +25,7 @@ func main() {
 
 	errs := catalog.CheckCmdline(cmdline)
 	sel := catalog.SelectionOf(cmdline, m.Arch(), m.BareMetal())
+	sel.CPUs = m.CPUs()
 	if v, ok := catalog.WordValue(cmdline, "trace"); ok {
 		lazy.SetTrace(v == "1")
 	}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// machineSpec is what a machine changes in its arch's QEMU command line and what it boots so far.
+type machineSpec struct {
+	Arch     string
+	Opts     string   // appended to -machine, instead of the arch's MachineOpts
+	Devices  []string // instead of the arch's Devices
+	MemMB    int      // -mem when not given
+	MinMemMB int
+	MaxCPUs  int
+	MMUs     []string // the MMU modes that boot
+	Why      string   // why the rest does not, yet
+}
+
+// machineSpecs are the machines with a spec of their own (docs/PPC64.md).
+var machineSpecs = map[string]machineSpec{
+	// powernv9 with skiboot, QEMU's default firmware for it: the kernel runs in hypervisor mode
+	// with its own partition table, console and power-off through OPAL. skiboot powers off and reads
+	// the time of day through the BMC (IPMI), which -nodefaults leaves out: it is added back. QEMU
+	// wants 1 GiB at least (skiboot lives at 768 MiB).
+	"powernv9": {Arch: "ppc64",
+		Devices: []string{"-device", "ipmi-bmc-sim,id=bmc0", "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"},
+		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 1, MMUs: []string{"radix", "radix-tlbie", "radix-exitleave"},
+		Why: "powernv9 boots one CPU (the others need opal_start_cpu, and IPIs need XIVE or doorbells) " +
+			"and radix only (hash needs its own HPT in place of H_ENTER)"},
+}
+
+// machineArg is -machine's value for the boot.
+func machineArg(b *Boot) string {
+	if m, ok := machineSpecs[b.Machine]; ok {
+		return b.Machine + m.Opts
+	}
+	return b.Machine + b.Arch.MachineOpts
+}
+
+// machineDevices are the boot's extra QEMU arguments.
+func machineDevices(b *Boot) []string {
+	if m, ok := machineSpecs[b.Machine]; ok {
+		return m.Devices
+	}
+	return b.Arch.Devices
+}
+
+// checkMachine checks what the machine's spec limits: memory (its default when -mem is not given),
+// CPUs, the MMU mode.
+func (c *Config) checkMachine(f *flags, add func(error)) {
+	m, ok := machineSpecs[c.Machine]
+	if !ok || m.Arch != c.Arch.Name {
+		return
+	}
+	if !f.set["mem"] {
+		c.MemMB = m.MemMB
+	}
+	if c.MemMB < m.MinMemMB {
+		add(fmt.Errorf("-mem %d: %s wants %d MiB at least", c.MemMB, c.Machine, m.MinMemMB))
+	}
+	if c.CPUs > m.MaxCPUs {
+		add(fmt.Errorf("-cpus %d is not supported on %s yet: %s", c.CPUs, c.Machine, m.Why))
+	}
+	if !contains(m.MMUs, c.MMU) {
+		add(fmt.Errorf("-%s %s is not supported on %s yet (it boots %s): %s", c.Arch.ModeFlag, c.MMU, c.Machine, strings.Join(m.MMUs, ", "), m.Why))
+	}
+}
