@@ -188,9 +188,8 @@ func opalPowerOff() {
 
 // pnvRadix is H_REGISTER_PROC_TBL's part on powernv: the kernel owns the partition table. Entry 0
 // (LPID 0, the hypervisor's: quadrant 0 with MSR.HV translates through it with PIDR) points at the
-// process table, radix; LPCR says host radix with a process table, interrupts at their real-mode
-// vectors (AIL 0) and big-endian, no hypervisor decrementer, and stop woken by the decrementer and
-// external interrupts; PTCR points at the table (PATS 0: 4 KiB, 256 partitions).
+// process table, radix; LPCR says host radix with a process table; PTCR points at the table (PATS 0:
+// 4 KiB, 256 partitions).
 //
 //go:nosplit
 func pnvRadix(root, procTable uint64) {
@@ -198,11 +197,20 @@ func pnvRadix(root, procTable uint64) {
 	table(partTable)[0] = patbHR | prtbRTS | root | prtbRPDS
 	table(partTable)[1] = patbGR | procTable // PRTS 0: a 4 KiB process table
 	ptesync()
-	lpcr := getLPCR()&^(lpcrAIL|lpcrILE|lpcrHDICE) | lpcrUPRT | lpcrHR | lpcrPECEDH | lpcrEEE | lpcrDEE
-	setLPCR(lpcr)
+	setLPCR(getLPCR() | lpcrUPRT | lpcrHR)
 	setPTCR(partTable)
-	setPSSCR(0) // stop level 0, EC=0: a wake-up goes on after the stop instruction
 	tlbielAll()
+}
+
+// pnvLPCR sets what the kernel needs of LPCR and PSSCR whatever skiboot left: interrupts at their
+// real-mode vectors (AIL 0), big-endian, no hypervisor decrementer, stop woken by the decrementer,
+// external interrupts and doorbells; stop level 0 with EC=0, so that a wake-up goes on after the
+// stop instruction rather than as a system reset.
+//
+//go:nosplit
+func pnvLPCR() {
+	setLPCR(getLPCR()&^(lpcrAIL|lpcrILE|lpcrHDICE) | lpcrPECEDH | lpcrEEE | lpcrDEE)
+	setPSSCR(0)
 }
 
 // pnvTimeOfDay is the wall clock at boot from OPAL_RTC_READ (BCD: year, month, day; hour, minute,
@@ -283,6 +291,7 @@ func pnvBoot() {
 		shim.Puts("lazymm: ppc64 powernv: the hash MMU is not done on powernv (radix only)\n")
 		powerOff()
 	}
+	pnvLPCR()
 	installVectors()
 	pnvVectors(trapEntryAddr())
 	pnvLine()

@@ -181,6 +181,7 @@ func (c *Config) checkBoot(b *Boot) []error {
 	if !contains(c.Arch.MMUs, b.MMU) {
 		errs = append(errs, fmt.Errorf("the command line selects MMU mode %s, which %s does not have (%s)", b.MMU, c.Arch.Name, strings.Join(c.Arch.MMUs, ", ")))
 	}
+	errs = append(errs, checkMachineBoot(b)...) // powernv.go
 	if b.Inject != "" {
 		errs = append(errs, c.checkInjection(b)...)
 	} else if len(b.Expected) == 0 {

@@ -26,8 +26,8 @@ var machineSpecs = map[string]machineSpec{
 	"powernv9": {Arch: "ppc64",
 		Devices: []string{"-device", "ipmi-bmc-sim,id=bmc0", "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"},
 		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 1, MMUs: []string{"radix", "radix-tlbie", "radix-exitleave"},
-		Why: "powernv9 boots one CPU (the others need opal_start_cpu, and IPIs need XIVE or doorbells) " +
-			"and radix only (hash needs its own HPT in place of H_ENTER)"},
+		Why: "powernv9 boots one CPU (the others need opal_start_cpu; IPIs are doorbells, tried to self " +
+			"only) and radix only (hash needs its own HPT in place of H_ENTER)"},
 }
 
 // machineArg is -machine's value for the boot.
@@ -65,4 +65,21 @@ func (c *Config) checkMachine(f *flags, add func(error)) {
 	if !contains(m.MMUs, c.MMU) {
 		add(fmt.Errorf("-%s %s is not supported on %s yet (it boots %s): %s", c.Arch.ModeFlag, c.MMU, c.Machine, strings.Join(m.MMUs, ", "), m.Why))
 	}
+}
+
+// checkMachineBoot refuses a boot (an injection's, which may raise the CPUs or pick its MMU mode)
+// that its machine does not boot yet.
+func checkMachineBoot(b *Boot) []error {
+	m, ok := machineSpecs[b.Machine]
+	if !ok || m.Arch != b.Arch.Name {
+		return nil
+	}
+	var errs []error
+	if b.CPUs > m.MaxCPUs {
+		errs = append(errs, fmt.Errorf("%s needs %d CPUs, not supported on %s yet: %s", b.Label, b.CPUs, b.Machine, m.Why))
+	}
+	if b.MMU != "" && !contains(m.MMUs, b.MMU) {
+		errs = append(errs, fmt.Errorf("%s boots MMU mode %s, not supported on %s yet: %s", b.Label, b.MMU, b.Machine, m.Why))
+	}
+	return errs
 }

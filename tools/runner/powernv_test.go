@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// powernv9: skiboot's machine, its BMC added back after -nodefaults, 2 GiB unless -mem says, and
+// no pseries option.
+func TestQEMUArgsPowernv(t *testing.T) {
+	kernel := testKernel(t)
+	b := planned(t, "-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9", "-append", "tests=smoke/")[0]
+	line := " " + strings.Join(qemuArgs(b), " ") + " "
+	at := 0
+	for _, w := range []string{"-machine powernv9", "-m 2048", "-smp 1", "-nodefaults", "-no-reboot", "-serial stdio",
+		"-device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0,irq=10", "-kernel " + kernel,
+		"-cpu power9", "-append tests=smoke/"} {
+		i := strings.Index(line[at:], " "+w+" ")
+		if i < 0 {
+			t.Fatalf("%q not found (in order) in %q", w, line)
+		}
+		at += i + len(w)
+	}
+	for _, n := range []string{"x-vof", "pseries", "-bios"} {
+		if strings.Contains(line, n) {
+			t.Errorf("%q should not be in %q", n, line)
+		}
+	}
+	if b := planned(t, "-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9", "-mem", "1024")[0]; b.MemMB != 1024 {
+		t.Errorf("-mem 1024 gave %d MiB", b.MemMB)
+	}
+	if b := planned(t, "-kernel", kernel, "-arch", "ppc64")[0]; !strings.Contains(strings.Join(qemuArgs(b), " "), "-machine pseries,x-vof=on -m 512") {
+		t.Errorf("pseries changed: %q", qemuArgs(b))
+	}
+}
+
+// What powernv9 does not boot yet is refused, saying why.
+func TestPowernvRefusals(t *testing.T) {
+	kernel := testKernel(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-cpus", "2"}, "-cpus 2 is not supported on powernv9 yet: powernv9 boots one CPU"},
+		{[]string{"-mmu", "hash"}, "-mmu hash is not supported on powernv9 yet"},
+		{[]string{"-mem", "512"}, "-mem 512: powernv9 wants 1024 MiB at least"},
+		{[]string{"-machine", "powernv8"}, "-machine powernv8 is not supported yet: POWER8 has no radix"},
+		{[]string{"-inject", "skip-hpte-remove"}, "boots MMU mode hash, not supported on powernv9 yet"},
+		{[]string{"-matrix"}, "CPUs, not supported on powernv9 yet"},
+	} {
+		args := append([]string{"-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9"}, c.args...)
+		if rc, _, stderr := runOut(args...); rc != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: status %d, stderr %q; want 2 and %q", c.args, rc, stderr, c.want)
+		}
+	}
+}
