@@ -105,9 +105,12 @@ func munmapRound(cpu, round int) {
 //
 //go:nosplit
 func munmapUnmap(round int) {
-	k := 1
-	if round%2 == 1 {
+	k := 1 // lazymm's unmapSize: all pages in odd rounds, half every fourth round, else one
+	switch {
+	case round%2 == 1:
 		k = mpPages
+	case round%4 == 0:
+		k = mpPages / 2
 	}
 	var lazy uint64
 	for c := 1; c < tm.n; c++ {
