@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"lazymm/kernel/catalog"
 	"lazymm/kernel/protocol"
 
 	"lazymm/tools/internal/stats"
@@ -182,6 +183,9 @@ func printRows(w io.Writer, res *Result) (asExpected, skipped int, all *multierr
 func firstRow(t *protocol.Test) string {
 	if s, ok := mutationRow(t); ok {
 		return s
+	}
+	if t.Inject == "" && t.Expect == "fail" && t.Catch != "" && t.Caught() { // a finding (catalog.Unsounds)
+		return fmt.Sprintf("finding, caught by %s (%s)", t.Catch, catalog.ClassOf(t.Catch))
 	}
 	if len(t.Failures) > 0 {
 		return t.Failures[0].Check + ": " + oneLine(t.Failures[0].Detail, 60)
