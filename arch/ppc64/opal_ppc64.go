@@ -14,7 +14,8 @@ import (
 // to call, so it is the one test that needs no memory and no firmware interface. Everything the
 // pseries path asks of the hypervisor or RTAS comes from the device tree and OPAL here: the console
 // (OPAL_CONSOLE_WRITE), power-off (OPAL_CEC_POWER_DOWN), the time of day (OPAL_RTC_READ), RAM and
-// CPUs; the radix MMU runs from the kernel's own partition table (PTCR, LPID 0). One CPU for now.
+// CPUs; the radix MMU runs from the kernel's own partition table (PTCR, LPID 0). The other CPUs
+// start through OPAL_START_CPU (pnvStartCPU) and join in HV mode as the boot CPU set it up (pnvJoin).
 
 // OPAL tokens and return codes (skiboot's include/opal-api.h).
 const (
@@ -22,6 +23,7 @@ const (
 	opalRTCRead      = 3
 	opalCECPowerDown = 5
 	opalPollEvents   = 10
+	opalStartCPU     = 41
 	opalSuccess      = 0
 	opalBusy         = -2
 	opalBusyEvent    = -12
@@ -73,6 +75,8 @@ func setLPCR(v uint64)
 func setPTCR(v uint64)
 func setPSSCR(v uint64)
 func doorbell(pir uint32)
+func pnvAPEntryAddr() uintptr
+func readPIR() uint32
 
 // pnvFirmware reads what pseries asks VOF for from skiboot's device tree: OPAL's base and entry, the
 // command line, RAM and its reservations, the timebase frequency, the CPUs. Without OPAL nothing can
@@ -132,8 +136,9 @@ func reserve(addr, size uint64) {
 	}
 }
 
-// pnvCPUs reads the first CPU's timebase frequency and the CPUs' hardware ids (reg: the PIR); only
-// the boot CPU runs for now (opal_start_cpu is not done; IPIs are doorbells, msgsnd to a PIR).
+// pnvCPUs reads the first CPU's timebase frequency and the threads' hardware ids: each /cpus node
+// is a core, its ibm,ppc-interrupt-server#s one PIR per thread (reg, the first thread's, if absent).
+// The boot thread goes first (pnvBootFirst). IPIs are doorbells, msgsnd to a PIR.
 //
 //go:nosplit
 func pnvCPUs(root uint64) {
@@ -148,10 +153,52 @@ func pnvCPUs(root uint64) {
 				tbFreq, tbFromDT = f, true
 			}
 		}
-		hwIDs[n] = uint32(fdtPropU64(c, "reg"))
-		n++
+		v, l, ok := fdtGetProp(c, "ibm,ppc-interrupt-server#s")
+		if !ok || l < 4 {
+			hwIDs[n] = uint32(fdtPropU64(c, "reg"))
+			n++
+			continue
+		}
+		for i := uint64(0); i < uint64(l/4) && n < maxCPUs; i++ {
+			hwIDs[n] = fdtU32(v + 4*i)
+			n++
+		}
 	}
-	firmwareCPUs = 1
+	if n > 0 {
+		firmwareCPUs = n
+	}
+	pnvBootFirst()
+}
+
+// pnvBootFirst puts the boot thread (its PIR) at index 0, should skiboot have booted another.
+//
+//go:nosplit
+func pnvBootFirst() {
+	me := readPIR()
+	for i := 1; i < firmwareCPUs; i++ {
+		if hwIDs[i] == me {
+			hwIDs[0], hwIDs[i] = hwIDs[i], hwIDs[0]
+		}
+	}
+}
+
+// pnvStartCPU asks OPAL to start CPU i at pnvAPEntry (OPAL_START_CPU, by its server number, the
+// PIR): skiboot's waiting thread runs it in real mode, HV, big-endian.
+//
+//go:nosplit
+func pnvStartCPU(i int) bool {
+	return opalCall(opalStartCPU, uint64(hwIDs[i]), uint64(pnvAPEntryAddr()), 0) == opalSuccess
+}
+
+// pnvJoin is what a started CPU sets up in HV mode before the MMU, as the boot CPU did (pnvLPCR,
+// pnvRadix): LPCR and PSSCR are per thread, and PTCR is too on QEMU (on a real POWER9 it is per core).
+//
+//go:nosplit
+func pnvJoin() {
+	pnvLPCR()
+	setLPCR(getLPCR() | lpcrUPRT | lpcrHR)
+	setPTCR(partTable)
+	tlbielAll()
 }
 
 // reserveFirmware marks the firmware's ranges reserved in the frame allocator (framesInit).
@@ -282,13 +329,20 @@ func pnvLine() {
 }
 
 // pnvBoot is bootInit's powernv half: the firmware's facts, then the vectors (the pseries ones and
-// the hypervisor interrupts'). The hash MMU needs the hypervisor's H_ENTER: refused here.
+// the hypervisor interrupts'). The hash MMU needs the hypervisor's H_ENTER, nmi=reset a system reset
+// OPAL cannot send on QEMU: both refused here.
 //
 //go:nosplit
 func pnvBoot() {
 	pnvFirmware()
 	if shim.CmdlineHas("hash") {
 		shim.Puts("lazymm: ppc64 powernv: the hash MMU is not done on powernv (radix only)\n")
+		powerOff()
+	}
+	if shim.CmdlineHas("nmi=reset") {
+		// OPAL_SIGNAL_SYSTEM_RESET drives the core's direct controls through XSCOM, which QEMU 7.2's
+		// powernv9 lacks: skiboot refuses a reset to self and the others never arrive (tried)
+		shim.Puts("lazymm: ppc64 powernv: nmi=reset is not done on powernv (no sreset through OPAL on QEMU); the soft NMI is\n")
 		powerOff()
 	}
 	pnvLPCR()

@@ -144,3 +144,42 @@ TEXT ·doorbell(SB),NOSPLIT|NOFRAME,$0-4
 	SYNC
 	WORD	$0x7c00199c // msgsnd r3
 	RET
+
+// pnvAPEntry is where OPAL_START_CPU starts a CPU: real mode, HV, big-endian. It takes its index
+// from its PIR's place in hwIDs (not from r3: that is skiboot's convention, not OPAL's API) and goes
+// to apEntry, as RTAS start-cpu would, through rfid: MSR = SF|HV|ME (skiboot turns ME off).
+TEXT ·pnvAPEntry(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$0, R0
+	MOVD	SPR(1023), R4 // PIR
+	MOVD	$·hwIDs(SB), R5
+	MOVD	·firmwareCPUs(SB), R6
+	MOVD	$0, R3
+find:
+	CMP	R3, R6
+	BGE	lost
+	MOVWZ	0(R5), R7
+	CMPW	R7, R4
+	BEQ	found
+	ADD	$1, R3
+	ADD	$4, R5
+	BR	find
+lost:
+	BR	0(PC) // a thread the device tree did not list: it stays here
+found:
+	MOVD	$·apEntry(SB), R7
+	MOVD	R7, SPR(26) // SRR0
+	MOVD	$9, R8
+	SLD	$60, R8 // SF|HV
+	OR	$const_msrME, R8
+	MOVD	R8, SPR(27) // SRR1
+	WORD	$0x4c000024 // rfid
+
+TEXT ·pnvAPEntryAddr(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	$·pnvAPEntry(SB), R3
+	MOVD	R3, ret+0(FP)
+	RET
+
+TEXT ·readPIR(SB),NOSPLIT|NOFRAME,$0-4
+	MOVD	SPR(1023), R3
+	MOVW	R3, ret+0(FP)
+	RET

@@ -21,7 +21,8 @@ import (
 // The NMI is a soft NMI (Linux powerpc's scheme): one more kind on the IPI, which soft-masked code
 // (irqSave) still takes, because soft masking leaves MSR.EE on and trap runs the NMI kind of a
 // masked interrupt right there (trap_ppc64.go's maskedInterrupt). With the kernel word nmi=reset
-// it is a system reset instead (H_SIGNAL_SYS_RESET, trap_ppc64.go's systemReset).
+// it is a system reset instead (H_SIGNAL_SYS_RESET, trap_ppc64.go's systemReset). On powernv the
+// CPUs start through OPAL_START_CPU and the IPI is a hypervisor doorbell (opal_ppc64.go).
 const (
 	hEOI, hCPPR, hIPI, hXIRR = 0x64, 0x68, 0x6c, 0x74
 	xicsIPISource            = 2
@@ -97,11 +98,8 @@ func startCPUs() {
 			continue
 		}
 		apStart[i] = [2]uintptr{uintptr(unsafe.Pointer(&cpus[i])), uintptr(unsafe.Pointer(&apStacks[i][0])) + apStackSize - 256}
-		a := &rtasArgs
-		a[0], a[1], a[2] = rtasStartCPU, 3, 1
-		a[3], a[4], a[5] = hwIDs[i], uint32(apEntryAddr()), uint32(i)
-		if hcall(0xf000, uint64(uintptr(unsafe.Pointer(a))), 0, 0, 0) != 0 || a[6] != 0 {
-			shim.Puts("lazymm: ppc64 RTAS start-cpu failed for CPU ")
+		if !startCPU(i) {
+			shim.Puts("lazymm: ppc64 start-cpu failed for CPU ")
 			shim.PutDec(uint64(i))
 			shim.Puts("\n")
 			missing = true
@@ -118,11 +116,27 @@ func startCPUs() {
 	atomic.StoreUint32(&smpReady, 1)
 }
 
+// startCPU starts CPU i at apEntry: RTAS start-cpu, or OPAL_START_CPU on powernv.
+//
+//go:nosplit
+func startCPU(i int) bool {
+	if powernv {
+		return pnvStartCPU(i)
+	}
+	a := &rtasArgs
+	a[0], a[1], a[2] = rtasStartCPU, 3, 1
+	a[3], a[4], a[5] = hwIDs[i], uint32(apEntryAddr()), uint32(i)
+	return hcall(0xf000, uint64(uintptr(unsafe.Pointer(a))), 0, 0, 0) == 0 && a[6] == 0
+}
+
 // apMain is where a started CPU arrives from apEntry, on its own stack, real mode, EE off.
 //
 //go:nosplit
 func apMain(idx int) {
 	setupCPU(idx)
+	if powernv {
+		pnvJoin() // HV mode: LPCR, PSSCR, the partition table (opal_ppc64.go)
+	}
 	if hashMode {
 		slbBolt()
 	} else {
@@ -132,7 +146,9 @@ func apMain(idx int) {
 	setMSR(readMSR() | msrFP | msrVEC | msrVSX | msrRI | msrIR | msrDR) // RI: an NMI in the idle loop returns
 	c := thisCPU()
 	shim.InitCPU(idx)
-	hcall(hCPPR, 0xff, 0, 0, 0)
+	if !powernv {
+		hcall(hCPPR, 0xff, 0, 0, 0)
+	}
 	atomic.StoreUint32(&arrived[idx], 1)
 	for atomic.LoadUint32(&smpReady) == 0 {
 		mm.Relax()

@@ -13,21 +13,26 @@ type machineSpec struct {
 	MemMB    int      // -mem when not given
 	MinMemMB int
 	MaxCPUs  int
-	MMUs     []string // the MMU modes that boot
-	Why      string   // why the rest does not, yet
+	MMUs     []string          // the MMU modes that boot
+	Words    map[string]string // kernel words (-append) that do not work there, and why
+	Why      string            // why the rest does not, yet
 }
 
 // machineSpecs are the machines with a spec of their own (docs/PPC64.md).
 var machineSpecs = map[string]machineSpec{
 	// powernv9 with skiboot, QEMU's default firmware for it: the kernel runs in hypervisor mode
-	// with its own partition table, console and power-off through OPAL. skiboot powers off and reads
-	// the time of day through the BMC (IPMI), which -nodefaults leaves out: it is added back. QEMU
-	// wants 1 GiB at least (skiboot lives at 768 MiB).
+	// with its own partition table, console and power-off through OPAL, the other CPUs started by
+	// OPAL_START_CPU, IPIs by hypervisor doorbells. skiboot powers off and reads the time of day
+	// through the BMC (IPMI), which -nodefaults leaves out: it is added back. QEMU wants 1 GiB at
+	// least (skiboot lives at 768 MiB). -smp N is N cores of one thread (QEMU 7.2's skiboot hangs
+	// with threads=2); up to 8 were tried.
 	"powernv9": {Arch: "ppc64",
 		Devices: []string{"-device", "ipmi-bmc-sim,id=bmc0", "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"},
-		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 1, MMUs: []string{"radix", "radix-tlbie", "radix-exitleave"},
-		Why: "powernv9 boots one CPU (the others need opal_start_cpu; IPIs are doorbells, tried to self " +
-			"only) and radix only (hash needs its own HPT in place of H_ENTER)"},
+		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 8, MMUs: []string{"radix", "radix-tlbie", "radix-exitleave"},
+		Words: map[string]string{"nmi=reset": "OPAL_SIGNAL_SYSTEM_RESET needs the core's direct controls (XSCOM), " +
+			"which QEMU 7.2's powernv9 lacks: the soft NMI, the default, works"},
+		Why: "powernv9 boots up to 8 CPUs (tried; one thread per core) and radix only (hash needs its own HPT " +
+			"in place of H_ENTER)"},
 }
 
 // machineArg is -machine's value for the boot.
@@ -64,6 +69,11 @@ func (c *Config) checkMachine(f *flags, add func(error)) {
 	}
 	if !contains(m.MMUs, c.MMU) {
 		add(fmt.Errorf("-%s %s is not supported on %s yet (it boots %s): %s", c.Arch.ModeFlag, c.MMU, c.Machine, strings.Join(m.MMUs, ", "), m.Why))
+	}
+	for _, w := range strings.Fields(c.Append) {
+		if why, ok := m.Words[w]; ok {
+			add(fmt.Errorf("-append %s is not supported on %s yet: %s", w, c.Machine, why))
+		}
 	}
 }
 

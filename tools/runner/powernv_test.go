@@ -26,6 +26,9 @@ func TestQEMUArgsPowernv(t *testing.T) {
 			t.Errorf("%q should not be in %q", n, line)
 		}
 	}
+	if b := planned(t, "-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9", "-cpus", "4")[0]; !strings.Contains(strings.Join(qemuArgs(b), " "), "-smp 4 ") {
+		t.Errorf("-cpus 4: %q", qemuArgs(b))
+	}
 	if b := planned(t, "-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9", "-mem", "1024")[0]; b.MemMB != 1024 {
 		t.Errorf("-mem 1024 gave %d MiB", b.MemMB)
 	}
@@ -41,12 +44,12 @@ func TestPowernvRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-cpus", "2"}, "-cpus 2 is not supported on powernv9 yet: powernv9 boots one CPU"},
+		{[]string{"-cpus", "9"}, "-cpus 9 is not supported on powernv9 yet: powernv9 boots up to 8 CPUs"},
+		{[]string{"-append", "nmi=reset"}, "-append nmi=reset is not supported on powernv9 yet: OPAL_SIGNAL_SYSTEM_RESET"},
 		{[]string{"-mmu", "hash"}, "-mmu hash is not supported on powernv9 yet"},
 		{[]string{"-mem", "512"}, "-mem 512: powernv9 wants 1024 MiB at least"},
 		{[]string{"-machine", "powernv8"}, "-machine powernv8 is not supported yet: POWER8 has no radix"},
 		{[]string{"-inject", "skip-hpte-remove"}, "boots MMU mode hash, not supported on powernv9 yet"},
-		{[]string{"-matrix"}, "CPUs, not supported on powernv9 yet"},
 	} {
 		args := append([]string{"-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9"}, c.args...)
 		if rc, _, stderr := runOut(args...); rc != 2 || !strings.Contains(stderr, c.want) {
