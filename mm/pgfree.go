@@ -89,7 +89,10 @@ func (w *pgFree) pgdRange(addr, end, floor, ceiling uintptr) bool {
 	return true
 }
 
-// pudRange is free_pud_range under the root's entry e (the p4d folded into it).
+// pudRange is free_pud_range under the root's entry e (the p4d folded into it), with free_pmd_range
+// written out inside it for each PUD entry: every PTE table of the entry's range goes
+// (free_pte_range), then the PMD table itself if nothing outside the range uses its span. One frame
+// less on the walk's nosplit path, which must fit fuzzing's instrumentation too.
 //
 //go:nosplit
 func (w *pgFree) pudRange(e *uint64, addr, end uintptr) bool {
@@ -97,33 +100,22 @@ func (w *pgFree) pudRange(e *uint64, addr, end uintptr) bool {
 	pud := (*[512]uint64)(Phys(*e & PT.AddrMask))
 	for next := addr; addr != end; addr = next {
 		next = addrEnd(addr, end, levelSize(1))
-		if p := &pud[index(addr, 1, 4)]; *p&PT.Present != 0 && *p&PT.Huge == 0 && !w.pmdRange(p, addr, next) {
+		p := &pud[index(addr, 1, 4)]
+		if *p&PT.Present == 0 || *p&PT.Huge != 0 {
+			continue
+		}
+		pmd := (*[512]uint64)(Phys(*p & PT.AddrMask))
+		for a, n := addr, addr; a != next; a = n { // free_pmd_range
+			n = addrEnd(a, next, levelSize(2))
+			if q := &pmd[index(a, 2, 4)]; *q&PT.Present != 0 && *q&PT.Huge == 0 && w.table(q, a) {
+				return false
+			}
+		}
+		if w.spans(addr, next, levelSize(2)) && w.table(p, addr) {
 			return false
 		}
 	}
-	if !w.spans(start, end, levelSize(1)) {
-		return true
-	}
-	return !w.table(e, start)
-}
-
-// pmdRange is free_pmd_range under the pud entry e: every PTE table of [addr, end) goes
-// (free_pte_range), then the PMD table itself if nothing outside the range uses its span.
-//
-//go:nosplit
-func (w *pgFree) pmdRange(e *uint64, addr, end uintptr) bool {
-	start := addr
-	pmd := (*[512]uint64)(Phys(*e & PT.AddrMask))
-	for next := addr; addr != end; addr = next {
-		next = addrEnd(addr, end, levelSize(2))
-		if p := &pmd[index(addr, 2, 4)]; *p&PT.Present != 0 && *p&PT.Huge == 0 && w.table(p, addr) {
-			return false
-		}
-	}
-	if !w.spans(start, end, levelSize(2)) {
-		return true
-	}
-	return !w.table(e, start)
+	return !w.spans(start, end, levelSize(1)) || !w.table(e, start)
 }
 
 // table unlinks the table entry e points to and queues it (pte/pmd/pud_free_tlb: freed_tables set,
@@ -141,7 +133,9 @@ func (w *pgFree) table(e *uint64, addr uintptr) (full bool) {
 	case u.Leak > 0:
 		u.Leak--
 	case !w.tables.Push(f):
-		w.a.Free(f)
+		u.spill = f // a full list ends the step, as a full batch does (tlb_flush_mmu)
+		u.gather(addr)
+		return true
 	}
 	return u.gather(addr)
 }

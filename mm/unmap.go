@@ -35,7 +35,10 @@ type Unmapping struct {
 	queued         int     // pages and tables in the batch since the last flush
 	ranged         bool    // G has a range (munmap's: the union of what was cleared and freed)
 	Leak           int     // injected leak-pagetable: tables unlinked but never freed
-	Cleared, Freed uint64  // pages cleared and tables freed, in all
+	// spill is a table the caller's list had no room for: the walk stops there, as at a full
+	// batch, and UnmapStep frees it (Free's stack does not fit under the walk's nosplit budget)
+	spill          uint64
+	Cleared, Freed uint64 // pages cleared and tables freed, in all
 }
 
 // BeginUnmap starts munmap(start, end): the VMAs in the range are removed (split where cut), and
@@ -89,7 +92,12 @@ func (as *AddrSpace) UnmapStep(a *Allocator, u *Unmapping, pages, tables *FrameL
 		u.zapped = true
 	}
 	w := pgFree{a: a, u: u, as: as, tables: tables}
-	return w.pgdRange(u.start, u.end, u.floor, u.ceiling)
+	done = w.pgdRange(u.start, u.end, u.floor, u.ceiling)
+	if u.spill != 0 {
+		a.Free(u.spill)
+		u.spill = 0
+	}
+	return done
 }
 
 // Unmap is munmap(start, end) in one go, for callers that flush once at the end: pages and tables
