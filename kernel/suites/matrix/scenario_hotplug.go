@@ -18,12 +18,10 @@ func cpuHotplug(e *env, c *lazy.CPU) {
 		e.shareProc(c, 2)
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil {
+	p := e.runShared(c)
+	if p == nil {
 		return
 	}
-	c.Switch(me)
-	e.touch(c, p)
 	if c.ID != 0 {
 		c.Switch(c.Idle) // lazy on p
 	}

@@ -25,12 +25,10 @@ func idleLeaveMM(e *env, c *lazy.CPU) {
 		idlers, idleWake = 0, 0
 	}
 	e.bar.wait()
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil {
+	p := e.runShared(c)
+	if p == nil {
 		return
 	}
-	c.Switch(me)
-	e.touch(c, p)
 	if c.ID == 0 {
 		e.checkIdlePage(c, p, 0, e.readIdlePage())
 		for atomic.LoadInt32(&idlers) != int32(e.n-1) {

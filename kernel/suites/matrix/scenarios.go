@@ -296,18 +296,28 @@ func membarrierScenario(e *env, c *lazy.CPU) {
 // runFirstProc is the opening the scenarios share: c switches to its task of the first process and
 // touches its memory, and gets the kernel thread it will go lazy on.
 func (e *env) runFirstProc(c *lazy.CPU) (*proc, *lazy.Task, bool) {
-	p, me := e.procs[0], e.tasks[c.ID]
-	if p == nil || me == nil {
+	p := e.runShared(c)
+	if p == nil {
 		return nil, nil, false
 	}
-	c.Switch(me)
-	e.touch(c, p)
 	k, err := lazy.NewTask(nil)
 	if err != nil {
 		e.fail("%v", err)
 		return nil, nil, false
 	}
 	return p, k, true
+}
+
+// runShared runs this CPU's thread of the shared process (shareProc's) and has it read its pages;
+// nil when the process could not be made.
+func (e *env) runShared(c *lazy.CPU) *proc {
+	p, me := e.procs[0], e.tasks[c.ID]
+	if p == nil || me == nil {
+		return nil
+	}
+	c.Switch(me)
+	e.touch(c, p)
+	return p
 }
 
 // execScenario: every CPU runs a thread of one process; the others go lazy on it (a kernel thread
