@@ -272,7 +272,9 @@ func (s *TLBState) SwitchMM(cpu int, next *AddrSpace, pcid, skipCatchup bool) Sw
 		}
 		gen = atomic.LoadUint64(&next.TLBGen)
 		asid, flush = s.chooseASID(next, gen, pcid)
-		atomic.StoreUintptr(&s.LoadedMM, Switching)
+		if !X86Mainline { // 6.1 marks the switch after the mask and tlb_gen; mainline did above
+			atomic.StoreUintptr(&s.LoadedMM, Switching)
+		}
 	}
 	if flush {
 		s.Ctxs[asid] = ASIDSlot{CtxID: next.CtxID, TLBGen: gen}

@@ -383,20 +383,17 @@ type Unsound struct {
 	Why              string
 }
 
-// Unsounds lists the findings. maskLeaves are the modes where a lazy CPU that a freed-tables flush
-// sends to init_mm leaves mm_cpumask while its kernel thread keeps active_mm: at once (6.1's x86,
-// hash, radix-exitleave), or at the next trimming flush (mainline x86).
-var (
-	maskLeaves = []string{Mainline, Linux61, "hash", "radix-exitleave"}
-	Unsounds   = []Unsound{
-		{MMPutUnlazy, MaskTrim, maskLeaves, 2, DetectFreedMM,
-			"__mmput kicks mm_cpumask, which no longer holds the CPUs a freed-tables flush sent to init_mm under their kernel threads"},
-		{ExitFlushUnlazy, MaskTrim, maskLeaves, 2, DetectFreedMM,
-			"the exit flush unlazies mm_cpumask and the backstop shoots it, neither reaching the CPUs a freed-tables flush sent to init_mm earlier"},
-		{Shootdown, MaskTrim, []string{Mainline}, 2, DetectFreedMM,
-			"cleanup_lazy_tlbs IPIs mm_cpumask, which mainline x86 keeps a superset of lazy CPUs only until a trimming flush: a CPU sent to init_mm by a freed-tables flush (or by leave_mm) keeps its kernel thread's active_mm but loses its bit"},
-	}
-)
+// Unsounds lists the findings. In exitMovesLazy's modes a lazy CPU that a freed-tables flush sends
+// to init_mm leaves mm_cpumask while its kernel thread keeps active_mm: at once (6.1's x86, hash,
+// radix-exitleave), or at the next trimming flush (mainline x86).
+var Unsounds = []Unsound{
+	{MMPutUnlazy, MaskTrim, exitMovesLazy, 2, DetectFreedMM,
+		"__mmput kicks mm_cpumask, which no longer holds the CPUs a freed-tables flush sent to init_mm under their kernel threads"},
+	{ExitFlushUnlazy, MaskTrim, exitMovesLazy, 2, DetectFreedMM,
+		"the exit flush unlazies mm_cpumask and the backstop shoots it, neither reaching the CPUs a freed-tables flush sent to init_mm earlier"},
+	{Shootdown, MaskTrim, []string{Mainline}, 2, DetectFreedMM,
+		"cleanup_lazy_tlbs IPIs mm_cpumask, which mainline x86 keeps a superset of lazy CPUs only until a trimming flush: a CPU sent to init_mm by a freed-tables flush (or by leave_mm) keeps its kernel thread's active_mm but loses its bit"},
+}
 
 // UnsoundOn finds the finding for a scheme, scenario and mode.
 func UnsoundOn(scheme, scenario, mode string) (Unsound, bool) {

@@ -140,11 +140,11 @@ func joinWords(runner []string, appended string) string {
 var flagOwned = func() map[string]string {
 	m := map[string]string{"inject": "-inject"}
 	for _, w := range catalog.MMUWords {
-		flag := "-mmu "
-		if wordKey(w.Word) == "tlb" {
-			flag = "-tlb "
+		for _, a := range catalog.Arches {
+			if slices.Contains(a.MMUs, w.Mode) { // the flag of the arch whose mode it is
+				m[wordKey(w.Word)] = "-" + a.ModeFlag + " " + w.Mode
+			}
 		}
-		m[wordKey(w.Word)] = flag + w.Mode
 	}
 	return m
 }()
