@@ -62,12 +62,11 @@ setup:
 	fi
 
 # ppc64 runs once per MMU mode (MMUS=): radix with flushes by IPI and tlbiel, radix with broadcast
-# tlbie, and the hashed page table; the exit status is the worst of the runs. powernv9 has no hash
-# MMU yet (the runner refuses it there), so its default is the radix modes.
+# tlbie, the hashed page table, and radix leaving at exit; the exit status is the worst of the runs
+# (pseries and powernv9 alike).
 MMUS_amd64 :=
 MMUS_ppc64 := radix radix-tlbie hash radix-exitleave
-MMUS_ppc64_powernv9 := radix radix-tlbie radix-exitleave
-MMUS       ?= $(or $(MMUS_$(ARCH)_$(MACHINE)),$(MMUS_$(ARCH)))
+MMUS       ?= $(MMUS_$(ARCH))
 run: setup kernel runner
 ifeq ($(strip $(MMUS)),)
 	$(RUNNER) -arch $(ARCH)$(MACHINEFLAG) -cpus $(CPUS) -kernel $(KERNEL) $(RUNFLAGS)

@@ -96,16 +96,24 @@ func bootInit() {
 	setDecrementer(0x7fffffff) // quiet for seconds, whatever the firmware left
 	if powernv {
 		pnvBoot() // opal_ppc64.go: the device tree and OPAL instead of VOF, RTAS and CAS
+		hashWords()
 		return
 	}
 	readFirmware()
-	// hash: the hashed page table instead of radix (hash_ppc64.go); inject=skip-hpte-remove is hash's
-	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
-	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
+	hashWords()
 	casNegotiate(hashMode)
 	tbFromDT = readTimebaseFreq()
 	readCPUs()
 	installVectors()
+}
+
+// hashWords reads hash's kernel words: the hashed page table instead of radix (hash_ppc64.go);
+// inject=skip-hpte-remove is hash's.
+//
+//go:nosplit
+func hashWords() {
+	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
+	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
 }
 
 // stubMain is the first Go code on ppc64 proper: 64-bit mode, real mode, on bootStack, EE off, every

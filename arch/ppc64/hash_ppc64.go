@@ -7,9 +7,10 @@ import (
 	"lazymm/mm"
 )
 
-// The hash MMU (Power ISA 3.0 Book III 5.7.7-5.7.8), the kernel word `hash` (runner -mmu hash), as a
-// pseries guest uses it: the hypervisor owns the hashed page table (HPT); the guest fills it with
-// H_ENTER and empties it with H_REMOVE, and keeps its own segment table (the SLB). mm's radix-shaped
+// The hash MMU (Power ISA 3.0 Book III 5.7.7-5.7.8), the kernel word `hash` (runner -mmu hash). On
+// pseries the hypervisor owns the hashed page table (HPT): the guest fills it with H_ENTER and
+// empties it with H_REMOVE; on powernv the kernel owns it (hpt_ppc64.go). Either way the kernel
+// keeps its own segment table (the SLB). mm's radix-shaped
 // tree stays the source of truth, as Linux's hash code keeps its page tables: the HPT is a cache of it,
 // filled on a miss (hash_page) and emptied when a PTE is cleared or changed (flush_hash_page).
 //
@@ -28,7 +29,7 @@ import (
 // hashLock: a flush of [start, end) removes the recorded entries in the range (H_REMOVE with the AVPN,
 // so an entry that was meanwhile evicted and replaced is left alone), a full ring removes its oldest
 // first. So any HPTE of a context is in its ring, and removing a context's range needs no search of the
-// table. H_REMOVE is global (QEMU flushes every CPU's translations at the next ptesync): no IPIs.
+// table. A removal is global (H_REMOVE, or powernv's tlbie): no IPIs.
 const (
 	hEnter, hRemove = 0x08, 0x04
 	hExact          = 1 << 39 // H_EXACT (not used: QEMU takes the group's first free slot)
@@ -108,25 +109,25 @@ func hashLockDrop(fl uint64) {
 
 // hpteInsert enters an HPTE for the page at ea (in the segment of vsid) with dword 1 r: the primary
 // group, then the secondary, then the primary again after evicting a non-bolted entry of it
-// (Linux's hpte_insert_repeating, and pSeries_lpar_hpte_remove's H_ANDCOND on the bolted bit).
-// It returns the slot, or false.
+// (Linux's hpte_insert_repeating, and hpte_remove's skipping of bolted entries). It returns the
+// slot, or false.
 //
 //go:nosplit
 func hpteInsert(vsid uint64, ea uintptr, r uint64, shift uint, flags uint64) (uint64, bool) {
 	hash := vsid ^ uint64(ea&segMask)>>shift
 	v := avpnOf(vsid, ea) | hpteV | flags
-	if rc, ptex := hcall2(hEnter, 0, (hash&htabMask)*8, v, r); rc == hSuccess {
+	if ptex, ok := hptEnter((hash&htabMask)*8, v, r); ok {
 		return ptex, true
 	}
-	if rc, ptex := hcall2(hEnter, 0, (^hash&htabMask)*8, v|hpteH, r); rc == hSuccess {
+	if ptex, ok := hptEnter((^hash&htabMask)*8, v|hpteH, r); ok {
 		return ptex, true
 	}
 	g := (hash & htabMask) * 8
 	for i := uint64(0); i < 8; i++ {
 		evictNext++
-		if hcall(hRemove, hAndCond, g+evictNext&7, hpteBolted, 0) == hSuccess {
-			ptesync()
-			if rc, ptex := hcall2(hEnter, 0, g, v, r); rc == hSuccess {
+		if hptRemove(g+evictNext&7, 0, true) {
+			hptSync()
+			if ptex, ok := hptEnter(g, v, r); ok {
 				return ptex, true
 			}
 		}
@@ -145,12 +146,12 @@ func ringOf(ctx uint64) []hashEnt {
 }
 
 // hpteRemove removes the recorded HPTE e of ctx if it is still the one entered (Linux's
-// flush_hash_page: H_REMOVE with the AVPN), and counts it.
+// flush_hash_page: the removal checks the AVPN), and counts it.
 //
 //go:nosplit
 func hpteRemove(ctx uint64, e *hashEnt) {
 	ea := uintptr(e.ea &^ 1)
-	if hcall(hRemove, hAVPN, e.ptex, avpnOf(vsidOf(ctx, uint64(ea)>>segShift), ea), 0) == hSuccess {
+	if hptRemove(e.ptex, avpnOf(vsidOf(ctx, uint64(ea)>>segShift), ea), false) {
 		mm.TLB[thisCPU().id].Stats.HPTERemoves++
 	}
 	e.ea = 0
@@ -199,14 +200,14 @@ func ringAdd(ctx uint64, ea uintptr, ptex uint64) {
 	ringHead[ctx]++
 	if e.ea != 0 {
 		hpteRemove(ctx, e)
-		ptesync()
+		hptSync()
 	}
 	e.ea, e.ptex = uint64(ea)|1, ptex
 }
 
 // hashFlush removes ctx's HPTEs of pages in [start, end) (Linux's flush_hash_range, from
-// hpte_need_flush), then ptesync: QEMU drops every CPU's cached translations there. skip is the
-// injected bug: the HPTEs are forgotten, not removed.
+// hpte_need_flush), then hptSync: every CPU has dropped the translations. skip is the injected
+// bug: the HPTEs are forgotten, not removed.
 //
 //go:nosplit
 func hashFlush(ctx uint64, start, end uintptr, skip bool) {
@@ -223,7 +224,7 @@ func hashFlush(ctx uint64, start, end uintptr, skip bool) {
 			hpteRemove(ctx, e)
 		}
 	}
-	ptesync()
+	hptSync()
 	hashLockDrop(fl)
 }
 
@@ -290,14 +291,13 @@ func slbBolt() {
 	thisCPU().slbNext = nBolted + 1
 }
 
-// hashInit registers the hash MMU (H_REGISTER_PROC_TBL without RADIX: "hash with SLB", as Linux's
-// hash__early_init_mmu on ISA 3.00 pseries), finds the HPT's size, bolts kernel RAM and turns
-// translation on. CAS has made QEMU allocate the HPT already (patb_entry 0, LPCR.HR and UPRT clear),
-// so the registration changes nothing; without CAS it is what allocates it. False (and a console
-// line) if the hypervisor refuses.
+// pseriesHash registers the hash MMU (H_REGISTER_PROC_TBL without RADIX: "hash with SLB", as Linux's
+// hash__early_init_mmu on ISA 3.00 pseries) and finds the HPT's size. CAS has made QEMU allocate the
+// HPT already (patb_entry 0, LPCR.HR and UPRT clear), so the registration changes nothing; without
+// CAS it is what allocates it. False (and a console line) if the hypervisor refuses.
 //
 //go:nosplit
-func hashInit() bool {
+func pseriesHash() bool {
 	if r := hcall(hRegisterProcTbl, ptblNew, 0, 0, 0); r != hSuccess {
 		shim.Puts("lazymm: ppc64 H_REGISTER_PROC_TBL (hash) failed: ")
 		shim.PutDec(uint64(-r))
@@ -327,6 +327,14 @@ func hashInit() bool {
 		shim.Puts("\n")
 		return false
 	}
+	return true
+}
+
+// hashInit bolts kernel RAM in the hashed page table, once pseriesHash or pnvHash (hpt_ppc64.go)
+// has set it up, and loads this CPU's SLB. False (and a console line) if a bolted entry finds no slot.
+//
+//go:nosplit
+func hashInit() bool {
 	nBolted = (memBytes + segMask) >> segShift
 	if nBolted > slbEntries/2 {
 		nBolted = slbEntries / 2
@@ -351,7 +359,7 @@ func hashInit() bool {
 
 //go:nosplit
 func hashBoltFailed(pa uint64) bool {
-	shim.Puts("lazymm: ppc64 hash: H_ENTER refused the bolted entry of ")
+	shim.Puts("lazymm: ppc64 hash: no HPT slot for the bolted entry of ")
 	shim.PutHex(pa)
 	shim.Puts("\n")
 	return false

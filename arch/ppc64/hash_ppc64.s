@@ -63,3 +63,23 @@ done:
 	ISYNC
 out:
 	RET
+
+// tlbieHash(rb): ptesync; tlbie rb, r0=0 with RIC 0, PRS 0, R 0: a hashed-page-table translation of
+// LPID 0 by its virtual address, on every CPU (Linux's __tlbie for a 4 KiB page on ISA 3.0). The
+// caller ends the batch with tlbSync (eieio; tlbsync; ptesync).
+TEXT ·tlbieHash(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	rb+0(FP), R3
+	MOVD	$0, R4
+	WORD	$0x7c4004ac // ptesync
+	WORD	$0x7c801a64 // tlbie r3, r4, 0, 0, 0
+	RET
+
+// tlbielHashAll: tlbiel IS=3, RIC=2, PRS=0, R=0: this CPU's every partition-scoped (hash)
+// translation, as Linux's tlbiel_all_isa300 for hash.
+TEXT ·tlbielHashAll(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$0, R4
+	MOVD	$0xc00, R3 // IS = 3
+	WORD	$0x7c4004ac
+	WORD	$0x7c881a24 // tlbiel r3, r4, 2, 0, 0
+	WORD	$0x7c4004ac
+	RET

@@ -135,7 +135,8 @@ func mmuInit() bool {
 	// exitleave (runner -mmu radix-exitleave) sends it off at exit_mmap, as x86 does
 	mm.LazyKeepsRoot = !hashMode && !shim.CmdlineHas("exitleave")
 	if hashMode {
-		if !hashInit() {
+		// the table first (the hypervisor's, or on powernv the kernel's own), then what is bolted in it
+		if powernv && !pnvHash() || !powernv && !pseriesHash() || !hashInit() {
 			return false
 		}
 		trapMSR |= msrIR | msrDR

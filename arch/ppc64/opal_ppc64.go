@@ -191,11 +191,15 @@ func pnvStartCPU(i int) bool {
 }
 
 // pnvJoin is what a started CPU sets up in HV mode before the MMU, as the boot CPU did (pnvLPCR,
-// pnvRadix): LPCR and PSSCR are per thread, and PTCR is too on QEMU (on a real POWER9 it is per core).
+// pnvRadix or pnvHash): LPCR and PSSCR are per thread, and PTCR is too on QEMU (on a real POWER9 it is per core).
 //
 //go:nosplit
 func pnvJoin() {
 	pnvLPCR()
+	if hashMode {
+		pnvHashJoin() // hpt_ppc64.go
+		return
+	}
 	setLPCR(getLPCR() | lpcrUPRT | lpcrHR)
 	setPTCR(partTable)
 	tlbielAll()
@@ -329,16 +333,11 @@ func pnvLine() {
 }
 
 // pnvBoot is bootInit's powernv half: the firmware's facts, then the vectors (the pseries ones and
-// the hypervisor interrupts'). The hash MMU needs the hypervisor's H_ENTER, nmi=reset a system reset
-// OPAL cannot send on QEMU: both refused here.
+// the hypervisor interrupts'). nmi=reset needs a system reset OPAL cannot send on QEMU: refused here.
 //
 //go:nosplit
 func pnvBoot() {
 	pnvFirmware()
-	if shim.CmdlineHas("hash") {
-		shim.Puts("lazymm: ppc64 powernv: the hash MMU is not done on powernv (radix only)\n")
-		powerOff()
-	}
 	if shim.CmdlineHas("nmi=reset") {
 		// OPAL_SIGNAL_SYSTEM_RESET drives the core's direct controls through XSCOM, which QEMU 7.2's
 		// powernv9 lacks: skiboot refuses a reset to self and the others never arrive (tried)

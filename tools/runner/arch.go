@@ -78,7 +78,7 @@ var arches = []*archSpec{
 		MachineOpts: ",x-vof=on", MemAlignMB: 256,
 		Unsupported: map[string]string{
 			"powernv":   "the ppc64 kernel boots on pseries and powernv9 (skiboot; docs/PPC64.md): say -machine powernv9",
-			"powernv8":  "POWER8 has no radix MMU, and hash on powernv is not done: -machine powernv9",
+			"powernv8":  "POWER8 has no partition table (its HPT is in SDR1), which the kernel's powernv path sets: -machine powernv9",
 			"powernv10": "not tried yet: -machine powernv9"},
 		SMP:      func(n int) string { return fmt.Sprint(n) },
 		BootCost: 30 * time.Second, TestCost: 2 * time.Second,

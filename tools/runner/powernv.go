@@ -28,11 +28,10 @@ var machineSpecs = map[string]machineSpec{
 	// with threads=2); up to 8 were tried.
 	"powernv9": {Arch: "ppc64",
 		Devices: []string{"-device", "ipmi-bmc-sim,id=bmc0", "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"},
-		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 8, MMUs: []string{"radix", "radix-tlbie", "radix-exitleave"},
+		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 8, MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"},
 		Words: map[string]string{"nmi=reset": "OPAL_SIGNAL_SYSTEM_RESET needs the core's direct controls (XSCOM), " +
 			"which QEMU 7.2's powernv9 lacks: the soft NMI, the default, works"},
-		Why: "powernv9 boots up to 8 CPUs (tried; one thread per core) and radix only (hash needs its own HPT " +
-			"in place of H_ENTER)"},
+		Why: "powernv9 boots up to 8 CPUs (tried; one thread per core)"},
 }
 
 // machineArg is -machine's value for the boot.
