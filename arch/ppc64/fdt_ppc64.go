@@ -164,3 +164,19 @@ func fdtPropU64(node uint64, name string) uint64 {
 	}
 	return 0
 }
+
+// fdtCompatible says whether s is one of the strings of node's compatible property.
+//
+//go:nosplit
+func fdtCompatible(node uint64, s string) bool {
+	v, n, ok := fdtGetProp(node, "compatible")
+	for off := uint64(0); ok && off < uint64(n); off++ {
+		if fdtStr(v+off, s) {
+			return true
+		}
+		for off < uint64(n) && fdtByte(v+off) != 0 {
+			off++
+		}
+	}
+	return false
+}

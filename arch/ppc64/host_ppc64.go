@@ -109,6 +109,8 @@ func hostMain() {
 	shim.StartFirstThread(0) // no TLS register on ppc64; a zeroed FP area is a valid FP state
 	if !powernv {
 		hcall(hCPPR, 0xff, 0, 0, 0) // this CPU's interrupt presenter takes every priority (IPIs)
+	} else {
+		xiveInit() // every CPU's IPI, before they start (xive_ppc64.go)
 	}
 	startCPUs() // they idle in the scheduler; the runtime's main thread is already here
 	c := thisCPU()

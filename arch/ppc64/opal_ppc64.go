@@ -25,7 +25,9 @@ const (
 	opalPollEvents   = 10
 	opalStartCPU     = 41
 	opalSuccess      = 0
+	opalParameter    = -1
 	opalBusy         = -2
+	opalNoMem        = -9
 	opalBusyEvent    = -12
 
 	msrHV = 1 << 60
@@ -67,7 +69,7 @@ var (
 )
 
 // In opal_ppc64.s.
-func opalCall(token, a0, a1, a2 uint64) int64
+func opalCall6(token, a0, a1, a2, a3, a4, a5 uint64) int64
 func opalWrite(p, n uint64)
 func stopWait()
 func getLPCR() uint64
@@ -77,6 +79,11 @@ func setPSSCR(v uint64)
 func doorbell(pir uint32)
 func pnvAPEntryAddr() uintptr
 func readPIR() uint32
+
+// opalCall is an OPAL call of up to three arguments.
+//
+//go:nosplit
+func opalCall(token, a0, a1, a2 uint64) int64 { return opalCall6(token, a0, a1, a2, 0, 0, 0) }
 
 // pnvFirmware reads what pseries asks VOF for from skiboot's device tree: OPAL's base and entry, the
 // command line, RAM and its reservations, the timebase frequency, the CPUs. Without OPAL nothing can
@@ -254,13 +261,13 @@ func pnvRadix(root, procTable uint64) {
 }
 
 // pnvLPCR sets what the kernel needs of LPCR and PSSCR whatever skiboot left: interrupts at their
-// real-mode vectors (AIL 0), big-endian, no hypervisor decrementer, stop woken by the decrementer,
-// external interrupts and doorbells; stop level 0 with EC=0, so that a wake-up goes on after the
+// real-mode vectors (AIL 0), big-endian, no hypervisor decrementer, XIVE's interrupts at 0xea0
+// (HVICE), stop woken by the decrementer, external and XIVE interrupts and doorbells; stop level 0 with EC=0, so that a wake-up goes on after the
 // stop instruction rather than as a system reset.
 //
 //go:nosplit
 func pnvLPCR() {
-	setLPCR(getLPCR()&^(lpcrAIL|lpcrILE|lpcrHDICE) | lpcrPECEDH | lpcrEEE | lpcrDEE)
+	setLPCR(getLPCR()&^(lpcrAIL|lpcrILE|lpcrHDICE) | lpcrPECEDH | lpcrEEE | lpcrDEE | lpcrHVICE | lpcrHVEE)
 	setPSSCR(0)
 }
 
@@ -283,10 +290,13 @@ func pnvTimeOfDay() int64 {
 	return shim.UnixSeconds(bcd(y>>16, 4), bcd(y>>8, 2), bcd(y, 2), bcd(hm>>56, 2), bcd(hm>>48, 2), bcd(hm>>40, 2))
 }
 
-// isExternal says whether vector is an IPI's: 0x500 (XICS on pseries) or a doorbell (powernv).
+// isExternal says whether vector is an IPI's: 0x500 (XICS on pseries), or on powernv a doorbell or
+// XIVE's (xive_ppc64.go).
 //
 //go:nosplit
-func isExternal(vector uint64) bool { return vector == vecExternal || vector == vecHDoorbell }
+func isExternal(vector uint64) bool {
+	return vector == vecExternal || vector == vecHDoorbell || vector == vecHVirt
+}
 
 // bcd decodes the low digits BCD digits of v.
 //

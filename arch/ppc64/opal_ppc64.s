@@ -17,7 +17,7 @@
 #define PSSCR 855
 
 // OPAL_CALL calls OPAL as Linux's __opal_call (opal-wrappers.S) does: token in r0 (from R17),
-// arguments in r3-r5, r2 = OPAL's base, MSR as now but for EE, IR, DR and LE (interrupts off, real
+// arguments in r3-r8, r2 = OPAL's base, MSR as now but for EE, IR, DR and LE (interrupts off, real
 // mode, big-endian), entered through hrfid with LR pointing back here. OPAL switches to its own stack,
 // restores r1 and the non-volatile registers, and returns with blr in real mode: the MSR
 // (translation, EE), r2 and LR are put back from r14-r16, which OPAL preserves; r3 is its result.
@@ -27,11 +27,11 @@
 	MOVD	LR, R16; \
 	MOVD	R2, R15; \
 	WORD	$0x7dc000a6; \
-	MOVD	$0x8031, R6; \
-	ANDN	R6, R14, R7; \
-	MOVD	R7, SPR(HSRR1); \
-	MOVD	·opalEntry(SB), R8; \
-	MOVD	R8, SPR(HSRR0); \
+	MOVD	$0x8031, R9; \
+	ANDN	R9, R14, R10; \
+	MOVD	R10, SPR(HSRR1); \
+	MOVD	·opalEntry(SB), R11; \
+	MOVD	R11, SPR(HSRR0); \
 	MOVD	·opalBase(SB), R2; \
 	MOVD	R17, R0; \
 	BL	·opalEnter(SB); \
@@ -45,14 +45,17 @@
 TEXT ·opalEnter(SB),NOSPLIT|NOFRAME,$0
 	WORD	$0x4c000224 // hrfid
 
-// opalCall(token, a0, a1, a2) int64: one OPAL call.
-TEXT ·opalCall(SB),NOSPLIT|NOFRAME,$0-40
+// opalCall6(token, a0, ..., a5) int64: one OPAL call, of up to six arguments.
+TEXT ·opalCall6(SB),NOSPLIT|NOFRAME,$0-64
 	MOVD	token+0(FP), R17
 	MOVD	a0+8(FP), R3
 	MOVD	a1+16(FP), R4
 	MOVD	a2+24(FP), R5
+	MOVD	a3+32(FP), R6
+	MOVD	a4+40(FP), R7
+	MOVD	a5+48(FP), R8
 	OPAL_CALL
-	MOVD	R3, ret+32(FP)
+	MOVD	R3, ret+56(FP)
 	RET
 
 // opalWrite(p, n): n bytes at p (static: its address is physical) on OPAL's console, terminal 0.

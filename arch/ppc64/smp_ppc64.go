@@ -148,6 +148,8 @@ func apMain(idx int) {
 	shim.InitCPU(idx)
 	if !powernv {
 		hcall(hCPPR, 0xff, 0, 0, 0)
+	} else {
+		xiveJoin()
 	}
 	atomic.StoreUint32(&arrived[idx], 1)
 	for atomic.LoadUint32(&smpReady) == 0 {
@@ -192,10 +194,15 @@ func archSendIPI(cpu, kind int) {
 	raiseIPI(cpu)
 }
 
-// raiseIPI raises the IPI of cpu: its MFRR (H_IPI), or on powernv a doorbell (opal_ppc64.go).
+// raiseIPI raises the IPI of cpu: its MFRR (H_IPI), or on powernv as pnv_cause_ipi does, a
+// doorbell within the core (PIRs alike but for the thread bits, SMT4) and XIVE across cores.
 //
 //go:nosplit
 func raiseIPI(cpu int) {
+	if powernv && xiveOn && hwIDs[cpu]>>2 != hwIDs[thisCPU().id]>>2 {
+		xiveSend(cpu)
+		return
+	}
 	if powernv {
 		doorbell(hwIDs[cpu])
 		return
@@ -219,9 +226,12 @@ func archSendIPIAllButSelf(kind int) {
 // anything else, acknowledged.
 //
 //go:nosplit
-func externalInterrupt(c *percpu) {
+func externalInterrupt(c *percpu, vector uint64) {
 	if powernv {
-		takeIPIs(c) // a doorbell: its delivery cleared it
+		if vector == vecHVirt {
+			xiveAck(c) // a doorbell needs none: its delivery cleared it
+		}
+		takeIPIs(c)
 		return
 	}
 	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)
@@ -259,9 +269,12 @@ func takeIPIs(c *percpu) {
 // first, as in externalInterrupt: an IPI left raised would come again as soon as trap returns.
 //
 //go:nosplit
-func maskedExternal(c *percpu) {
+func maskedExternal(c *percpu, vector uint64) {
 	if powernv {
-		takeMaskedNMI(c) // a doorbell: its delivery cleared it
+		if vector == vecHVirt {
+			xiveAck(c)
+		}
+		takeMaskedNMI(c)
 		return
 	}
 	_, xirr := hcall2(hXIRR, 0, 0, 0, 0)

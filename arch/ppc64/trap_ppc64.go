@@ -89,7 +89,7 @@ func trap(f *Frame) {
 		return
 	}
 	if isExternal(f.Vector) {
-		externalInterrupt(c) // IPIs: without the kernel lock (a cross-call sender may hold it)
+		externalInterrupt(c, f.Vector) // IPIs: without the kernel lock (a cross-call sender may hold it)
 		return
 	}
 	if f.Vector == vecDec {
@@ -164,7 +164,7 @@ func maskedInterrupt(c *percpu, vector uint64) {
 		setDecrementer(0x7fffffff)
 		return
 	}
-	maskedExternal(c)
+	maskedExternal(c, vector)
 }
 
 // inEntryWindow says whether pc lies where an interrupt's entry has not saved what a nested entry

@@ -13,7 +13,6 @@ type machineSpec struct {
 	MemMB    int      // -mem when not given
 	MinMemMB int
 	MaxCPUs  int
-	MMUs     []string          // the MMU modes that boot
 	Words    map[string]string // kernel words (-append) that do not work there, and why
 	Why      string            // why the rest does not, yet
 }
@@ -28,7 +27,7 @@ var machineSpecs = map[string]machineSpec{
 	// with threads=2); up to 8 were tried.
 	"powernv9": {Arch: "ppc64",
 		Devices: []string{"-device", "ipmi-bmc-sim,id=bmc0", "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"},
-		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 8, MMUs: []string{"radix", "radix-tlbie", "hash", "radix-exitleave"},
+		MemMB:   2048, MinMemMB: 1024, MaxCPUs: 8,
 		Words: map[string]string{"nmi=reset": "OPAL_SIGNAL_SYSTEM_RESET needs the core's direct controls (XSCOM), " +
 			"which QEMU 7.2's powernv9 lacks: the soft NMI, the default, works"},
 		Why: "powernv9 boots up to 8 CPUs (tried; one thread per core)"},
@@ -51,7 +50,7 @@ func machineDevices(b *Boot) []string {
 }
 
 // checkMachine checks what the machine's spec limits: memory (its default when -mem is not given),
-// CPUs, the MMU mode.
+// CPUs, kernel words.
 func (c *Config) checkMachine(f *flags, add func(error)) {
 	m, ok := machineSpecs[c.Machine]
 	if !ok || m.Arch != c.Arch.Name {
@@ -66,9 +65,6 @@ func (c *Config) checkMachine(f *flags, add func(error)) {
 	if c.CPUs > m.MaxCPUs {
 		add(fmt.Errorf("-cpus %d is not supported on %s yet: %s", c.CPUs, c.Machine, m.Why))
 	}
-	if !contains(m.MMUs, c.MMU) {
-		add(fmt.Errorf("-%s %s is not supported on %s yet (it boots %s): %s", c.Arch.ModeFlag, c.MMU, c.Machine, strings.Join(m.MMUs, ", "), m.Why))
-	}
 	for _, w := range strings.Fields(c.Append) {
 		if why, ok := m.Words[w]; ok {
 			add(fmt.Errorf("-append %s is not supported on %s yet: %s", w, c.Machine, why))
@@ -76,8 +72,8 @@ func (c *Config) checkMachine(f *flags, add func(error)) {
 	}
 }
 
-// checkMachineBoot refuses a boot (an injection's, which may raise the CPUs or pick its MMU mode)
-// that its machine does not boot yet.
+// checkMachineBoot refuses a boot (an injection's, which may raise the CPUs) that its machine does
+// not boot yet.
 func checkMachineBoot(b *Boot) []error {
 	m, ok := machineSpecs[b.Machine]
 	if !ok || m.Arch != b.Arch.Name {
@@ -86,9 +82,6 @@ func checkMachineBoot(b *Boot) []error {
 	var errs []error
 	if b.CPUs > m.MaxCPUs {
 		errs = append(errs, fmt.Errorf("%s needs %d CPUs, not supported on %s yet: %s", b.Label, b.CPUs, b.Machine, m.Why))
-	}
-	if b.MMU != "" && !contains(m.MMUs, b.MMU) {
-		errs = append(errs, fmt.Errorf("%s boots MMU mode %s, not supported on %s yet: %s", b.Label, b.MMU, b.Machine, m.Why))
 	}
 	return errs
 }

@@ -46,10 +46,8 @@ func TestPowernvRefusals(t *testing.T) {
 	}{
 		{[]string{"-cpus", "9"}, "-cpus 9 is not supported on powernv9 yet: powernv9 boots up to 8 CPUs"},
 		{[]string{"-append", "nmi=reset"}, "-append nmi=reset is not supported on powernv9 yet: OPAL_SIGNAL_SYSTEM_RESET"},
-		{[]string{"-mmu", "hash"}, "-mmu hash is not supported on powernv9 yet"},
 		{[]string{"-mem", "512"}, "-mem 512: powernv9 wants 1024 MiB at least"},
-		{[]string{"-machine", "powernv8"}, "-machine powernv8 is not supported yet: POWER8 has no radix"},
-		{[]string{"-inject", "skip-hpte-remove"}, "boots MMU mode hash, not supported on powernv9 yet"},
+		{[]string{"-machine", "powernv8"}, "-machine powernv8 is not supported yet: POWER8 has no partition table"},
 	} {
 		args := append([]string{"-kernel", kernel, "-arch", "ppc64", "-machine", "powernv9"}, c.args...)
 		if rc, _, stderr := runOut(args...); rc != 2 || !strings.Contains(stderr, c.want) {
