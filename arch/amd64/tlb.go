@@ -136,6 +136,12 @@ func archFlushPage(va uintptr) { invlpg(va) }
 //go:nosplit
 func archFlushLoaded() { writeCR3(readCR3()) }
 
+// archBroadcastPage: as archFlushBroadcast, never reached on amd64.
+//
+//go:linkname archBroadcastPage lazymm/kernel/paging.archBroadcastPage
+//go:nosplit
+func archBroadcastPage(as *mm.AddrSpace, va uintptr) { archFlushBroadcast(as, va, va+mm.PageSize) }
+
 // archFlushBroadcast: x86 has no broadcast invalidation here (AMD's INVLPGB is not used), and
 // paging.Broadcast stays off on amd64: reaching this is a bug, said before the machine stops.
 //

@@ -267,6 +267,20 @@ func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
 //go:nosplit
 func archFlushEverything() { tlbielAll() }
 
+// archBroadcastPage is one page's broadcast invalidation alone (paging.ProbeBroadcast): the HPTE's
+// removal on hash, a tlbie of the page under as's PID on radix.
+//
+//go:linkname archBroadcastPage lazymm/kernel/paging.archBroadcastPage
+//go:nosplit
+func archBroadcastPage(as *mm.AddrSpace, va uintptr) {
+	if hashMode {
+		hashFlush(pidOf(as), va, va+1<<12, false)
+		return
+	}
+	tlbiePage(va, pidOf(as))
+	tlbSync()
+}
+
 // archFlushBroadcast is paging's flush in its Broadcast mode (the kernel word `tlbie`): tlbie for each
 // page of [start, end) under as's PID, or the PID with RIC=2 (TLB, page-walk cache, process-table
 // entry) for a larger range, then eieio; tlbsync; ptesync, so every CPU has dropped them on return.

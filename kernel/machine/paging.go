@@ -54,6 +54,9 @@ type Paging interface {
 	// and the periodic (timer) audits found since the last call, with how many audits ran.
 	AuditCR3() (findings []string, runs uint64)
 	TLBStats(cpu int) mm.TLBStats
+	// ProbeBroadcast remaps va of as to frame and invalidates it by one hardware broadcast alone (no
+	// protocol, no injected bug): the frame mapped before, or false where flushes are not broadcast.
+	ProbeBroadcast(as *mm.AddrSpace, va uintptr, frame uint64) (uint64, bool)
 }
 
 // TLBTotals sums the TLB counters of CPUs [0, n).
@@ -94,3 +97,6 @@ func (NoPaging) SwitchMM(*mm.AddrSpace)                            {}
 func (NoPaging) EnterLazy()                                        {}
 func (NoPaging) AuditCR3() ([]string, uint64)                      { return nil, 0 }
 func (NoPaging) TLBStats(int) mm.TLBStats                          { return mm.TLBStats{} }
+func (NoPaging) ProbeBroadcast(*mm.AddrSpace, uintptr, uint64) (uint64, bool) {
+	return 0, false
+}

@@ -216,6 +216,26 @@ func (Core) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 	return out
 }
 
+// ProbeBroadcast remaps va of as to frame and invalidates it by one hardware broadcast, with no
+// protocol around it and no injected bug in its way (the tlb suite's probe of whether the broadcast
+// reaches the other CPUs at all); noprobebroadcast on the command line leaves the broadcast out, the
+// probe's negative control. It returns the frame mapped before, or false (nothing done) where
+// flushes are not broadcast.
+func (Core) ProbeBroadcast(as *mm.AddrSpace, va uintptr, frame uint64) (uint64, bool) {
+	if !Broadcast {
+		return 0, false
+	}
+	fl := Lock()
+	as.Zap(&mm.Frames, va, va+mm.PageSize, &zapped)
+	old, _ := zapped.Pop()
+	ok := as.Map(&mm.Frames, va, frame, true)
+	if !shim.CmdlineHas("noprobebroadcast") {
+		archBroadcastPage(as, va)
+	}
+	Unlock(fl)
+	return old, ok
+}
+
 // freeLiveTable is an injected bug (inject=free-linked-table): the last-level table that maps va is
 // freed (poisoned) while its parent entry still points to it, and the TLBs are flushed, so the next
 // access walks into it. The poison-walk detector must name it.

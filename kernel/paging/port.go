@@ -31,3 +31,7 @@ func archRunOp(cpu int, op uint32, arg uint64)
 // archFlushBroadcast flushes [start, end) (end mm.FlushAll: everything) of as on every CPU by hardware broadcast, and waits for it (POWER: tlbie, tlbsync, ptesync). Called only
 // in Broadcast mode.
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr)
+
+// archBroadcastPage invalidates the page at va of as on every CPU by the hardware's broadcast alone,
+// whatever bug is injected (ProbeBroadcast's). Called only in Broadcast mode.
+func archBroadcastPage(as *mm.AddrSpace, va uintptr)
