@@ -45,7 +45,7 @@ const (
 	lpcrHDICE   = 1 << 0
 	patbHR      = 1 << 63 // partition-table entry: host radix
 	patbGR      = 1 << 63 // its second doubleword: the partition's processes use radix
-	maxReserved = 16
+	maxReserved = 32
 
 	vecHDoorbell = 0xe80 // the directed hypervisor doorbell: powernv's IPI
 )
@@ -114,7 +114,9 @@ func pnvFirmware() {
 }
 
 // pnvMemory: RAM is the memory node at address 0 (#address-cells and #size-cells 2, as skiboot has
-// them); the reservations are the blob's reservation block, which skiboot fills with its own ranges.
+// them); the reservations are the blob's reservation block, which skiboot fills with its own ranges,
+// and the root's reserved-ranges, where skiboot lists them too: a kexec (petitboot's) clears the
+// block and keeps the property, as Linux's early_reserve_mem_dt reads it.
 //
 //go:nosplit
 func pnvMemory(root uint64) {
@@ -126,6 +128,11 @@ func pnvMemory(root uint64) {
 		}
 	}
 	reserve(fdtAddr, uint64(fdtU32(4)))
+	if v, n, ok := fdtGetProp(root, "reserved-ranges"); ok {
+		for off := uint64(0); off+16 <= uint64(n); off += 16 {
+			reserve(fdtU64(v+off), fdtU64(v+off+8))
+		}
+	}
 	for off := uint64(fdtU32(16)); ; off += 16 {
 		a, s := fdtU64(off), fdtU64(off+8)
 		if a == 0 && s == 0 {
