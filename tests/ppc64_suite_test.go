@@ -52,45 +52,7 @@ func TestSuitePPC64(t *testing.T) {
 			if rep.CPUsOnline != cpus {
 				t.Errorf("%d CPUs online, want %d", rep.CPUsOnline, cpus)
 			}
-			want := map[string]string{} // test: the outcome it must have ("skip:" and a phrase of the reason)
-			for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
-				"smoke/panic", "smoke/stdlib", "smoke/poison", "smp/online", "smp/concurrent", "smp/ipi-pingpong",
-				"smp/ipi-broadcast", "smp/nmi", "smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock",
-				"smp/gc-load", "mm/munmap-shootdown/nopcid"} {
-				want[name] = "pass"
-			}
-			want["mm/munmap-shootdown/pcid"] = "skip:no PCID"
-			want["smoke/report"] = "pass"
-			for _, s := range matrix {
-				for _, sc := range scenarios {
-					want["lazy/"+s+"/"+sc] = "pass"
-				}
-			}
-			for _, tc := range rep.Tests {
-				w, ok := want[tc.Name]
-				if !ok {
-					t.Errorf("unexpected test %s", tc.Name)
-					continue
-				}
-				delete(want, tc.Name)
-				if reason, isSkip := strings.CutPrefix(w, "skip:"); isSkip {
-					if tc.Outcome != "skip" || !strings.Contains(tc.Reason, reason) {
-						t.Errorf("%s: outcome %s (%q), want a skip saying %q", tc.Name, tc.Outcome, tc.Reason, reason)
-					}
-				} else if tc.Outcome != "pass" {
-					t.Errorf("%s: outcome %s", tc.Name, tc.Outcome)
-				}
-				if tc.Name == "smp/ipi-pingpong" && cpus > 1 && tc.Metrics["round_trips"] == 0 {
-					t.Errorf("smp/ipi-pingpong made no round trips: %v", tc.Metrics)
-				}
-				// powerpc's mm_cpumask: the exit flush trims the mask, so the final shootdown finds no CPU
-				if tc.Name == "lazy/exit-flush-unlazy/exit-while-lazy" && cpus > 1 && (tc.Metrics["trimmed"] == 0 || tc.Metrics["shoot_ipis"] != 0) {
-					t.Errorf("%s: trimmed %v, shootdown IPIs %v: want a trimmed mask and none", tc.Name, tc.Metrics["trimmed"], tc.Metrics["shoot_ipis"])
-				}
-			}
-			for name := range want {
-				t.Errorf("%s did not run", name)
-			}
+			checkSuite(t, rep, "radix", cpus, matrix)
 		})
 	}
 }
@@ -99,6 +61,85 @@ func TestSuitePPC64(t *testing.T) {
 // flushes: the exit's 3, and under hash, where lazy CPUs do not keep the root, one per lazy CPU of
 // each 64-page munmap, which frees its tables (8 rounds: 12).
 var maxLeaveIPIs = map[string]float64{"radix-tlbie": 3, "hash": 15}
+
+// suiteWant is the outcome each test of a whole-suite ppc64 boot in mode mmu at cpus CPUs, its
+// lazy-mm matrix run for the schemes of matrix, must have:
+// "pass"; "skip:" and a phrase of the reason (the PCID half of munmap-shootdown: POWER has none);
+// "fail:" and the detector that must catch it, for a matrix test the catalogue finds unsound there
+// (catalog.Unsounds: mask-trim under mmput-unlazy and exit-flush-unlazy where the exit flush moves
+// lazy CPUs).
+func suiteWant(mmu string, cpus int, matrix []string) map[string]string {
+	want := map[string]string{"mm/munmap-shootdown/pcid": "skip:no PCID"}
+	for _, name := range []string{"smoke/goroutines", "smoke/preempt", "smoke/alloc", "smoke/gc", "smoke/timers",
+		"smoke/panic", "smoke/stdlib", "smoke/poison", "smp/online", "smp/concurrent", "smp/ipi-pingpong",
+		"smp/ipi-broadcast", "smp/nmi", "smp/crosscall", "smp/pinned", "smp/shootdown", "smp/clock",
+		"smp/gc-load", "mm/munmap-shootdown/nopcid", "smoke/report"} {
+		want[name] = "pass"
+	}
+	for _, s := range matrix {
+		for _, sc := range scenarios {
+			want["lazy/"+s+"/"+sc] = "pass"
+			if u, ok := catalog.UnsoundOn(s, sc, mmu); ok && cpus >= u.CPUs {
+				want["lazy/"+s+"/"+sc] = "fail:" + u.Catch
+			}
+		}
+	}
+	return want
+}
+
+// checkSuite checks a whole-suite ppc64 boot: every test of suiteWant ran, once, with its outcome,
+// and the figures checkSuiteMetrics reads are right.
+func checkSuite(t *testing.T, rep report, mmu string, cpus int, matrix []string) {
+	t.Helper()
+	want := suiteWant(mmu, cpus, matrix)
+	for i, tc := range rep.Tests {
+		w, ok := want[tc.Name]
+		if !ok {
+			t.Errorf("unexpected test %s (or it ran twice)", tc.Name)
+			continue
+		}
+		delete(want, tc.Name)
+		kind, arg, _ := strings.Cut(w, ":")
+		switch {
+		case kind == "skip" && (tc.Outcome != "skip" || !strings.Contains(tc.Reason, arg)):
+			t.Errorf("%s: outcome %s (%q), want a skip saying %q", tc.Name, tc.Outcome, tc.Reason, arg)
+		case kind == "fail" && (tc.Outcome != "fail" || tc.Catch != arg || !tc.AsExpected):
+			t.Errorf("%s: outcome %s, detector %q, as expected %v: want a failure %s catches (catalog.Unsounds)", tc.Name, tc.Outcome, tc.Catch, tc.AsExpected, arg)
+		case kind == "pass" && tc.Outcome != "pass":
+			t.Errorf("%s: outcome %s", tc.Name, tc.Outcome)
+		}
+		checkSuiteMetrics(t, rep, i, mmu, cpus)
+	}
+	for name := range want {
+		t.Errorf("%s did not run", name)
+	}
+}
+
+// modeFlushes is the counter of the flushes a munmap makes in each ppc64 MMU mode: by IPI under radix
+// and radix-exitleave, by broadcast tlbie under radix-tlbie, by removing HPTEs under hash.
+var modeFlushes = map[string]string{"radix": "flush_ipis", "radix-tlbie": "broadcast_flushes", "hash": "hpte_removes", "radix-exitleave": "flush_ipis"}
+
+// checkSuiteMetrics checks rep.Tests[i]'s figures that show a path ran, at 2 CPUs and more: the
+// ping-pong's 8 round trips each way between each pair of CPUs (XIVE on powernv9); powerpc's
+// mm_cpumask, trimmed by the exit flush, so exit-flush-unlazy's final shootdown finds no CPU; each
+// munmap-shootdown's flushes of the mode, and where the hardware carries them, no more flush IPIs
+// than lazy CPUs leaving (maxLeaveIPIs, TestSuitePPC64Modes).
+func checkSuiteMetrics(t *testing.T, rep report, i int, mmu string, cpus int) {
+	t.Helper()
+	name, m := rep.Tests[i].Name, rep.Tests[i].Metrics
+	switch {
+	case cpus == 1:
+	case name == "smp/ipi-pingpong" && m["round_trips"] != float64(8*cpus*(cpus-1)):
+		t.Errorf("smp/ipi-pingpong: %v round trips, want %d", m["round_trips"], 8*cpus*(cpus-1))
+	case name == "lazy/exit-flush-unlazy/exit-while-lazy" && (m["trimmed"] == 0 || m["shoot_ipis"] != 0):
+		t.Errorf("%s: trimmed %v, shootdown IPIs %v: want a trimmed mask and none", name, m["trimmed"], m["shoot_ipis"])
+	case !strings.HasPrefix(name, "lazy/") || !strings.HasSuffix(name, "/munmap-shootdown"):
+	case m[modeFlushes[mmu]] == 0:
+		t.Errorf("%s: no %s: %v", name, modeFlushes[mmu], m)
+	case modeFlushes[mmu] != "flush_ipis" && m["flush_ipis"] > maxLeaveIPIs[mmu]:
+		t.Errorf("%s: %v flush IPIs: %s sends them only to lazy CPUs leaving a freed mm or freed tables", name, m["flush_ipis"], mmu)
+	}
+}
 
 // TestSuitePPC64Modes: the TLB scenario and the lazy-mm matrix at 4 CPUs in the MMU modes other than
 // the default: radix with broadcast tlbie and the hash MMU (H_REMOVE), whose flushes go through the
