@@ -97,8 +97,8 @@ func ppc64Injections(t *testing.T) []injectRun {
 	}
 	for _, mmu := range ppc64.MMUs[1:] {
 		for _, c := range casesFor(t, "ppc64", mmu, false) {
-			if d, ok := ppc64Detail[c.inject]; ok {
-				c.detail = d
+			if d, ok := ppc64Detail[c.inject]; ok && c.check == injectCases[c.inject].check {
+				c.detail = d // ppc64's phrases are for the injection's own detector, not another mode's
 			}
 			if check, ok := def[c.inject]; !ok || check != c.check {
 				out = append(out, injectRun{mmu, c})
