@@ -140,7 +140,9 @@ func archFlushLoaded() { writeCR3(readCR3()) }
 //
 //go:linkname archBroadcastPage lazymm/kernel/paging.archBroadcastPage
 //go:nosplit
-func archBroadcastPage(as *mm.AddrSpace, va uintptr) { archFlushBroadcast(as, va, va+mm.PageSize) }
+func archBroadcastPage(as *mm.AddrSpace, va uintptr, local bool) {
+	archFlushBroadcast(as, va, va+mm.PageSize)
+}
 
 // archFlushBroadcast: x86 has no broadcast invalidation here (AMD's INVLPGB is not used), and
 // paging.Broadcast stays off on amd64: reaching this is a bug, said before the machine stops.

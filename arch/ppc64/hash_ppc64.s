@@ -83,3 +83,12 @@ TEXT ·tlbielHashAll(SB),NOSPLIT|NOFRAME,$0
 	WORD	$0x7c881a24 // tlbiel r3, r4, 2, 0, 0
 	WORD	$0x7c4004ac
 	RET
+
+// tlbielHash(rb): tlbieHash's operation on this CPU only (tlbiel), then ptesync.
+TEXT ·tlbielHash(SB),NOSPLIT|NOFRAME,$0-8
+	MOVD	rb+0(FP), R3
+	MOVD	$0, R4
+	WORD	$0x7c4004ac // ptesync
+	WORD	$0x7c801a24 // tlbiel r3, r4, 0, 0, 0
+	WORD	$0x7c4004ac
+	RET

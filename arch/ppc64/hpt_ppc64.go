@@ -17,9 +17,13 @@ import (
 
 // In hash_ppc64.s.
 func tlbieHash(rb uint64)
+func tlbielHash(rb uint64)
 func tlbielHashAll()
 
-var htab uint64 // powernv: the HPT's physical address
+var (
+	htab     uint64 // powernv: the HPT's physical address
+	hptLocal bool   // a removal tlbiels, on this CPU only (archBroadcastPage's negative control)
+)
 
 //go:nosplit
 func hptEntry(ptex uint64) *[2]uint64 {
@@ -65,6 +69,10 @@ func hptRemove(ptex, avpn uint64, unbolted bool) bool {
 		return false
 	}
 	atomic.StoreUint64(&e[0], 0)
+	if hptLocal {
+		tlbielHash(hpteVA(v, ptex))
+		return true
+	}
 	tlbieHash(hpteVA(v, ptex))
 	return true
 }

@@ -268,17 +268,25 @@ func archFlushLoaded() { tlbielPIDAll(getPIDR()) }
 func archFlushEverything() { tlbielAll() }
 
 // archBroadcastPage is one page's broadcast invalidation alone (paging.ProbeBroadcast): the HPTE's
-// removal on hash, a tlbie of the page under as's PID on radix.
+// removal on hash, a tlbie of the page under as's PID on radix. local makes it tlbiel, this CPU's
+// (powernv's hash removes the HPTE and tlbiels it; pseries's H_REMOVE is global, so there nothing
+// is removed and this CPU keeps the translation too).
 //
 //go:linkname archBroadcastPage lazymm/kernel/paging.archBroadcastPage
 //go:nosplit
-func archBroadcastPage(as *mm.AddrSpace, va uintptr) {
-	if hashMode {
+func archBroadcastPage(as *mm.AddrSpace, va uintptr, local bool) {
+	switch {
+	case hashMode && local && !powernv:
+	case hashMode:
+		hptLocal = local
 		hashFlush(pidOf(as), va, va+1<<12, false)
-		return
+		hptLocal = false
+	case local:
+		tlbielPage(va, pidOf(as))
+	default:
+		tlbiePage(va, pidOf(as))
+		tlbSync()
 	}
-	tlbiePage(va, pidOf(as))
-	tlbSync()
 }
 
 // archFlushBroadcast is paging's flush in its Broadcast mode (the kernel word `tlbie`): tlbie for each

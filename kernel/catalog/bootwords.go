@@ -34,7 +34,7 @@ var BootWords = []BootWord{
 	{"hash", nil, "POWER's hashed page table (runner -mmu hash)"},
 	{"exitleave", nil, "POWER radix: lazy CPUs leave an mm at exit_mmap, as on x86 (runner -mmu radix-exitleave)"},
 	{"nmi", oneOf(func() []string { return []string{"reset"} }), "POWER's NMI by system reset, not the soft NMI"},
-	{"noprobebroadcast", nil, "POWER: munmap-shootdown's probe of the broadcast invalidation leaves the broadcast out (its negative control: the scenario is skipped, saying why)"},
+	{"noprobebroadcast", nil, "POWER: munmap-shootdown's probe of the broadcast invalidation invalidates on its own CPU only (its negative control: the scenario is skipped, naming the other CPUs)"},
 	{"nmistat", nil, "POWER prints its NMI counts and latency at exit"},
 	{"exit", oneOf(func() []string { return []string{"boot"} }), "exit as soon as the kernel is up: the boot-time floor"},
 }

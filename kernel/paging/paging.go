@@ -218,9 +218,9 @@ func (Core) Unmap(as *mm.AddrSpace, start, end uintptr) []uint64 {
 
 // ProbeBroadcast remaps va of as to frame and invalidates it by one hardware broadcast, with no
 // protocol around it and no injected bug in its way (the tlb suite's probe of whether the broadcast
-// reaches the other CPUs at all); noprobebroadcast on the command line leaves the broadcast out, the
-// probe's negative control. It returns the frame mapped before, or false (nothing done) where
-// flushes are not broadcast.
+// reaches the other CPUs at all); noprobebroadcast on the command line makes it this CPU's own
+// invalidation only, a broadcast that reaches no other CPU: the probe's negative control. It returns
+// the frame mapped before, or false (nothing done) where flushes are not broadcast.
 func (Core) ProbeBroadcast(as *mm.AddrSpace, va uintptr, frame uint64) (uint64, bool) {
 	if !Broadcast {
 		return 0, false
@@ -229,9 +229,7 @@ func (Core) ProbeBroadcast(as *mm.AddrSpace, va uintptr, frame uint64) (uint64, 
 	as.Zap(&mm.Frames, va, va+mm.PageSize, &zapped)
 	old, _ := zapped.Pop()
 	ok := as.Map(&mm.Frames, va, frame, true)
-	if !shim.CmdlineHas("noprobebroadcast") {
-		archBroadcastPage(as, va)
-	}
+	archBroadcastPage(as, va, shim.CmdlineHas("noprobebroadcast"))
 	Unlock(fl)
 	return old, ok
 }

@@ -33,5 +33,6 @@ func archRunOp(cpu int, op uint32, arg uint64)
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr)
 
 // archBroadcastPage invalidates the page at va of as on every CPU by the hardware's broadcast alone,
-// whatever bug is injected (ProbeBroadcast's). Called only in Broadcast mode.
-func archBroadcastPage(as *mm.AddrSpace, va uintptr)
+// whatever bug is injected (ProbeBroadcast's); with local, on this CPU only (the probe's negative
+// control), where the arch can. Called only in Broadcast mode.
+func archBroadcastPage(as *mm.AddrSpace, va uintptr, local bool)
