@@ -51,7 +51,7 @@ func TestPowernv9Suite(t *testing.T) {
 
 // TestPowernv9Injected: every ppc64 injection of the catalogue on powernv9, each caught by the
 // detector the catalogue names for its mode, in the set the pseries tests run
-// (TestInjectedFailuresPPC64, TestInjectedFailuresPPC64Modes: ppc64Injections): 70 boots, 100 s on
+// (TestInjectedFailuresPPC64: ppc64Injections): 70 boots, 100 s on
 // 2 cores. Not every mode each applies to: one the default mode catches with the same detector runs
 // only there (every mode would be about 145 boots, 2 minutes more). Each boots at the fewest CPUs
 // its bug needs (the catalogue's CPUs, as runner -inject all plans it), not checkInjection's 4:
@@ -73,39 +73,6 @@ func TestPowernv9Injected(t *testing.T) {
 			checkInjection(t, "ppc64", img, r.c, args...)
 		})
 	}
-}
-
-// injectRun is an injection and the MMU mode to boot it in ("": the default, or the one it selects).
-type injectRun struct {
-	mmu string
-	c   injectCase
-}
-
-// ppc64Injections are the injections the pseries tests run: every one in the default mode (those
-// that select a mode of their own, in theirs), with ppc64's phrases (ppc64Detail), then in each
-// other mode those that do not apply in the default one or that another detector must catch there.
-func ppc64Injections(t *testing.T) []injectRun {
-	ppc64, _ := catalog.ArchByName("ppc64")
-	var out []injectRun
-	def := map[string]string{} // injection: its detector in the default run
-	for _, c := range casesFor(t, "ppc64", "", true) {
-		if d, ok := ppc64Detail[c.inject]; ok {
-			c.detail = d
-		}
-		def[c.inject] = c.check
-		out = append(out, injectRun{"", c})
-	}
-	for _, mmu := range ppc64.MMUs[1:] {
-		for _, c := range casesFor(t, "ppc64", mmu, false) {
-			if d, ok := ppc64Detail[c.inject]; ok && c.check == injectCases[c.inject].check {
-				c.detail = d // ppc64's phrases are for the injection's own detector, not another mode's
-			}
-			if check, ok := def[c.inject]; !ok || check != c.check {
-				out = append(out, injectRun{mmu, c})
-			}
-		}
-	}
-	return out
 }
 
 // needSkiboot skips the test when QEMU's data directory (<its binary's directory>/../share/qemu, the

@@ -177,40 +177,54 @@ func TestSuitePPC64Modes(t *testing.T) {
 	}
 }
 
-// TestInjectedFailuresPPC64Modes: in every other MMU mode, the injections that apply there and not in
+// TestInjectedFailuresPPC64 runs every injected failure (nmi-no-check too: the soft NMI) in the
+// default mode or the one it selects, then in every other MMU mode those that apply there and not in
 // the default mode, or that another detector must catch there (the catalogue's Injection.CatchOn:
 // e.g. under hash a missing flush IPI breaks only the move of lazy CPUs off a freed mm, which the root
-// audit reading the SLB sees).
-func TestInjectedFailuresPPC64Modes(t *testing.T) {
+// audit reading the SLB sees): ppc64Injections, which powernv9 runs too.
+func TestInjectedFailuresPPC64(t *testing.T) {
 	img := ppc64Kernel(t)
-	ppc64, _ := catalog.ArchByName("ppc64")
-	def := map[string]injectCase{}
-	for _, c := range casesFor(t, "ppc64", "", false) {
-		def[c.inject] = c
-	}
-	for _, mmu := range ppc64.MMUs[1:] {
-		for _, c := range casesFor(t, "ppc64", mmu, false) {
-			if d, ok := def[c.inject]; ok && d.check == c.check {
-				continue // as in the default mode, which TestInjectedFailuresPPC64 runs
+	for _, r := range ppc64Injections(t) {
+		t.Run(modeOf("ppc64", r.mmu, r.c.inject)+"/"+r.c.inject, func(t *testing.T) {
+			t.Parallel()
+			var args []string
+			if r.mmu != "" {
+				args = append(args, "-mmu", r.mmu)
 			}
-			t.Run(mmu+"/"+c.inject, func(t *testing.T) {
-				t.Parallel()
-				checkInjection(t, "ppc64", img, c, "-mmu", mmu)
-			})
-		}
+			checkInjection(t, "ppc64", img, r.c, args...)
+		})
 	}
 }
 
-// TestInjectedFailuresPPC64 runs every injected failure (nmi-no-check too: the soft NMI).
-func TestInjectedFailuresPPC64(t *testing.T) {
-	img := ppc64Kernel(t)
+// injectRun is an injection and the MMU mode to boot it in ("": the default, or the one it selects).
+type injectRun struct {
+	mmu string
+	c   injectCase
+}
+
+// ppc64Injections are the injections the pseries tests run: every one in the default mode (those
+// that select a mode of their own, in theirs), with ppc64's phrases (ppc64Detail), then in each
+// other mode those that do not apply in the default one or that another detector must catch there.
+func ppc64Injections(t *testing.T) []injectRun {
+	ppc64, _ := catalog.ArchByName("ppc64")
+	var out []injectRun
+	def := map[string]string{} // injection: its detector in the default run
 	for _, c := range casesFor(t, "ppc64", "", true) {
 		if d, ok := ppc64Detail[c.inject]; ok {
 			c.detail = d
 		}
-		t.Run(c.inject, func(t *testing.T) {
-			t.Parallel()
-			checkInjection(t, "ppc64", img, c)
-		})
+		def[c.inject] = c.check
+		out = append(out, injectRun{"", c})
 	}
+	for _, mmu := range ppc64.MMUs[1:] {
+		for _, c := range casesFor(t, "ppc64", mmu, false) {
+			if d, ok := ppc64Detail[c.inject]; ok && c.check == injectCases[c.inject].check {
+				c.detail = d // ppc64's phrases are for the injection's own detector, not another mode's
+			}
+			if check, ok := def[c.inject]; !ok || check != c.check {
+				out = append(out, injectRun{mmu, c})
+			}
+		}
+	}
+	return out
 }
