@@ -60,7 +60,7 @@ func TestPowernv9Suite(t *testing.T) {
 func TestPowernv9Injected(t *testing.T) {
 	img := ppc64Kernel(t)
 	needSkiboot(t)
-	for _, r := range ppc64Injections(t) {
+	for _, r := range append(ppc64Injections(t), powernvInjections(t)...) {
 		t.Run(modeOf("ppc64", r.mmu, r.c.inject)+"/"+r.c.inject, func(t *testing.T) {
 			t.Parallel()
 			args := []string{"-machine", "powernv9"}
@@ -73,6 +73,23 @@ func TestPowernv9Injected(t *testing.T) {
 			checkInjection(t, "ppc64", img, r.c, args...)
 		})
 	}
+}
+
+// powernvInjections are the injections of powernv9's own code (the catalogue's Machines), each in
+// the mode it selects.
+func powernvInjections(t *testing.T) []injectRun {
+	var out []injectRun
+	for _, in := range catalog.Injections {
+		if in.Machines != nil && in.AppliesOn("powernv9") {
+			c, ok := injectCases[in.Name]
+			if !ok {
+				t.Fatalf("injection %s has no case here", in.Name)
+			}
+			c.inject = in.Name
+			out = append(out, injectRun{"", c})
+		}
+	}
+	return out
 }
 
 // needSkiboot skips the test when QEMU's data directory (<its binary's directory>/../share/qemu, the

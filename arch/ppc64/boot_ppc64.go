@@ -108,12 +108,13 @@ func bootInit() {
 }
 
 // hashWords reads hash's kernel words: the hashed page table instead of radix (hash_ppc64.go);
-// inject=skip-hpte-remove is hash's.
+// inject=skip-hpte-remove and inject=hpt-no-tlbie are hash's.
 //
 //go:nosplit
 func hashWords() {
 	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
-	hashMode = shim.CmdlineHas("hash") || skipHPTERemove
+	hptNoTLBIE = powernv && shim.CmdlineHas("inject=hpt-no-tlbie") // powernv's own HPT (hpt_ppc64.go)
+	hashMode = shim.CmdlineHas("hash") || skipHPTERemove || shim.CmdlineHas("inject=hpt-no-tlbie")
 }
 
 // stubMain is the first Go code on ppc64 proper: 64-bit mode, real mode, on bootStack, EE off, every

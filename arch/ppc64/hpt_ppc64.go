@@ -23,6 +23,8 @@ func tlbielHashAll()
 var (
 	htab     uint64 // powernv: the HPT's physical address
 	hptLocal bool   // a removal tlbiels, on this CPU only (archBroadcastPage's negative control)
+	// hptNoTLBIE is the injected bug hpt-no-tlbie: a removal clears the HPTE and invalidates nothing
+	hptNoTLBIE bool
 )
 
 //go:nosplit
@@ -69,11 +71,13 @@ func hptRemove(ptex, avpn uint64, unbolted bool) bool {
 		return false
 	}
 	atomic.StoreUint64(&e[0], 0)
-	if hptLocal {
+	switch {
+	case hptNoTLBIE:
+	case hptLocal:
 		tlbielHash(hpteVA(v, ptex))
-		return true
+	default:
+		tlbieHash(hpteVA(v, ptex))
 	}
-	tlbieHash(hpteVA(v, ptex))
 	return true
 }
 

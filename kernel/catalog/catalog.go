@@ -148,6 +148,9 @@ type Injection struct {
 	Arches   []string
 	// MMUs restricts it to these MMU modes of its arches (nil: every mode).
 	MMUs []string
+	// Machines restricts it to these machines of its arches (nil: every machine): a bug in code only
+	// that machine runs (powernv9's own hashed page table). -inject all and the matrix run it there.
+	Machines []string
 	// CatchOn overrides Catch on an MMU mode: where the hardware's own flush changes what the bug breaks.
 	CatchOn map[string]string
 	CPUs    int // the fewest CPUs that show the bug
@@ -217,6 +220,8 @@ var Injections = []Injection{
 		What: "the broadcast tlbie is skipped (selects radix-tlbie)"},
 	{Name: "skip-hpte-remove", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"hash"}, CPUs: 2,
 		What: "a flush does not remove the HPTEs (selects hash)"},
+	{Name: "hpt-no-tlbie", Scenario: MunmapShootdown, Catch: DetectStaleTLB, Arches: []string{"ppc64"}, MMUs: []string{"hash"}, Machines: []string{"powernv9"}, CPUs: 2,
+		What: "powernv's own hashed page table: a removal clears the HPTE but issues no tlbie (native_hpte_invalidate without it): every CPU, the one that removed it too, keeps the translation (selects hash)"},
 
 	{Name: "refcount-no-grab", CatchOn: keepRootAudit, Scheme: Refcount, Scenario: ExitWhileLazy, Catch: DetectFreedMM, Arches: both, CPUs: 2,
 		What: "a kernel thread borrows active_mm without mmgrab"},
@@ -326,6 +331,12 @@ func (in Injection) AppliesTo(arch, mmu string) bool {
 	return in.MMUs == nil || slices.Contains(in.MMUs, mmu)
 }
 
+// AppliesOn says whether the injection runs on this machine ("" for the arch's default, where only
+// the injections with no Machines run).
+func (in Injection) AppliesOn(machine string) bool {
+	return in.Machines == nil || slices.Contains(in.Machines, machine)
+}
+
 // Detector is the detector that must catch the injection on this MMU mode.
 func (in Injection) Detector(mmu string) string {
 	if d, ok := in.CatchOn[mmu]; ok {
@@ -334,11 +345,15 @@ func (in Injection) Detector(mmu string) string {
 	return in.Catch
 }
 
-// Bugs are the injections -inject all runs on an arch and MMU mode: every bug that applies there.
-func Bugs(arch, mmu string) []Injection {
+// Bugs are the injections -inject all runs on an arch and MMU mode of its default machine: every
+// bug that applies there.
+func Bugs(arch, mmu string) []Injection { return BugsOn(arch, mmu, "") }
+
+// BugsOn are the injections -inject all runs on an arch, MMU mode and machine.
+func BugsOn(arch, mmu, machine string) []Injection {
 	var out []Injection
 	for _, in := range Injections {
-		if !in.Harness && in.Equivalent == "" && in.AppliesTo(arch, mmu) {
+		if !in.Harness && in.Equivalent == "" && in.AppliesTo(arch, mmu) && in.AppliesOn(machine) {
 			out = append(out, in)
 		}
 	}

@@ -166,7 +166,7 @@ func MMUOf(line string) string {
 		}
 	}
 	switch v, _ := WordValue(line, "inject"); v {
-	case "skip-hpte-remove":
+	case "skip-hpte-remove", "hpt-no-tlbie":
 		return "hash"
 	case "skip-tlbie":
 		return "radix-tlbie"

@@ -203,7 +203,7 @@ func (c *Config) checkSelection(f *flags, add func(error)) {
 		}
 	}
 	if c.InjectAll && c.Arch != nil {
-		c.Injects = catalog.Names(catalog.Bugs(c.Arch.Name, c.MMU))
+		c.Injects = catalog.Names(catalog.BugsOn(c.Arch.Name, c.MMU, c.Machine))
 	}
 	c.Suite = f.inject == "" || f.matrix
 	if f.matrix && (f.inject != "" || c.Scheme != "" || c.Scenario != "") {

@@ -201,6 +201,9 @@ func (c *Config) checkInjection(b *Boot) []error {
 		}
 		errs = append(errs, fmt.Errorf("-inject %s does not apply to %s -%s %s: it runs on %s", b.Inject, c.Arch.Name, c.Arch.ModeFlag, orDash(c.MMU), where))
 	}
+	if !in.AppliesOn(c.Machine) {
+		errs = append(errs, fmt.Errorf("-inject %s runs only on -machine %s: the code it breaks runs nowhere else", b.Inject, strings.Join(in.Machines, " or ")))
+	}
 	if b.CPUs < in.CPUs {
 		errs = append(errs, fmt.Errorf("-inject %s needs at least %d CPUs to show its bug: give -cpus %d or more", b.Inject, in.CPUs, in.CPUs))
 	}

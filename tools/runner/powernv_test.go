@@ -55,3 +55,24 @@ func TestPowernvRefusals(t *testing.T) {
 		}
 	}
 }
+
+// An injection of one machine's own code runs there, in -inject all and the matrix, and is refused
+// elsewhere with the reason.
+func TestMachineInjection(t *testing.T) {
+	kernel := testKernel(t)
+	rc, _, stderr := runOut("-kernel", kernel, "-arch", "ppc64", "-inject", "hpt-no-tlbie")
+	if want := "-inject hpt-no-tlbie runs only on -machine powernv9"; rc != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("on pseries: status %d, stderr %q; want 2 and %q", rc, stderr, want)
+	}
+	has := func(args ...string) bool {
+		for _, b := range planned(t, append([]string{"-kernel", kernel, "-arch", "ppc64", "-mmu", "hash", "-inject", "all"}, args...)...) {
+			if b.Inject == "hpt-no-tlbie" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("-machine", "powernv9") || has() {
+		t.Errorf("-inject all plans hpt-no-tlbie on powernv9 %v, on pseries %v: want on powernv9 only", has("-machine", "powernv9"), has())
+	}
+}
