@@ -113,8 +113,8 @@ func bootInit() {
 //go:nosplit
 func hashWords() {
 	skipHPTERemove = shim.CmdlineHas("inject=skip-hpte-remove")
-	hptNoTLBIE = powernv && shim.CmdlineHas("inject=hpt-no-tlbie") // powernv's own HPT (hpt_ppc64.go)
-	hashMode = shim.CmdlineHas("hash") || skipHPTERemove || shim.CmdlineHas("inject=hpt-no-tlbie")
+	hptNoTLBIE = shim.CmdlineHas("inject=hpt-no-tlbie") // powernv's own HPT (hpt_ppc64.go)
+	hashMode = shim.CmdlineHas("hash") || skipHPTERemove || hptNoTLBIE
 }
 
 // stubMain is the first Go code on ppc64 proper: 64-bit mode, real mode, on bootStack, EE off, every

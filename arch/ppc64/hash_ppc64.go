@@ -125,7 +125,7 @@ func hpteInsert(vsid uint64, ea uintptr, r uint64, shift uint, flags uint64) (ui
 	g := (hash & htabMask) * 8
 	for i := uint64(0); i < 8; i++ {
 		evictNext++
-		if hptRemove(g+evictNext&7, 0, true) {
+		if hptRemove(g+evictNext&7, 0, true, false) {
 			hptSync()
 			if ptex, ok := hptEnter(g, v, r); ok {
 				return ptex, true
@@ -146,12 +146,12 @@ func ringOf(ctx uint64) []hashEnt {
 }
 
 // hpteRemove removes the recorded HPTE e of ctx if it is still the one entered (Linux's
-// flush_hash_page: the removal checks the AVPN), and counts it.
+// flush_hash_page: the removal checks the AVPN), and counts it; local: tlbiel, not tlbie.
 //
 //go:nosplit
-func hpteRemove(ctx uint64, e *hashEnt) {
+func hpteRemove(ctx uint64, e *hashEnt, local bool) {
 	ea := uintptr(e.ea &^ 1)
-	if hptRemove(e.ptex, avpnOf(vsidOf(ctx, uint64(ea)>>segShift), ea), false) {
+	if hptRemove(e.ptex, avpnOf(vsidOf(ctx, uint64(ea)>>segShift), ea), false, local) {
 		mm.TLB[thisCPU().id].Stats.HPTERemoves++
 	}
 	e.ea = 0
@@ -199,18 +199,26 @@ func ringAdd(ctx uint64, ea uintptr, ptex uint64) {
 	e := &ring[ringHead[ctx]&uint64(len(ring)-1)] // a power of two: no division (its check panics)
 	ringHead[ctx]++
 	if e.ea != 0 {
-		hpteRemove(ctx, e)
+		hpteRemove(ctx, e, false)
 		hptSync()
 	}
 	e.ea, e.ptex = uint64(ea)|1, ptex
 }
 
+// hpteFlush is what a flush does with the HPTEs it finds.
+type hpteFlush uint8
+
+const (
+	flushGlobal hpteFlush = iota // removed, and every CPU's translation with them (tlbie, H_REMOVE)
+	flushLocal                   // removed, this CPU's translation only (tlbiel: the probe's control)
+	flushForget                  // forgotten, not removed: the injected bug skip-hpte-remove
+)
+
 // hashFlush removes ctx's HPTEs of pages in [start, end) (Linux's flush_hash_range, from
-// hpte_need_flush), then hptSync: every CPU has dropped the translations. skip is the injected
-// bug: the HPTEs are forgotten, not removed.
+// hpte_need_flush), then hptSync: every CPU has dropped the translations (how says otherwise).
 //
 //go:nosplit
-func hashFlush(ctx uint64, start, end uintptr, skip bool) {
+func hashFlush(ctx uint64, start, end uintptr, how hpteFlush) {
 	fl := hashLockTake()
 	ring := ringOf(ctx)
 	for i := range ring {
@@ -218,10 +226,10 @@ func hashFlush(ctx uint64, start, end uintptr, skip bool) {
 		if e.ea == 0 || uintptr(e.ea) < start || uintptr(e.ea&^1) >= end {
 			continue
 		}
-		if skip {
+		if how == flushForget {
 			e.ea = 0
 		} else {
-			hpteRemove(ctx, e)
+			hpteRemove(ctx, e, how == flushLocal)
 		}
 	}
 	hptSync()

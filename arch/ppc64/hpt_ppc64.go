@@ -21,8 +21,7 @@ func tlbielHash(rb uint64)
 func tlbielHashAll()
 
 var (
-	htab     uint64 // powernv: the HPT's physical address
-	hptLocal bool   // a removal tlbiels, on this CPU only (archBroadcastPage's negative control)
+	htab uint64 // powernv: the HPT's physical address
 	// hptNoTLBIE is the injected bug hpt-no-tlbie: a removal clears the HPTE and invalidates nothing
 	hptNoTLBIE bool
 )
@@ -55,10 +54,11 @@ func hptEnter(group, v, r uint64) (uint64, bool) {
 
 // hptRemove empties slot ptex if it holds a valid entry whose AVPN is avpn (0: any) and, with
 // unbolted, which is not bolted: H_REMOVE with H_AVPN or H_ANDCOND, or natively dword 0 cleared
-// and the translation's tlbie (native_hpte_invalidate). The caller ends a batch with hptSync.
+// and the translation's tlbie (native_hpte_invalidate; local: tlbiel, powernv only). The caller
+// ends a batch with hptSync.
 //
 //go:nosplit
-func hptRemove(ptex, avpn uint64, unbolted bool) bool {
+func hptRemove(ptex, avpn uint64, unbolted, local bool) bool {
 	if !powernv {
 		if unbolted {
 			return hcall(hRemove, hAndCond, ptex, hpteBolted, 0) == hSuccess
@@ -73,7 +73,7 @@ func hptRemove(ptex, avpn uint64, unbolted bool) bool {
 	atomic.StoreUint64(&e[0], 0)
 	switch {
 	case hptNoTLBIE:
-	case hptLocal:
+	case local:
 		tlbielHash(hpteVA(v, ptex))
 	default:
 		tlbieHash(hpteVA(v, ptex))

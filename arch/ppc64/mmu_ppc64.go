@@ -187,7 +187,7 @@ func archShootdown(start, end uintptr, remote bool) {
 		// H_REMOVE is global: no cross-call. Without remote (inject=no-shootdown) nothing is removed,
 		// so every CPU keeps the stale entries
 		if remote {
-			hashFlush(kernelCtx, start, end, false)
+			hashFlush(kernelCtx, start, end, flushGlobal)
 		}
 		return
 	}
@@ -277,10 +277,10 @@ func archFlushEverything() { tlbielAll() }
 func archBroadcastPage(as *mm.AddrSpace, va uintptr, local bool) {
 	switch {
 	case hashMode && local && !powernv:
+	case hashMode && local:
+		hashFlush(pidOf(as), va, va+1<<12, flushLocal)
 	case hashMode:
-		hptLocal = local
-		hashFlush(pidOf(as), va, va+1<<12, false)
-		hptLocal = false
+		hashFlush(pidOf(as), va, va+1<<12, flushGlobal)
 	case local:
 		tlbielPage(va, pidOf(as))
 	default:
@@ -297,7 +297,11 @@ func archBroadcastPage(as *mm.AddrSpace, va uintptr, local bool) {
 //go:nosplit
 func archFlushBroadcast(as *mm.AddrSpace, start, end uintptr) {
 	if hashMode {
-		hashFlush(pidOf(as), start, end, skipHPTERemove) // the context is the PID
+		how := flushGlobal
+		if skipHPTERemove {
+			how = flushForget
+		}
+		hashFlush(pidOf(as), start, end, how) // the context is the PID
 		return
 	}
 	pid := pidOf(as)

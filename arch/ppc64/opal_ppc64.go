@@ -214,9 +214,7 @@ func pnvJoin() {
 		pnvHashJoin() // hpt_ppc64.go
 		return
 	}
-	setLPCR(getLPCR() | lpcrUPRT | lpcrHR)
-	setPTCR(partTable)
-	tlbielAll()
+	pnvRadixJoin()
 }
 
 // reserveFirmware marks the firmware's ranges reserved in the frame allocator (framesInit).
@@ -262,6 +260,14 @@ func pnvRadix(root, procTable uint64) {
 	table(partTable)[0] = patbHR | prtbRTS | root | prtbRPDS
 	table(partTable)[1] = patbGR | procTable // PRTS 0: a 4 KiB process table
 	ptesync()
+	pnvRadixJoin()
+}
+
+// pnvRadixJoin is a CPU's part: LPCR says host radix with a process table, PTCR the partition
+// table; this CPU's TLB emptied.
+//
+//go:nosplit
+func pnvRadixJoin() {
 	setLPCR(getLPCR() | lpcrUPRT | lpcrHR)
 	setPTCR(partTable)
 	tlbielAll()

@@ -43,6 +43,8 @@ var (
 	LeakTables      bool // freeing an address space forgets one of its page-table pages
 	FreeLinkedTable bool // a page table is freed while still linked
 	SkipBroadcast   bool // in Broadcast mode, the broadcast flush is skipped
+	// probeLocal is the kernel word noprobebroadcast: ProbeBroadcast invalidates on its own CPU only
+	probeLocal bool
 )
 
 // InjectFromCmdline sets the injected bugs of the protocol from the boot command line's inject= word.
@@ -56,6 +58,7 @@ func InjectFromCmdline() {
 	FreeLinkedTable = shim.CmdlineHas("inject=free-linked-table")
 	SkipBroadcast = shim.CmdlineHas("inject=skip-tlbie")
 	UnmapFreeNoFlush = shim.CmdlineHas("inject=unmap-free-no-flush")
+	probeLocal = shim.CmdlineHas("noprobebroadcast")
 }
 
 // Lock and Unlock serialize address-space edits (and an arch's own paging mode changes: SetPCID),
@@ -229,7 +232,7 @@ func (Core) ProbeBroadcast(as *mm.AddrSpace, va uintptr, frame uint64) (uint64, 
 	as.Zap(&mm.Frames, va, va+mm.PageSize, &zapped)
 	old, _ := zapped.Pop()
 	ok := as.Map(&mm.Frames, va, frame, true)
-	archBroadcastPage(as, va, shim.CmdlineHas("noprobebroadcast"))
+	archBroadcastPage(as, va, probeLocal)
 	Unlock(fl)
 	return old, ok
 }
